@@ -1,0 +1,252 @@
+"""scikit-learn Pipeline -> ONNX, built to reproduce scikit-learn's arithmetic.
+
+Why the graph looks the way it does (see shared/KNOWLEDGE.md and skl2onnx issues #1183, #958):
+
+- One graph input per column, named as the column: numbers as ``double``, categories as ``string``.
+- The preprocessing runs in float64, as scikit-learn's does: the median imputer is ``IsNaN`` +
+  ``Where`` with float64 medians (skl2onnx's own converter rounds them to float32), and the scaler
+  uses ``Sub`` + ``Div`` (skl2onnx's ``div`` option) instead of a multiply by the reciprocal.
+- scikit-learn's tree models cast their input to float32 and compare it with float64 thresholds.
+  The graph does the same cast once (``Cast`` to float), and skl2onnx stores, for each split, the
+  float32 threshold ``w`` with ``(float)x <= t  <=>  (float)x <= w``; so every row takes the same
+  branch in both. Estimators that compute in float64 (linear models, histogram gradient boosting)
+  are fed float64.
+- No ZipMap: probabilities come out as one [N, classes] float tensor.
+
+Nothing here writes files; :func:`to_onnx` returns the model, :func:`describe_onnx` its shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx.compose
+import onnx.helper
+from onnx import TensorProto
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+from skl2onnx.operator_converters.common import concatenate_variables
+from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
+from skl2onnx.operator_converters.random_forest import (
+    convert_sklearn_random_forest_classifier,
+    convert_sklearn_random_forest_regressor_converter,
+)
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from ._data import TableSpec
+
+__all__ = ["ConversionError", "OPSETS", "to_onnx", "describe_onnx"]
+
+# Opsets onnxruntime 1.32 runs natively; fixed so the same Pipeline gives the same bytes.
+OPSETS = {"": 18, "ai.onnx.ml": 3}
+FEATURES = "features"
+FEATURES_FLOAT = "features_float32"
+
+# Estimators scikit-learn feeds float32 (sklearn.tree's DTYPE); everything else gets float64.
+_FLOAT32_ESTIMATORS = (
+    "DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor",
+    "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
+    "GradientBoostingClassifier", "GradientBoostingRegressor",
+)
+
+
+class ConversionError(RuntimeError):
+    """A Pipeline step skl2onnx cannot convert; the message names the step."""
+
+
+def _double_imputer(scope: Any, operator: Any, container: Any) -> None:
+    """SimpleImputer on float64 input, keeping float64 statistics (skl2onnx's casts to float32)."""
+    imputer = operator.raw_operator
+    if not isinstance(operator.inputs[0].type, DoubleTensorType) or imputer.strategy == "constant":
+        convert_sklearn_imputer(scope, operator, container)
+        return
+    if not (isinstance(imputer.missing_values, float) and np.isnan(imputer.missing_values)):
+        raise ConversionError(f"SimpleImputer(missing_values={imputer.missing_values!r}) on numbers: use NaN")
+    stacked = concatenate_variables(scope, operator.inputs, container)
+    statistics = scope.get_unique_variable_name("imputer_statistics")
+    container.add_initializer(
+        statistics, TensorProto.DOUBLE, [1, len(imputer.statistics_)], imputer.statistics_.astype(np.float64).tolist()
+    )
+    is_missing = scope.get_unique_variable_name("is_missing")
+    container.add_node("IsNaN", [stacked], [is_missing], name=scope.get_unique_operator_name("IsNaN"))
+    container.add_node(
+        "Where", [is_missing, statistics, stacked], [operator.outputs[0].full_name],
+        name=scope.get_unique_operator_name("Where"),
+    )
+
+
+class _IntegerAttributes:
+    """Container proxy turning boolean list attributes into integers.
+
+    scikit-learn >= 1.8 stores HistGradientBoosting's ``missing_go_to_left`` as bool, which skl2onnx
+    1.20 passes on unchanged and onnx refuses in an ``ints`` attribute ("Expected an int, got a
+    boolean"). Everything else is forwarded untouched.
+    """
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+    def add_node(self, *args: Any, **attributes: Any) -> Any:
+        for key, value in attributes.items():
+            if isinstance(value, list) and value and any(isinstance(v, (bool, np.bool_)) for v in value):
+                attributes[key] = [int(v) for v in value]
+        return self._container.add_node(*args, **attributes)
+
+
+def _hist_classifier(scope: Any, operator: Any, container: Any) -> None:
+    convert_sklearn_random_forest_classifier(scope, operator, _IntegerAttributes(container))
+
+
+def _hist_regressor(scope: Any, operator: Any, container: Any) -> None:
+    convert_sklearn_random_forest_regressor_converter(scope, operator, _IntegerAttributes(container))
+
+
+_CUSTOM_CONVERTERS = {
+    SimpleImputer: _double_imputer,
+    HistGradientBoostingClassifier: _hist_classifier,
+    HistGradientBoostingRegressor: _hist_regressor,
+}
+
+
+def _walk(estimator: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    yield path or type(estimator).__name__, estimator
+    if isinstance(estimator, Pipeline):
+        for name, step in estimator.steps:
+            yield from _walk(step, f"{path}/{name}" if path else name)
+    elif isinstance(estimator, ColumnTransformer):
+        for name, transformer, _ in getattr(estimator, "transformers_", estimator.transformers):
+            if isinstance(transformer, BaseEstimator):
+                yield from _walk(transformer, f"{path}/{name}" if path else name)
+
+
+def _convert(estimator: Any, initial_types: list[Any], options: dict[int, Any], where: Pipeline, **kwargs: Any) -> onnx.ModelProto:
+    try:
+        return convert_sklearn(
+            estimator, initial_types=initial_types, target_opset=OPSETS, options=options,
+            custom_conversion_functions=_CUSTOM_CONVERTERS, **kwargs,
+        )
+    except ConversionError:
+        raise
+    except Exception as error:
+        text = str(error)
+        for step, part in _walk(where):
+            if type(part).__name__ in text and not isinstance(part, (Pipeline, ColumnTransformer)):
+                raise ConversionError(
+                    f"step {step!r} ({type(part).__name__}) cannot be converted to ONNX by skl2onnx: "
+                    f"{text.splitlines()[0]}. Replace the step or register a converter for it."
+                ) from error
+        raise ConversionError(f"skl2onnx could not convert the Pipeline: {text.splitlines()[0]}") from error
+
+
+def _unify_opsets(*models: onnx.ModelProto) -> None:
+    versions: dict[str, int] = {}
+    for model in models:
+        for opset in model.opset_import:
+            versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
+    ir_version = max(model.ir_version for model in models)
+    for model in models:
+        del model.opset_import[:]
+        model.opset_import.extend(onnx.helper.make_opsetid(domain, v) for domain, v in sorted(versions.items()))
+        model.ir_version = ir_version
+
+
+def _unsupported_steps(pipeline: Pipeline) -> None:
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    for step, part in _walk(pipeline):
+        if isinstance(part, (Pipeline, ColumnTransformer)):
+            continue
+        if type(part) not in sklearn_operator_name_map:
+            raise ConversionError(
+                f"step {step!r} ({type(part).__name__}) cannot be converted to ONNX by skl2onnx: "
+                "it has no registered converter. Replace the step or register a converter for it."
+            )
+
+
+def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelProto:
+    """Convert a fitted ``Pipeline([..., ("model", estimator)])`` into one ONNX graph.
+
+    ``n_features`` is the width of the preprocessing's output (the estimator's input).
+    """
+    _unsupported_steps(pipeline)
+    preprocess = Pipeline(pipeline.steps[:-1]) if len(pipeline.steps) > 1 else None
+    estimator = pipeline.steps[-1][1]
+    inputs = [(name, DoubleTensorType([None, 1])) for name in spec.numeric]
+    inputs += [(name, StringTensorType([None, 1])) for name in spec.categorical]
+    if preprocess is None:
+        raise ConversionError("the Pipeline needs a preprocessing step before the estimator (one input per column)")
+
+    scaler_options = {
+        id(part): {"div": "div"} for _, part in _walk(preprocess) if isinstance(part, StandardScaler)
+    }
+    pre_model = _convert(
+        preprocess, inputs, scaler_options, pipeline, final_types=[(FEATURES, DoubleTensorType([None, n_features]))]
+    )
+    float32 = type(estimator).__name__ in _FLOAT32_ESTIMATORS
+    estimator_input = FEATURES_FLOAT if float32 else FEATURES
+    tensor_type = FloatTensorType if float32 else DoubleTensorType
+    estimator_options: dict[int, Any] = {}
+    if hasattr(estimator, "predict_proba"):
+        estimator_options[id(estimator)] = {"zipmap": False}
+    model_part = _convert(estimator, [(estimator_input, tensor_type([None, n_features]))], estimator_options, pipeline)
+
+    merged = pre_model
+    link = FEATURES
+    model_part = onnx.compose.add_prefix(model_part, "model_")
+    if float32:
+        cast_graph = onnx.helper.make_graph(
+            [onnx.helper.make_node("Cast", [FEATURES], [FEATURES_FLOAT], to=TensorProto.FLOAT, name="cast_like_sklearn_trees")],
+            "cast",
+            [onnx.helper.make_tensor_value_info(FEATURES, TensorProto.DOUBLE, [None, n_features])],
+            [onnx.helper.make_tensor_value_info(FEATURES_FLOAT, TensorProto.FLOAT, [None, n_features])],
+        )
+        cast_model = onnx.helper.make_model(cast_graph, opset_imports=[onnx.helper.make_opsetid("", OPSETS[""])])
+        _unify_opsets(merged, cast_model, model_part)
+        merged = onnx.compose.merge_models(merged, cast_model, io_map=[(FEATURES, FEATURES)])
+        link = FEATURES_FLOAT
+    else:
+        _unify_opsets(merged, model_part)
+    merged = onnx.compose.merge_models(merged, model_part, io_map=[(link, "model_" + estimator_input)])
+    # Outputs keep their plain names: label/probabilities or variable.
+    for node in merged.graph.node:
+        node.output[:] = [_plain(name) for name in node.output]
+    for output in merged.graph.output:
+        output.name = _plain(output.name)
+    merged.producer_name = "factory-edge"
+    merged.doc_string = f"{type(estimator).__name__} pipeline converted by factory-edge with skl2onnx"
+    onnx.checker.check_model(merged, full_check=True)
+    return merged
+
+
+def _plain(name: str) -> str:
+    return name[len("model_"):] if name in ("model_label", "model_probabilities", "model_variable") else name
+
+
+def output_names(model: onnx.ModelProto) -> list[str]:
+    return [output.name for output in model.graph.output]
+
+
+def describe_onnx(model: onnx.ModelProto) -> dict[str, Any]:
+    """Size facts about the graph: operators, tree count and node count for tree ensembles."""
+    operators: dict[str, int] = {}
+    trees = nodes = 0
+    for node in model.graph.node:
+        operators[node.op_type] = operators.get(node.op_type, 0) + 1
+        if node.op_type.startswith("TreeEnsemble"):
+            for attribute in node.attribute:
+                if attribute.name == "nodes_treeids":
+                    nodes += len(attribute.ints)
+                    trees += len(set(attribute.ints))
+    return {"operators": dict(sorted(operators.items())), "trees": trees, "tree_nodes": nodes,
+            "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import}}

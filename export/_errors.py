@@ -1,0 +1,51 @@
+"""Export-side errors, completing the tree drawn in :mod:`runtime._errors`.
+
+::
+
+    runtime.FactoryEdgeError
+    ├── ExportError(ValueError)     the export was asked for something it cannot do (bad option, data)
+    └── ParityError(RuntimeError)   scikit-learn and onnxruntime disagree: nothing is made current
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime import FactoryEdgeError
+
+if TYPE_CHECKING:
+    from ._parity import ParityReport
+
+__all__ = ["ExportError", "ParityError"]
+
+
+class ExportError(FactoryEdgeError, ValueError):
+    """The export cannot run as asked; the message says what to change."""
+
+
+def _describe(case: dict[str, Any]) -> str:
+    if "expected_label" in case:
+        return (f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected_label']!r} "
+                f"{[round(p, 9) for p in case['expected']]}, onnxruntime {case['got_label']!r} "
+                f"{[round(p, 9) for p in case['got']]} (|diff| {case['abs_diff']:.3g})")
+    return (f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected']!r}, onnxruntime {case['got']!r} "
+            f"(relative diff {case['abs_diff']:.3g})")
+
+
+class ParityError(FactoryEdgeError, RuntimeError):
+    """scikit-learn and the device path disagree beyond tolerance; the bundle was not made current."""
+
+    def __init__(self, report: ParityReport, report_path: Path | None = None) -> None:
+        failed = [case for case in report.worst if case.get("failed")]
+        lines = [
+            f"parity failed: {report.label_mismatches} label mismatches, largest difference "
+            f"{report.max_abs_diff:.3g} (tolerance {report.tolerance:g}) over {report.total_cases:,} cases; "
+            "the current version was not changed. Worst cases:"
+        ]
+        lines += [f"  {_describe(case)}" for case in failed[:5]]
+        if report_path is not None:
+            lines.append(f"full parity report: {report_path}")
+        super().__init__("\n".join(lines))
+        self.report = report
+        self.report_path = report_path

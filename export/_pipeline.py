@@ -1,0 +1,132 @@
+"""The scikit-learn Pipeline: preprocessing, estimator choices, tuning, and user Pipelines."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_classifier, is_regressor
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ._data import MISSING_CATEGORY, TableSpec
+
+__all__ = ["ESTIMATORS", "TUNING_GRIDS", "build_pipeline", "load_user_pipeline", "parse_params"]
+
+# name -> (factory, task it serves). Every factory takes the random seed.
+ESTIMATORS: dict[str, tuple[Callable[[int], Any], str]] = {
+    "random_forest": (lambda seed: RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1), "classification"),
+    "gradient_boosting": (lambda seed: GradientBoostingClassifier(random_state=seed), "classification"),
+    "hist_gradient_boosting": (lambda seed: HistGradientBoostingClassifier(random_state=seed), "classification"),
+    "logistic_regression": (lambda seed: LogisticRegression(max_iter=1000), "classification"),
+    "random_forest_regressor": (lambda seed: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=-1), "regression"),
+    "gradient_boosting_regressor": (lambda seed: GradientBoostingRegressor(random_state=seed), "regression"),
+    "hist_gradient_boosting_regressor": (lambda seed: HistGradientBoostingRegressor(random_state=seed), "regression"),
+    "ridge": (lambda seed: Ridge(), "regression"),
+}
+
+# Grids for --tune, on the Pipeline's "model" step.
+TUNING_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "random_forest": {"model__n_estimators": [100, 200], "model__max_depth": [5, 10, None]},
+    "random_forest_regressor": {"model__n_estimators": [100, 200], "model__max_depth": [5, 10, None]},
+    "gradient_boosting": {"model__n_estimators": [100, 200], "model__max_depth": [2, 3, 5]},
+    "gradient_boosting_regressor": {"model__n_estimators": [100, 200], "model__max_depth": [2, 3, 5]},
+    "hist_gradient_boosting": {"model__max_iter": [100, 200], "model__max_depth": [None, 6]},
+    "hist_gradient_boosting_regressor": {"model__max_iter": [100, 200], "model__max_depth": [None, 6]},
+    "logistic_regression": {"model__C": [0.1, 1.0, 10.0]},
+    "ridge": {"model__alpha": [0.1, 1.0, 10.0]},
+}
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """``["max_depth=8", "n_estimators=50"]`` -> ``{"max_depth": 8, "n_estimators": 50}``."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param {pair!r} must look like name=value, e.g. max_depth=8")
+        value: Any
+        if text in ("None", "none", "null"):
+            value = None
+        elif text in ("True", "true", "False", "false"):
+            value = text.lower() == "true"
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = text
+        params[key] = value
+    return params
+
+
+def build_pipeline(
+    spec: TableSpec, estimator: str = "random_forest", *, seed: int = 42, params: dict[str, Any] | None = None
+) -> Pipeline:
+    """ColumnTransformer(numeric: median imputer + scaler; categorical: imputer + one-hot) + estimator.
+
+    Categories reach the Pipeline as strings with ``""`` for missing (see ``prepare_frame``), the
+    form the ONNX converter supports for string imputers.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator {estimator!r} is not known; choose one of {sorted(ESTIMATORS)}")
+    transformers = []
+    if spec.numeric:
+        transformers.append(
+            ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+             list(spec.numeric))
+        )
+    if spec.categorical:
+        transformers.append(
+            ("cat", Pipeline([
+                ("impute", SimpleImputer(missing_values=MISSING_CATEGORY, strategy="most_frequent")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]), list(spec.categorical))
+        )
+    model = ESTIMATORS[estimator][0](seed)
+    if params:
+        try:
+            model.set_params(**params)
+        except ValueError as error:
+            raise ValueError(f"--param for {estimator}: {error}") from None
+    return Pipeline([("preprocess", ColumnTransformer(transformers)), ("model", model)])
+
+
+def load_user_pipeline(reference: str) -> Pipeline:
+    """Call ``module:function`` and check it returns an unfitted scikit-learn Pipeline."""
+    module_name, sep, function_name = reference.partition(":")
+    if not sep or not module_name or not function_name:
+        raise ValueError(f"--pipeline {reference!r} must look like module:function")
+    module = importlib.import_module(module_name)
+    factory = getattr(module, function_name, None)
+    if not callable(factory):
+        raise ValueError(f"--pipeline {reference!r}: {module_name} has no callable {function_name!r}")
+    pipeline = factory()
+    if not isinstance(pipeline, Pipeline):
+        raise ValueError(f"--pipeline {reference!r} returned {type(pipeline).__name__}, expected sklearn.pipeline.Pipeline")
+    final = pipeline.steps[-1][1]
+    if not (is_classifier(final) or is_regressor(final)):
+        raise ValueError(f"--pipeline {reference!r}: the last step {pipeline.steps[-1][0]!r} is not an estimator")
+    return pipeline
+
+
+def task_of(pipeline: Pipeline, target: np.ndarray) -> str:
+    """binary_classification, multiclass_classification or regression."""
+    if is_regressor(pipeline.steps[-1][1]):
+        return "regression"
+    return "binary_classification" if len(np.unique(target)) == 2 else "multiclass_classification"

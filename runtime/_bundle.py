@@ -1,0 +1,225 @@
+"""Finding, verifying and opening a bundle folder, before any of it reaches onnxruntime.
+
+Layout written by the export stage::
+
+    models/quality/            model folder
+        CURRENT                text file naming the current version, e.g. "1.0.0"
+        1.0.0/                 version folder (a bundle)
+            manifest.json
+            model.onnx
+            ...documents for people (model card, report, checklist, schema)
+
+``CURRENT`` is replaced atomically (write a temporary file, then ``os.replace``) only after a version
+folder is complete, so a half-written version is never current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ._errors import BundleError
+from ._manifest import Manifest, is_semver
+
+__all__ = ["CURRENT_FILE", "MANIFEST_FILE", "resolve_bundle", "read_manifest", "read_model_bytes"]
+
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+
+
+def resolve_bundle(path: str | os.PathLike[str]) -> Path:
+    """Return the version folder for ``path``: a version folder itself, or a model folder's current one."""
+    folder = Path(path)
+    if not folder.exists():
+        raise BundleError(f"bundle path {str(folder)!r} does not exist")
+    if folder.is_file():
+        if folder.name == MANIFEST_FILE:
+            return folder.parent
+        raise BundleError(f"bundle path {str(folder)!r} is a file; pass the bundle folder that holds {MANIFEST_FILE}")
+    if (folder / MANIFEST_FILE).is_file():
+        return folder
+    pointer = folder / CURRENT_FILE
+    if pointer.is_file():
+        version = pointer.read_text(encoding="utf-8").strip()
+        if not is_semver(version):
+            raise BundleError(f"{str(pointer)!r} holds {version!r}, expected a semantic version like '1.0.0'")
+        version_folder = folder / version
+        if not (version_folder / MANIFEST_FILE).is_file():
+            raise BundleError(
+                f"{str(pointer)!r} names version {version!r} but {str(version_folder / MANIFEST_FILE)!r} is missing"
+            )
+        return version_folder
+    raise BundleError(
+        f"{str(folder)!r} is neither a bundle (no {MANIFEST_FILE}) nor a model folder (no {CURRENT_FILE} file)"
+    )
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """Parse ``manifest.json`` of a version folder into a :class:`Manifest`."""
+    path = folder / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BundleError(f"{str(path)!r} is missing") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BundleError(f"{str(path)!r} is not valid JSON: {error}") from None
+    return Manifest.from_dict(data)
+
+
+def read_model_bytes(folder: Path, manifest: Manifest) -> bytes:
+    """Read the ONNX file named by the manifest and prove it is the one the export wrote.
+
+    The bytes returned are the bytes hashed, and they are what onnxruntime parses: there is no
+    window in which the file could be swapped between the check and the load.
+    """
+    name = manifest.model_file.path
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise BundleError(f"manifest field 'model_file.path' == {name!r} must be a file name inside the bundle folder")
+    path = folder / name
+    if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
+        raise BundleError(f"{str(path)!r} points outside the bundle folder; bundles must be self-contained")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BundleError(f"{str(path)!r} is missing; the manifest expects it") from None
+    if len(data) != manifest.model_file.size:
+        raise BundleError(
+            f"{str(path)!r} has {len(data)} bytes, the manifest expects {manifest.model_file.size}: "
+            "the file is truncated or replaced; copy the bundle again"
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != manifest.model_file.sha256:
+        raise BundleError(
+            f"{str(path)!r} has sha256 {digest}, the manifest expects {manifest.model_file.sha256}: "
+            "the file is corrupted or was changed after export; copy the bundle again"
+        )
+    refuse_external_data(data, str(path))
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# External data. ONNX tensors may live in other files named by a path inside the model; such
+# references have been used for path traversal (CVE-2022-25882, CVE-2024-27318). A bundle must be
+# self-contained, so any tensor that is stored externally is refused. The check reads the protobuf
+# wire format directly (the device has no `onnx` package) and only descends into the fields where
+# tensors can sit; everything else is skipped by its length, so it costs little even for big models.
+
+# field numbers from onnx.proto3
+_MODEL_GRAPH, _MODEL_FUNCTIONS = 7, 25
+_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_SPARSE_INITIALIZER = 1, 5, 15
+_FUNCTION_NODE = 7
+_NODE_ATTRIBUTE = 5
+_ATTRIBUTE_T, _ATTRIBUTE_G, _ATTRIBUTE_TENSORS, _ATTRIBUTE_GRAPHS = 5, 6, 10, 11
+_ATTRIBUTE_SPARSE_TENSOR, _ATTRIBUTE_SPARSE_TENSORS = 22, 23
+_TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 13, 14
+_SPARSE_VALUES, _SPARSE_INDICES = 1, 2
+
+
+def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(data: memoryview) -> Any:
+    """Yield (field number, wire type, value) where value is an int or a memoryview of bytes."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, pos = _varint(data, pos)
+        elif wire_type == 1:
+            value, pos = 0, pos + 8
+        elif wire_type == 5:
+            value, pos = 0, pos + 4
+        elif wire_type == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise ValueError("truncated field")
+            value, pos = data[pos : pos + length], pos + length
+        else:
+            raise ValueError(f"unsupported wire type {wire_type}")
+        yield number, wire_type, value
+
+
+def _tensor_is_external(tensor: memoryview) -> bool:
+    for number, wire_type, value in _fields(tensor):
+        if number == _TENSOR_EXTERNAL_DATA and wire_type == 2:
+            return True
+        if number == _TENSOR_DATA_LOCATION and wire_type == 0 and value == 1:
+            return True
+    return False
+
+
+def _sparse_is_external(sparse: memoryview) -> bool:
+    return any(
+        number in (_SPARSE_VALUES, _SPARSE_INDICES) and wire_type == 2 and _tensor_is_external(value)
+        for number, wire_type, value in _fields(sparse)
+    )
+
+
+def _nodes_have_external(node: memoryview) -> bool:
+    for number, wire_type, value in _fields(node):
+        if number != _NODE_ATTRIBUTE or wire_type != 2:
+            continue
+        for a_number, a_wire, a_value in _fields(value):
+            if a_wire != 2:
+                continue
+            if a_number in (_ATTRIBUTE_T, _ATTRIBUTE_TENSORS) and _tensor_is_external(a_value):
+                return True
+            if a_number in (_ATTRIBUTE_SPARSE_TENSOR, _ATTRIBUTE_SPARSE_TENSORS) and _sparse_is_external(a_value):
+                return True
+            if a_number in (_ATTRIBUTE_G, _ATTRIBUTE_GRAPHS) and _graph_has_external(a_value):
+                return True
+    return False
+
+
+def _graph_has_external(graph: memoryview) -> bool:
+    for number, wire_type, value in _fields(graph):
+        if wire_type != 2:
+            continue
+        if number == _GRAPH_INITIALIZER and _tensor_is_external(value):
+            return True
+        if number == _GRAPH_SPARSE_INITIALIZER and _sparse_is_external(value):
+            return True
+        if number == _GRAPH_NODE and _nodes_have_external(value):
+            return True
+    return False
+
+
+def refuse_external_data(model: bytes, where: str) -> None:
+    """Raise :class:`BundleError` if the serialized ONNX model references data outside itself."""
+    try:
+        for number, wire_type, value in _fields(memoryview(model)):
+            if wire_type != 2:
+                continue
+            if number == _MODEL_GRAPH and _graph_has_external(value):
+                break
+            if number == _MODEL_FUNCTIONS and any(
+                f_number == _FUNCTION_NODE and f_wire == 2 and _nodes_have_external(f_value)
+                for f_number, f_wire, f_value in _fields(value)
+            ):
+                break
+        else:
+            return
+    except ValueError as error:
+        raise BundleError(f"{where!r} is not a readable ONNX model ({error})") from None
+    raise BundleError(
+        f"{where!r} references tensor data stored outside the model file; "
+        "bundles must be self-contained (re-export without external data)"
+    )

@@ -1,0 +1,54 @@
+"""The exceptions factory-edge raises, rooted in built-ins so existing ``except`` clauses work.
+
+::
+
+    FactoryEdgeError                      base of everything below
+    ├── InputError(ValueError)            a record or batch does not match the model's input schema
+    ├── BundleError(ValueError)           a bundle is refused at load: hash, files, manifest, golden cases
+    │   └── SchemaVersionError            the manifest's schema version is unknown or newer than supported
+    └── export.ParityError(RuntimeError)  (export side) scikit-learn and onnxruntime disagree
+
+Every message names the field, the value, what is allowed and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FactoryEdgeError", "InputError", "BundleError", "SchemaVersionError"]
+
+
+class FactoryEdgeError(Exception):
+    """Base class of every error factory-edge raises on purpose."""
+
+
+class InputError(FactoryEdgeError, ValueError):
+    """An input record or batch does not match the model's input schema.
+
+    Attributes
+    ----------
+    column : the column at fault, or None when the problem is the batch's shape.
+    value : the offending value, or None.
+    row : the 0-based row within the batch, or None for a single record.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        value: Any = None,
+        row: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.column = column
+        self.value = value
+        self.row = row
+
+
+class BundleError(FactoryEdgeError, ValueError):
+    """A model bundle was refused at load; nothing from it was run."""
+
+
+class SchemaVersionError(BundleError):
+    """The manifest's schema version is not one this runtime can read."""

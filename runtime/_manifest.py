@@ -1,0 +1,370 @@
+"""The bundle manifest: the one contract between the export stage and the device.
+
+A bundle is a folder holding ``model.onnx`` and ``manifest.json`` (plus documents for people).
+The export stage writes ``manifest.json`` only through :meth:`Manifest.to_dict`; the runtime reads it
+only through :meth:`Manifest.from_dict`, which checks every field's type and names the field at fault.
+
+Bumping the schema version
+--------------------------
+``SCHEMA_VERSION`` is the version this code writes; ``READABLE_SCHEMA_VERSIONS`` the ones it reads.
+
+1. A new *optional* field with a default is not a bump: ``from_dict`` ignores keys it does not
+   know, so older runtimes still read the manifest. Add the field with a default.
+2. A change old readers would misread (renamed or retyped field, new meaning) is a bump: increase
+   ``SCHEMA_VERSION``, teach ``from_dict`` to upgrade the previous version's dict, add the old version
+   to ``READABLE_SCHEMA_VERSIONS``, and keep a manifest of every old version under
+   ``tests/runtime/fixtures/`` so a test proves it still loads.
+3. A reader meeting a version above ``SCHEMA_VERSION`` refuses it with :class:`SchemaVersionError`
+   telling the user to upgrade the runtime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeVar, cast
+
+from ._errors import BundleError, SchemaVersionError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "READABLE_SCHEMA_VERSIONS",
+    "ColumnSpec",
+    "FileSpec",
+    "GoldenCase",
+    "Manifest",
+    "OutputSpec",
+]
+
+SCHEMA_VERSION = 1
+READABLE_SCHEMA_VERSIONS = (1,)
+
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+TASKS: tuple[str, ...] = ("binary_classification", "multiclass_classification", "regression")
+ColumnKind = Literal["number", "category"]
+Label = int | str | bool | float
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+T = TypeVar("T")
+
+
+def _get(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> T:
+    if key not in data:
+        raise BundleError(f"manifest field {where}{key!r} is missing")
+    value = data[key]
+    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise BundleError(
+            f"manifest field {where}{key!r} == {value!r} has type {type(value).__name__}, "
+            f"expected {names}"
+        )
+    return cast(T, value)
+
+
+def _opt(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> T | None:
+    if data.get(key) is None:
+        return None
+    return _get(data, key, kind, where)
+
+
+def is_semver(version: str) -> bool:
+    """True when ``version`` is a semantic version such as ``1.0.0`` or ``2.1.0-rc.1``."""
+    return bool(_SEMVER.match(version))
+
+
+def semver_key(version: str) -> tuple[int, int, int, int, str]:
+    """Sort key ordering semantic versions (a pre-release sorts before its release)."""
+    match = _SEMVER.match(version)
+    if not match:
+        raise ValueError(f"{version!r} is not a semantic version such as '1.0.0'")
+    major, minor, patch = (int(part) for part in match.groups())
+    pre = version.split("+")[0].partition("-")[2]
+    return (major, minor, patch, 0 if pre else 1, pre)
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSpec:
+    """One input column, named exactly as in the training data.
+
+    ``onnx_input`` is the ONNX graph input fed with this column; it equals ``name`` unless the
+    name could not be used in the graph, and the mapping is kept here so it stays reversible.
+    ``categories`` lists the known categories of a category column (strings, as trained).
+    ``valid_range`` is ``(low, high)``, inclusive, for a number column; ``range_source`` says
+    where it came from (``"schema"`` file or ``"training data"`` with a margin).
+    """
+
+    name: str
+    kind: ColumnKind
+    nullable: bool
+    onnx_input: str
+    valid_range: tuple[float, float] | None = None
+    range_source: str | None = None
+    categories: tuple[str, ...] | None = None
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "nullable": self.nullable,
+            "onnx_input": self.onnx_input,
+            "valid_range": list(self.valid_range) if self.valid_range is not None else None,
+            "range_source": self.range_source,
+            "categories": list(self.categories) if self.categories is not None else None,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> ColumnSpec:
+        name = _get(data, "name", str, where)
+        where = f"{where}{name!r}."
+        kind = _get(data, "kind", str, where)
+        if kind not in ("number", "category"):
+            raise BundleError(f"manifest field {where}'kind' == {kind!r}, expected 'number' or 'category'")
+        valid_range: tuple[float, float] | None = None
+        raw_range = _opt(data, "valid_range", list, where)
+        if raw_range is not None:
+            if (
+                len(raw_range) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw_range)
+                or not all(math.isfinite(v) for v in raw_range)
+                or raw_range[0] > raw_range[1]
+            ):
+                raise BundleError(
+                    f"manifest field {where}'valid_range' == {raw_range!r}, expected [low, high] "
+                    "with finite low <= high"
+                )
+            valid_range = (float(raw_range[0]), float(raw_range[1]))
+        categories: tuple[str, ...] | None = None
+        raw_categories = _opt(data, "categories", list, where)
+        if raw_categories is not None:
+            if not all(isinstance(c, str) for c in raw_categories):
+                raise BundleError(f"manifest field {where}'categories' must hold strings only")
+            categories = tuple(raw_categories)
+        if kind == "category" and categories is None:
+            raise BundleError(f"manifest field {where}'categories' is missing for a category column")
+        return cls(
+            name=name,
+            kind=cast(ColumnKind, kind),
+            nullable=_get(data, "nullable", bool, where),
+            onnx_input=_get(data, "onnx_input", str, where),
+            valid_range=valid_range,
+            range_source=_opt(data, "range_source", str, where),
+            categories=categories,
+            description=_opt(data, "description", str, where),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSpec:
+    """Names of the ONNX outputs: ``probabilities`` for classifiers, ``value`` for regressors."""
+
+    probabilities: str | None = None
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"probabilities": self.probabilities, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputSpec:
+        return cls(
+            probabilities=_opt(data, "probabilities", str, "outputs."),
+            value=_opt(data, "value", str, "outputs."),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSpec:
+    """A file of the bundle, by its name inside the bundle folder, with its sha256 and size."""
+
+    path: str
+    sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> FileSpec:
+        sha256 = _get(data, "sha256", str, where)
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BundleError(f"manifest field {where}'sha256' == {sha256!r} is not a hex sha256")
+        return cls(path=_get(data, "path", str, where), sha256=sha256, size=_get(data, "size", int, where))
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldenCase:
+    """An input record and the output scikit-learn gave for it, replayed at every load.
+
+    ``inputs`` maps column name to value (``None`` for missing). ``label`` and
+    ``probabilities`` (in class order) are set for classifiers, ``value`` for regressors.
+    ``kind`` says why the case was chosen (``"held-out"``, ``"threshold"``, ``"missing"``, ...).
+    """
+
+    inputs: dict[str, Any]
+    label: Label | None = None
+    probabilities: tuple[float, ...] | None = None
+    value: float | None = None
+    kind: str = "held-out"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "inputs": self.inputs,
+            "label": self.label,
+            "probabilities": list(self.probabilities) if self.probabilities is not None else None,
+            "value": self.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> GoldenCase:
+        probabilities = _opt(data, "probabilities", list, where)
+        return cls(
+            inputs=dict(_get(data, "inputs", dict, where)),
+            label=data.get("label"),
+            probabilities=tuple(float(p) for p in probabilities) if probabilities is not None else None,
+            value=_opt(data, "value", (int, float), where),
+            kind=_opt(data, "kind", str, where) or "held-out",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """Everything a device needs to know about a bundle, and the evidence behind it.
+
+    Examples
+    --------
+    >>> manifest = Manifest.from_dict(json.load(open("models/quality/1.0.0/manifest.json")))  # doctest: +SKIP
+    >>> manifest.name, manifest.version, manifest.classes  # doctest: +SKIP
+    ('quality', '1.0.0', (0, 1))
+    """
+
+    name: str
+    version: str
+    created_at: str
+    task: Task
+    inputs: tuple[ColumnSpec, ...]
+    outputs: OutputSpec
+    model_file: FileSpec
+    classes: tuple[Label, ...] | None = None
+    target: str | None = None
+    # Probabilities of two classes closer than this are a tie, broken like scikit-learn's argmax
+    # (first class wins): float32 leaf weights can tip an exact 0.5/0.5 vote either way.
+    label_tie_tolerance: float = 1e-6
+    # Largest |scikit-learn - onnxruntime| accepted when replaying golden cases.
+    tolerance: float = 1e-6
+    libraries: dict[str, str] = dataclasses.field(default_factory=dict)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    parity: dict[str, Any] = dataclasses.field(default_factory=dict)
+    drift_reference: dict[str, Any] = dataclasses.field(default_factory=dict)
+    golden_cases: tuple[GoldenCase, ...] = ()
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    performance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    description: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not is_semver(self.version):
+            raise BundleError(f"manifest field 'version' == {self.version!r} is not a semantic version like '1.0.0'")
+        if self.task not in TASKS:
+            raise BundleError(f"manifest field 'task' == {self.task!r}, expected one of {list(TASKS)}")
+        if self.task == "regression":
+            if self.outputs.value is None:
+                raise BundleError("manifest field 'outputs.value' is missing for a regression model")
+        else:
+            if not self.classes or len(self.classes) < 2:
+                raise BundleError(f"manifest field 'classes' == {self.classes!r}, a classifier needs >= 2")
+            if self.outputs.probabilities is None:
+                raise BundleError("manifest field 'outputs.probabilities' is missing for a classifier")
+        names = [column.name for column in self.inputs]
+        if not names or len(set(names)) != len(names):
+            raise BundleError(f"manifest field 'inputs' must name each column once, got {names!r}")
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task != "regression"
+
+    def column(self, name: str) -> ColumnSpec:
+        for column in self.inputs:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "version": self.version,
+            "created_at": self.created_at,
+            "task": self.task,
+            "target": self.target,
+            "description": self.description,
+            "classes": list(self.classes) if self.classes is not None else None,
+            "label_tie_tolerance": self.label_tie_tolerance,
+            "tolerance": self.tolerance,
+            "inputs": [column.to_dict() for column in self.inputs],
+            "outputs": self.outputs.to_dict(),
+            "model_file": self.model_file.to_dict(),
+            "libraries": dict(self.libraries),
+            "training": self.training,
+            "metrics": self.metrics,
+            "parity": self.parity,
+            "performance": self.performance,
+            "drift_reference": self.drift_reference,
+            "golden_cases": [case.to_dict() for case in self.golden_cases],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        """Read a manifest dict, refusing unknown schema versions and mistyped fields."""
+        if not isinstance(data, Mapping):
+            raise BundleError(f"manifest must be a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise SchemaVersionError(
+                f"manifest field 'schema_version' == {version!r} is not a schema version this runtime "
+                f"knows (it reads {list(READABLE_SCHEMA_VERSIONS)})"
+            )
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"manifest schema version {version} is newer than this runtime reads "
+                f"(up to {SCHEMA_VERSION}): upgrade the runtime (pip install -U factory-edge) "
+                "or re-export the bundle with the matching version"
+            )
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise SchemaVersionError(
+                f"manifest schema version {version} is no longer readable "
+                f"(this runtime reads {list(READABLE_SCHEMA_VERSIONS)}): re-export the bundle"
+            )
+        raw_inputs = _get(data, "inputs", list, "")
+        raw_classes = _opt(data, "classes", list, "")
+        if raw_classes is not None:
+            for label in raw_classes:
+                if not isinstance(label, (int, str, bool, float)):
+                    raise BundleError(f"manifest field 'classes' holds {label!r}, expected int, str, bool or float")
+        raw_golden = _opt(data, "golden_cases", list, "") or []
+        return cls(
+            schema_version=version,
+            name=_get(data, "name", str, ""),
+            version=_get(data, "version", str, ""),
+            created_at=_get(data, "created_at", str, ""),
+            task=cast(Task, _get(data, "task", str, "")),
+            target=_opt(data, "target", str, ""),
+            description=_opt(data, "description", str, "") or "",
+            classes=tuple(raw_classes) if raw_classes is not None else None,
+            label_tie_tolerance=float(_opt(data, "label_tie_tolerance", (int, float), "") or 0.0),
+            tolerance=float(_opt(data, "tolerance", (int, float), "") or 1e-6),
+            inputs=tuple(ColumnSpec.from_dict(c, f"inputs[{i}].") for i, c in enumerate(raw_inputs)),
+            outputs=OutputSpec.from_dict(_get(data, "outputs", dict, "")),
+            model_file=FileSpec.from_dict(_get(data, "model_file", dict, ""), "model_file."),
+            libraries=dict(_opt(data, "libraries", dict, "") or {}),
+            training=dict(_opt(data, "training", dict, "") or {}),
+            metrics=dict(_opt(data, "metrics", dict, "") or {}),
+            parity=dict(_opt(data, "parity", dict, "") or {}),
+            performance=dict(_opt(data, "performance", dict, "") or {}),
+            drift_reference=dict(_opt(data, "drift_reference", dict, "") or {}),
+            golden_cases=tuple(GoldenCase.from_dict(c, f"golden_cases[{i}].") for i, c in enumerate(raw_golden)),
+        )
+

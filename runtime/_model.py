@@ -1,0 +1,393 @@
+"""A loaded, verified model: :func:`load` and the :class:`Model` it returns."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from ._bundle import read_manifest, read_model_bytes, resolve_bundle
+from ._errors import BundleError, InputError
+from ._manifest import GoldenCase, Label, Manifest
+from ._validation import (
+    ColumnRule,
+    Problem,
+    UnknownPolicy,
+    cap_list,
+    column_mismatch,
+    compile_rules,
+    to_columns,
+)
+
+__all__ = ["BatchPrediction", "Model", "Prediction", "RejectedRow", "load", "session_options"]
+
+logger = logging.getLogger(__name__)
+
+_ONNX_TYPES = {"number": "tensor(double)", "category": "tensor(string)"}
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The prediction for one record.
+
+    ``label`` and ``probabilities`` (class -> probability, in class order) are set for classifiers,
+    ``value`` for regressors. ``flags`` lists what was accepted but unusual (unknown categories when
+    the model was loaded with ``on_unknown="flag"``). ``model`` and ``version`` name what served it.
+    """
+
+    label: Label | None
+    probabilities: Mapping[Label, float] | None
+    value: float | None
+    model: str
+    version: str
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A batch row that failed validation and was not predicted, with every reason found."""
+
+    row: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BatchPrediction:
+    """The predictions for a batch.
+
+    ``rows`` are the input row indices that were predicted (all of them unless rows were skipped
+    with ``errors="skip"``; those are in ``rejected``). ``labels[i]``, ``probabilities[i]`` (columns
+    in ``classes`` order) or ``values[i]`` belong to input row ``rows[i]``. ``flags`` maps an input
+    row to what was accepted but unusual in it.
+    """
+
+    model: str
+    version: str
+    rows: np.ndarray
+    classes: tuple[Label, ...] | None = None
+    labels: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    values: np.ndarray | None = None
+    rejected: tuple[RejectedRow, ...] = ()
+    flags: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class Model:
+    """A verified bundle with an open onnxruntime session. Create it with :func:`load`.
+
+    Examples
+    --------
+    >>> import runtime
+    >>> model = runtime.load("models/quality")  # doctest: +SKIP
+    >>> model.predict({"temperature": 201.5, "pressure": 48.0, "speed": 101.0, "humidity": 45.0,
+    ...                "vibration": 0.8, "machine_type": "B", "shift": "night"}).label  # doctest: +SKIP
+    0
+    """
+
+    def __init__(
+        self, manifest: Manifest, session: ort.InferenceSession, path: Path, *, on_unknown: UnknownPolicy
+    ) -> None:
+        self.manifest = manifest
+        self.path = path
+        self.on_unknown: UnknownPolicy = on_unknown
+        self._session = session
+        self._rules: tuple[ColumnRule, ...] = compile_rules(manifest.inputs)
+        self._names = tuple(rule.name for rule in self._rules)
+        self._name_set = frozenset(self._names)
+        self._label = f"{manifest.name!r} {manifest.version}"
+        if manifest.is_classifier:
+            assert manifest.classes is not None and manifest.outputs.probabilities is not None
+            self.classes: tuple[Label, ...] | None = manifest.classes
+            self._class_array = np.array(manifest.classes)
+            self._output_names = [manifest.outputs.probabilities]
+        else:
+            assert manifest.outputs.value is not None
+            self.classes = None
+            self._output_names = [manifest.outputs.value]
+        self._tie = manifest.label_tie_tolerance
+
+    # -- descriptive ------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Input column names, in the manifest's order."""
+        return self._names
+
+    def __repr__(self) -> str:
+        return f"<Model {self._label} task={self.manifest.task} path={str(self.path)!r}>"
+
+    # -- single record ----------------------------------------------------------------------------
+    def predict(self, record: Mapping[str, Any]) -> Prediction:
+        """Validate one record (column -> value) and predict it.
+
+        Raises :class:`InputError` naming the column, the value and what is allowed.
+        """
+        if not isinstance(record, Mapping):
+            raise InputError(f"record is a {type(record).__name__}; expected a mapping of column -> value.")
+        if record.keys() != self._name_set:
+            error = column_mismatch("record", record.keys(), self._names, self._label)
+            if error is not None:
+                raise error
+        feeds: dict[str, np.ndarray] = {}
+        flags: list[str] = []
+        on_unknown = self.on_unknown
+        for rule in self._rules:
+            value = record[rule.name]
+            if rule.is_number:
+                feeds[rule.onnx_input] = np.array([[rule.number(value)]], dtype=np.float64)
+            else:
+                feeds[rule.onnx_input] = np.array([[rule.category(value, on_unknown, flags)]], dtype=object)
+        output = self._session.run(self._output_names, feeds)[0]
+        if self.classes is None:
+            return Prediction(None, None, float(output.reshape(-1)[0]), self.name, self.version, tuple(flags))
+        probabilities = output[0].astype(np.float64).tolist()
+        top = max(probabilities)
+        # scikit-learn's argmax takes the first class among equals; see Manifest.label_tie_tolerance.
+        index = next(i for i, p in enumerate(probabilities) if p >= top - self._tie)
+        return Prediction(
+            self.classes[index],
+            dict(zip(self.classes, probabilities)),
+            None,
+            self.name,
+            self.version,
+            tuple(flags),
+        )
+
+    # -- batches ----------------------------------------------------------------------------------
+    def validate_batch(
+        self, data: Any, *, on_unknown: UnknownPolicy | None = None
+    ) -> tuple[dict[str, np.ndarray], int, list[Problem], dict[int, list[str]]]:
+        """Check a batch and build the arrays to feed: (feeds, n_rows, problems, flags by row)."""
+        columns, n_rows = to_columns(data, self._names, self._label)
+        policy = self.on_unknown if on_unknown is None else on_unknown
+        problems: list[Problem] = []
+        flags: dict[int, list[str]] = {}
+        feeds: dict[str, np.ndarray] = {}
+        for rule in self._rules:
+            values = columns[rule.name]
+            if rule.is_number:
+                feeds[rule.onnx_input] = rule.number_column(values, problems).reshape(-1, 1)
+            else:
+                feeds[rule.onnx_input] = rule.category_column(values, policy, problems, flags).reshape(-1, 1)
+        return feeds, n_rows, problems, flags
+
+    def predict_batch(
+        self, data: Any, *, errors: str = "raise", on_unknown: UnknownPolicy | None = None
+    ) -> BatchPrediction:
+        """Validate and predict many records at once.
+
+        Parameters
+        ----------
+        data : a mapping of column -> sequence, a list of records, or a DataFrame-like object.
+        errors : ``"raise"`` (default) raises :class:`InputError` for the first bad row, saying how
+            many rows are bad; ``"skip"`` predicts the good rows and lists the bad ones, with every
+            reason, in ``BatchPrediction.rejected``.
+        on_unknown : override the model's unknown-category policy for this call.
+        """
+        if errors not in ("raise", "skip"):
+            raise ValueError(f"errors == {errors!r}, must be 'raise' or 'skip'")
+        feeds, n_rows, problems, flags = self.validate_batch(data, on_unknown=on_unknown)
+        rows = np.arange(n_rows)
+        rejected: tuple[RejectedRow, ...] = ()
+        if problems:
+            by_row: dict[int, list[str]] = {}
+            for problem in problems:
+                by_row.setdefault(problem.row if problem.row is not None else -1, []).append(problem.message)
+            if errors == "raise":
+                first = min(problems, key=lambda p: (p.row if p.row is not None else -1))
+                error = first.error()
+                if len(by_row) > 1:
+                    error.args = (f"{first.message} ({len(by_row)} of {n_rows} rows are invalid.)",)
+                raise error
+            rejected = tuple(RejectedRow(row, tuple(reasons)) for row, reasons in sorted(by_row.items()))
+            keep = np.ones(n_rows, dtype=bool)
+            keep[[r.row for r in rejected]] = False
+            rows = rows[keep]
+            feeds = {name: array[keep] for name, array in feeds.items()}
+        kept_flags = {row: tuple(reasons) for row, reasons in flags.items() if row not in {r.row for r in rejected}}
+        if len(rows) == 0:
+            return BatchPrediction(self.name, self.version, rows, self.classes, rejected=rejected)
+        output = self._session.run(self._output_names, feeds)[0]
+        if self.classes is None:
+            return BatchPrediction(
+                self.name, self.version, rows, values=output.reshape(-1).astype(np.float64),
+                rejected=rejected, flags=kept_flags,
+            )
+        probabilities = output.astype(np.float64)
+        return BatchPrediction(
+            self.name, self.version, rows, self.classes,
+            labels=self.labels_from_probabilities(probabilities),
+            probabilities=probabilities, rejected=rejected, flags=kept_flags,
+        )
+
+    def labels_from_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """Class labels by scikit-learn's rule: the first class among the most probable."""
+        top = probabilities.max(axis=1, keepdims=True)
+        index = np.argmax(probabilities >= top - self._tie, axis=1)
+        return self._class_array[index]
+
+    # -- load-time self-test ----------------------------------------------------------------------
+    def _check_golden_cases(self, cases: Sequence[GoldenCase]) -> None:
+        if not cases:
+            raise BundleError(f"bundle {self._label} has no golden cases; the runtime cannot prove it reproduces them")
+        records = [case.inputs for case in cases]
+        try:
+            result = self.predict_batch(records, on_unknown="flag")
+        except InputError as error:
+            raise BundleError(f"golden cases of {self._label} do not match its own input schema: {error}") from None
+        tolerance = self.manifest.tolerance
+        for index, case in enumerate(cases):
+            if self.classes is not None:
+                assert result.labels is not None and result.probabilities is not None
+                got_label = result.labels[index].item()
+                got = result.probabilities[index]
+                expected = np.asarray(case.probabilities, dtype=np.float64)
+                worst = float(np.max(np.abs(got - expected))) if expected.shape == got.shape else math.inf
+                if got_label != case.label or not worst <= tolerance:
+                    raise BundleError(
+                        f"golden case {index} ({case.kind}) does not reproduce with onnxruntime {ort.__version__}: "
+                        f"expected label {case.label!r} with probabilities {cap_list([round(p, 9) for p in expected])}, "
+                        f"got {got_label!r} with {cap_list([round(float(p), 9) for p in got])} "
+                        f"(tolerance {tolerance:g}); use the onnxruntime version in the bundle's requirements"
+                    )
+            else:
+                assert result.values is not None and case.value is not None
+                got_value = float(result.values[index])
+                allowed = tolerance * max(1.0, abs(case.value))
+                if not abs(got_value - case.value) <= allowed:
+                    raise BundleError(
+                        f"golden case {index} ({case.kind}) does not reproduce with onnxruntime {ort.__version__}: "
+                        f"expected {case.value!r}, got {got_value!r} (tolerance {allowed:g}); "
+                        "use the onnxruntime version in the bundle's requirements"
+                    )
+
+
+def session_options(
+    *, threads: int = 1, arena: bool = False, spinning: bool = False
+) -> ort.SessionOptions:
+    """Session options for small devices: fixed thread count, no spinning, sequential execution.
+
+    ``threads`` is set explicitly because onnxruntime's default reads the host's cores, not a
+    container's CPU limit (onnxruntime #8313). Spinning threads keep burning CPU after each call, so
+    they are off. The CPU arena grows and is not returned to the system (onnxruntime #11627), so it
+    is off unless asked for.
+    """
+    if threads < 1:
+        raise ValueError(f"threads == {threads!r}, must be >= 1")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_cpu_mem_arena = arena
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spinning else "0")
+    return options
+
+
+def _check_signature(manifest: Manifest, session: ort.InferenceSession, label: str) -> None:
+    graph_inputs = {node.name: node for node in session.get_inputs()}
+    expected = {column.onnx_input: column for column in manifest.inputs}
+    missing = sorted(set(expected) - set(graph_inputs))
+    extra = sorted(set(graph_inputs) - set(expected))
+    if missing or extra:
+        raise BundleError(
+            f"model.onnx of {label} does not take the manifest's inputs: "
+            f"missing in the graph {cap_list(missing)}, not in the manifest {cap_list(extra)}"
+        )
+    for name, column in expected.items():
+        node = graph_inputs[name]
+        if node.type != _ONNX_TYPES[column.kind]:
+            raise BundleError(
+                f"graph input {name!r} of {label} has type {node.type}, but column {column.name!r} is a "
+                f"{column.kind} and needs {_ONNX_TYPES[column.kind]}"
+            )
+        if len(node.shape) != 2 or node.shape[1] not in (1, "1"):
+            raise BundleError(f"graph input {name!r} of {label} has shape {node.shape}, expected [N, 1]")
+    outputs = {node.name: node for node in session.get_outputs()}
+    wanted = [manifest.outputs.probabilities] if manifest.is_classifier else [manifest.outputs.value]
+    for name in wanted:
+        if name not in outputs:
+            raise BundleError(
+                f"model.onnx of {label} has no output {name!r} (it has {cap_list(sorted(outputs))})"
+            )
+    if manifest.is_classifier and manifest.classes is not None:
+        shape = outputs[str(manifest.outputs.probabilities)].shape
+        if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != len(manifest.classes):
+            raise BundleError(
+                f"model.onnx of {label} returns {shape[1]} probabilities, the manifest lists "
+                f"{len(manifest.classes)} classes"
+            )
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    threads: int = 1,
+    on_unknown: UnknownPolicy = "reject",
+    arena: bool = False,
+    spinning: bool = False,
+    options: ort.SessionOptions | None = None,
+) -> Model:
+    """Verify a bundle and open it for prediction.
+
+    Before onnxruntime sees the file, the manifest is read (unknown or newer schema versions are
+    refused), and the model file's size and sha256 are checked and external data references refused.
+    Then the session's inputs and outputs are compared with the manifest, and every golden case is
+    replayed: a bundle this onnxruntime does not reproduce is refused, naming the case.
+
+    Parameters
+    ----------
+    path : a version folder (``models/quality/1.0.0``) or a model folder whose ``CURRENT`` file
+        names the version (``models/quality``).
+    threads : onnxruntime intra-op threads. 1 gives the lowest single-record latency on small devices.
+    on_unknown : ``"reject"`` (default) refuses categories the model was not trained on;
+        ``"flag"`` predicts them (the encoder ignores them) and lists them in the result's flags.
+    arena, spinning : onnxruntime's CPU memory arena and thread spinning, both off by default.
+    options : a complete ``onnxruntime.SessionOptions`` replacing the three above.
+
+    Examples
+    --------
+    >>> import runtime
+    >>> model = runtime.load("models/quality")  # doctest: +SKIP
+    >>> model.name, model.version  # doctest: +SKIP
+    ('quality', '1.0.0')
+    """
+    if on_unknown not in ("reject", "flag"):
+        raise ValueError(f"on_unknown == {on_unknown!r}, must be 'reject' or 'flag'")
+    folder = resolve_bundle(path)
+    manifest = read_manifest(folder)
+    model_bytes = read_model_bytes(folder, manifest)
+    label = f"{manifest.name!r} {manifest.version}"
+    try:
+        session = ort.InferenceSession(
+            model_bytes,
+            sess_options=options or session_options(threads=threads, arena=arena, spinning=spinning),
+            providers=["CPUExecutionProvider"],
+        )
+    except Exception as error:  # onnxruntime raises its own exception types, not rooted in ValueError
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise BundleError(f"onnxruntime {ort.__version__} cannot open model.onnx of {label}: {first_line}") from error
+    _check_signature(manifest, session, label)
+    model = Model(manifest, session, folder, on_unknown=on_unknown)
+    model._check_golden_cases(manifest.golden_cases)
+    logger.info("loaded %s from %s (%d golden cases reproduced)", label, folder, len(manifest.golden_cases))
+    return model

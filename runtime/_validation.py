@@ -1,0 +1,341 @@
+"""Input validation against the manifest's column specs, before onnxruntime sees anything.
+
+Nothing is coerced: a string in a number column is an error, not a parse; a number in a category
+column is an error, not ``str(number)``. Missing values are ``None`` or NaN (and ``""`` in a
+category column); they are allowed only where the manifest says the column is nullable, and are then
+fed to the graph as NaN (numbers) or ``""`` (categories), the markers its imputers were trained on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ._errors import InputError
+from ._manifest import ColumnSpec
+
+__all__ = ["ColumnRule", "Problem", "UnknownPolicy", "cap_list", "compile_rules", "describe_allowed"]
+
+UnknownPolicy = Literal["reject", "flag"]
+MISSING_CATEGORY = ""
+
+
+def cap_list(items: Sequence[Any], limit: int = 5) -> str:
+    """``['a', 'b', ...]`` with at most ``limit`` items, then "and N more"."""
+    shown = ", ".join(repr(item) for item in items[:limit])
+    if len(items) > limit:
+        return f"[{shown}, and {len(items) - limit} more]"
+    return f"[{shown}]"
+
+
+def _fmt(value: float) -> str:
+    return repr(float(value))
+
+
+def describe_allowed(spec: ColumnSpec) -> str:
+    """What the column accepts, in words, for error messages and ``runtime info``."""
+    if spec.kind == "number":
+        text = "a finite number"
+        if spec.valid_range is not None:
+            low, high = spec.valid_range
+            text += f" within [{_fmt(low)}, {_fmt(high)}]"
+    else:
+        text = f"a string, one of {cap_list(spec.categories or ())}"
+    return text + (" or missing (None)" if spec.nullable else "")
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, np.floating):
+        return bool(np.isnan(value))
+    # pandas.NA and NaT, recognised without importing pandas
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rejected value: where it is and why, already worded for people."""
+
+    row: int | None
+    column: str | None
+    value: Any
+    message: str
+
+    def error(self) -> InputError:
+        return InputError(self.message, column=self.column, value=self.value, row=self.row)
+
+
+class ColumnRule:
+    """The precompiled check for one column: built once at load, run on every call."""
+
+    __slots__ = ("spec", "name", "onnx_input", "is_number", "nullable", "low", "high",
+                 "categories", "category_array", "allowed")
+
+    def __init__(self, spec: ColumnSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.onnx_input = spec.onnx_input
+        self.is_number = spec.kind == "number"
+        self.nullable = spec.nullable
+        self.low, self.high = spec.valid_range if spec.valid_range is not None else (-math.inf, math.inf)
+        self.categories = frozenset(spec.categories or ())
+        self.category_array = np.array(sorted(self.categories), dtype=object)
+        self.allowed = describe_allowed(spec)
+
+    # -- messages ---------------------------------------------------------------------------------
+    def _where(self, row: int | None) -> str:
+        return "" if row is None else f" in row {row}"
+
+    def bad_type(self, value: Any, row: int | None) -> Problem:
+        kind = type(value).__name__
+        if self.is_number:
+            if isinstance(value, str):
+                why = "strings are not converted to numbers"
+            elif isinstance(value, (bool, np.bool_)):
+                why = "booleans are not numbers here"
+            else:
+                why = f"{kind} is not a number"
+            message = f"{self.name} == {value!r}{self._where(row)} has type {kind}, must be {self.allowed}: {why}."
+        else:
+            message = (
+                f"{self.name} == {value!r}{self._where(row)} has type {kind}, must be {self.allowed}: "
+                "categories are matched as strings and numbers are not converted."
+            )
+        return Problem(row, self.name, value, message)
+
+    def missing(self, value: Any, row: int | None) -> Problem:
+        return Problem(
+            row, self.name, value,
+            f"{self.name} is missing ({value!r}){self._where(row)}, but the column does not allow "
+            f"missing values: must be {self.allowed}.",
+        )
+
+    def not_finite(self, value: float, row: int | None) -> Problem:
+        return Problem(row, self.name, value, f"{self.name} == {value!r}{self._where(row)}, must be {self.allowed}.")
+
+    def out_of_range(self, value: float, row: int | None) -> Problem:
+        source = self.spec.range_source or "the model manifest"
+        return Problem(
+            row, self.name, value,
+            f"{self.name} == {value!r}{self._where(row)}, must be within [{_fmt(self.low)}, {_fmt(self.high)}] "
+            f"(valid range from {source}).",
+        )
+
+    def unknown(self, value: str, row: int | None) -> Problem:
+        return Problem(
+            row, self.name, value,
+            f"{self.name} == {value!r}{self._where(row)} is not a known category, must be one of "
+            f"{cap_list(sorted(self.categories))} (load with on_unknown=\"flag\" to accept and flag it).",
+        )
+
+    def flag(self, value: str) -> str:
+        return f"unknown category: {self.name} == {value!r}"
+
+    # -- one value (the single-record hot path) ---------------------------------------------------
+    def number(self, value: Any) -> float:
+        """The float to feed for ``value``, or raise :class:`InputError`."""
+        kind = type(value)
+        if kind is float or kind is int:
+            number = float(value)
+        elif isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
+            number = float(value)
+        elif _is_missing(value):
+            if not self.nullable:
+                raise self.missing(value, None).error()
+            return math.nan
+        else:
+            raise self.bad_type(value, None).error()
+        if number != number:
+            if not self.nullable:
+                raise self.missing(value, None).error()
+            return number
+        if not self.low <= number <= self.high:
+            if math.isinf(number):
+                raise self.not_finite(number, None).error()
+            raise self.out_of_range(value, None).error()
+        return number
+
+    def category(self, value: Any, on_unknown: UnknownPolicy, flags: list[str]) -> str:
+        """The string to feed for ``value``, or raise :class:`InputError`; appends to ``flags``."""
+        if type(value) is str or isinstance(value, str):
+            if value in self.categories:
+                return str(value)
+            if value == MISSING_CATEGORY:
+                if not self.nullable:
+                    raise self.missing(value, None).error()
+                return MISSING_CATEGORY
+            if on_unknown == "reject":
+                raise self.unknown(value, None).error()
+            flags.append(self.flag(value))
+            return str(value)
+        if _is_missing(value):
+            if not self.nullable:
+                raise self.missing(value, None).error()
+            return MISSING_CATEGORY
+        raise self.bad_type(value, None).error()
+
+    # -- a whole column (batches) -----------------------------------------------------------------
+    def number_column(self, values: np.ndarray, problems: list[Problem]) -> np.ndarray:
+        """A float64 array to feed; every bad row is appended to ``problems``."""
+        if values.dtype.kind in "fiu":
+            column = values.astype(np.float64, copy=False)
+        elif values.dtype.kind == "b":
+            problems.extend(self.bad_type(v, i) for i, v in enumerate(values.tolist()))
+            return np.full(len(values), np.nan)
+        else:
+            column = np.empty(len(values), dtype=np.float64)
+            for i, value in enumerate(values.tolist()):
+                kind = type(value)
+                if kind is float or kind is int:
+                    column[i] = value
+                elif isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
+                    column[i] = float(value)
+                elif _is_missing(value):
+                    column[i] = math.nan
+                else:
+                    problems.append(self.bad_type(value, i))
+                    column[i] = math.nan
+        missing = np.isnan(column)
+        if not self.nullable and missing.any():
+            raw = values.tolist()
+            problems.extend(self.missing(raw[i], int(i)) for i in np.flatnonzero(missing))
+        with np.errstate(invalid="ignore"):
+            outside = ~missing & ~((column >= self.low) & (column <= self.high))
+        for i in np.flatnonzero(outside):
+            value = float(column[i])
+            problems.append(self.not_finite(value, int(i)) if math.isinf(value) else self.out_of_range(value, int(i)))
+        return column
+
+    def category_column(
+        self, values: np.ndarray, on_unknown: UnknownPolicy, problems: list[Problem], flags: dict[int, list[str]]
+    ) -> np.ndarray:
+        """An object array of strings to feed; bad rows go to ``problems``, flags to ``flags``."""
+        if values.dtype.kind == "U":
+            column = values.astype(object)
+        else:
+            column = np.empty(len(values), dtype=object)
+            for i, value in enumerate(values.tolist()):
+                if isinstance(value, str):
+                    column[i] = value
+                elif _is_missing(value):
+                    column[i] = MISSING_CATEGORY
+                else:
+                    problems.append(self.bad_type(value, i))
+                    column[i] = MISSING_CATEGORY
+        known = np.isin(column, self.category_array)
+        if known.all():
+            return column
+        for i in np.flatnonzero(~known):
+            value = column[i]
+            if value == MISSING_CATEGORY:
+                if not self.nullable:
+                    problems.append(self.missing(values[i] if values.dtype.kind != "U" else value, int(i)))
+            elif on_unknown == "reject":
+                problems.append(self.unknown(value, int(i)))
+            else:
+                flags.setdefault(int(i), []).append(self.flag(value))
+        return column
+
+
+def compile_rules(inputs: Iterable[ColumnSpec]) -> tuple[ColumnRule, ...]:
+    return tuple(ColumnRule(spec) for spec in inputs)
+
+
+def column_mismatch(kind: str, given: Iterable[str], expected: Sequence[str], model: str) -> InputError | None:
+    """The error for a record or batch whose column names differ from the model's, or None."""
+    given_list = list(given)
+    given_set = set(given_list)
+    missing = [name for name in expected if name not in given_set]
+    expected_set = set(expected)
+    unknown = [name for name in given_list if name not in expected_set]
+    if not missing and not unknown:
+        return None
+    parts = []
+    if missing:
+        parts.append(f"missing {cap_list(missing)}")
+    if unknown:
+        parts.append(f"unknown {cap_list(unknown)}")
+    column = (missing or unknown)[0]
+    return InputError(
+        f"{kind} has {len(given_list)} columns, but model {model} expects {len(expected)}: "
+        + "; ".join(parts) + ".",
+        column=column,
+    )
+
+
+def to_columns(data: Any, expected: Sequence[str], model: str) -> tuple[dict[str, np.ndarray], int]:
+    """Turn a batch into one 1-D array per column and the row count, checking names and shapes.
+
+    Accepts a mapping of column -> sequence, a sequence of mappings (records), or anything
+    DataFrame-like (has ``columns`` and ``__getitem__``), without importing pandas.
+    """
+    if isinstance(data, Mapping):
+        raw: dict[str, Any] = dict(data)
+    elif hasattr(data, "columns") and hasattr(data, "__getitem__"):
+        raw = {}
+        for name in list(data.columns):
+            column = data[name]
+            raw[str(name) if not isinstance(name, str) else name] = (
+                column.to_numpy() if hasattr(column, "to_numpy") else column
+            )
+    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        records = list(data)
+        if not records:
+            raise InputError("batch is empty: at least one row is needed.")
+        for row, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise InputError(
+                    f"row {row} is a {type(record).__name__}, but a list batch must hold mappings "
+                    "of column -> value (one per record).",
+                    row=row,
+                )
+        for row, record in enumerate(records):
+            error = column_mismatch(f"row {row}", record.keys(), expected, model)
+            if error is not None:
+                error.row = row
+                raise error
+        raw = {name: [record[name] for record in records] for name in expected}
+    else:
+        raise InputError(
+            f"batch is a {type(data).__name__}; expected a mapping of column -> values, "
+            "a list of records, or a DataFrame."
+        )
+    error = column_mismatch("batch", raw.keys(), expected, model)
+    if error is not None:
+        raise error
+    columns: dict[str, np.ndarray] = {}
+    length: int | None = None
+    first = ""
+    for name in expected:
+        values = raw[name]
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+            raise InputError(
+                f"column {name!r} is a single {type(values).__name__} ({values!r}), must be a sequence "
+                "with one value per row.",
+                column=name, value=values,
+            )
+        array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+        if array.ndim != 1:
+            raise InputError(
+                f"column {name!r} must be one-dimensional (one value per row), got shape {array.shape}.",
+                column=name,
+            )
+        if length is None:
+            length, first = len(array), name
+        elif len(array) != length:
+            raise InputError(
+                f"column {name!r} has {len(array)} values, but {first!r} has {length}: "
+                "every column needs one value per row.",
+                column=name,
+            )
+        columns[name] = array
+    if not length:
+        raise InputError("batch is empty: at least one row is needed.")
+    return columns, length
