@@ -218,19 +218,49 @@ def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelP
     else:
         _unify_opsets(merged, model_part)
     merged = onnx.compose.merge_models(merged, model_part, io_map=[(link, "model_" + estimator_input)])
-    # Outputs keep their plain names: label/probabilities or variable.
-    for node in merged.graph.node:
-        node.output[:] = [_plain(name) for name in node.output]
-    for output in merged.graph.output:
-        output.name = _plain(output.name)
+    _restore_input_names(merged, spec)
+    _name_outputs(merged)
+    merged.graph.name = "factory_edge_pipeline"  # skl2onnx and merge_models name graphs with random uuids
+    merged.graph.doc_string = ""
     merged.producer_name = "factory-edge"
     merged.doc_string = f"{type(estimator).__name__} pipeline converted by factory-edge with skl2onnx"
     onnx.checker.check_model(merged, full_check=True)
     return merged
 
 
-def _plain(name: str) -> str:
-    return name[len("model_"):] if name in ("model_label", "model_probabilities", "model_variable") else name
+# The estimator's outputs, as the manifest names them.
+OUTPUT_NAMES = {"model_label": "label", "model_probabilities": "probabilities", "model_variable": "value"}
+
+
+def _rename(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
+    taken = {name for node in graph.node for name in (*node.input, *node.output)}
+    taken |= {value.name for value in (*graph.input, *graph.output, *graph.initializer)}
+    clashes = sorted(new for old, new in renames.items() if new in taken and new != old)
+    if clashes:
+        raise ConversionError(f"cannot name graph values {clashes}: the converted graph already uses those names")
+    for node in graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    for value in (*graph.input, *graph.output):
+        value.name = renames.get(value.name, value.name)
+
+
+def _restore_input_names(model: onnx.ModelProto, spec: TableSpec) -> None:
+    """Give every graph input its column's exact name.
+
+    skl2onnx rewrites names that are not identifiers ("Air temperature [K]" becomes
+    "Air_temperature__K_"); ONNX itself allows any string, and users' payloads carry the real
+    names, so the graph takes them unchanged. Inputs keep the order they were declared in.
+    """
+    columns = list(spec.numeric) + list(spec.categorical)
+    inputs = [value.name for value in model.graph.input]
+    if len(inputs) != len(columns):
+        raise ConversionError(f"the converted graph has {len(inputs)} inputs for {len(columns)} columns")
+    _rename(model.graph, {old: new for old, new in zip(inputs, columns) if old != new})
+
+
+def _name_outputs(model: onnx.ModelProto) -> None:
+    _rename(model.graph, {old: new for old, new in OUTPUT_NAMES.items() if any(o.name == old for o in model.graph.output)})
 
 
 def output_names(model: onnx.ModelProto) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import sklearn
+from sklearn.base import is_regressor
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -52,7 +52,7 @@ from ._data import (
 from ._errors import ExportError, ParityError
 from ._metrics import evaluate
 from ._parity import CLASSIFICATION_TOLERANCE, REGRESSION_TOLERANCE, ParityReport, generate_cases, run_parity
-from ._pipeline import TUNING_GRIDS, build_pipeline, load_user_pipeline, task_of
+from ._pipeline import TUNING_GRIDS, build_pipeline, is_regression, load_user_pipeline
 from ._reference import drift_reference, input_json_schema
 
 __all__ = ["ExportConfig", "ExportResult", "run_export", "next_version"]
@@ -219,10 +219,10 @@ def _measure(bundle: Path, example: dict[str, Any]) -> dict[str, Any]:
         timings.append(time.perf_counter_ns() - start)
     micro = np.asarray(timings) / 1000.0
     probe = (
-        "import json, resource, sys, time; t0 = time.perf_counter(); import runtime; "
-        "m = runtime.load(sys.argv[1]); m.predict(json.loads(sys.argv[2])); "
-        "print(json.dumps({'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
-        "'load_and_first_prediction_s': time.perf_counter() - t0}))"
+        "import json, sys, time; t0 = time.perf_counter(); import runtime; "
+        "m = runtime.load(sys.argv[1]); m.predict(json.loads(sys.argv[2])); t1 = time.perf_counter(); "
+        "from runtime._process import peak_rss_mb; "
+        "print(json.dumps({'peak_rss_mb': peak_rss_mb(), 'load_and_first_prediction_s': t1 - t0}))"
     )
     runs = []
     for _ in range(3):
@@ -242,6 +242,28 @@ def _measure(bundle: Path, example: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _config_record(config: ExportConfig) -> dict[str, Any]:
+    """The ExportConfig as plain values, so ``export check`` can rebuild the same split."""
+    record = dataclasses.asdict(config)
+    for key, value in record.items():
+        if isinstance(value, Path):
+            record[key] = str(value)
+        elif isinstance(value, tuple):
+            record[key] = list(value)
+    return record
+
+
+def config_from_record(record: dict[str, Any]) -> ExportConfig:
+    fields = {f.name for f in dataclasses.fields(ExportConfig)}
+    values = {k: v for k, v in record.items() if k in fields}
+    for key in ("data", "schema", "output"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    for key in ("numeric", "categorical", "drop"):
+        values[key] = tuple(values.get(key) or ())
+    return ExportConfig(**values)
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
@@ -252,22 +274,59 @@ def _replace_current(model_folder: Path, version: str) -> None:
         handle.write(version + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it 0600; devices' service users must read it
     os.replace(handle.name, model_folder / CURRENT_FILE)
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """The labelled data, its column split and the train/test split, as the export used them."""
+
+    spec: TableSpec
+    features: pd.DataFrame
+    y: np.ndarray
+    task: str
+    x_train: pd.DataFrame
+    x_test: pd.DataFrame
+    y_train: np.ndarray
+    y_test: np.ndarray
+    summary: dict[str, Any]
+
+
+def prepare_data(config: ExportConfig, *, regression: bool) -> PreparedData:
+    """Load, type and split the data deterministically (``export check`` repeats this exactly)."""
+    raw, target, summary = _load_data(config)
+    spec = infer_spec(raw, target, numeric=config.numeric, categorical=config.categorical, drop=config.drop)
+    labelled = raw[raw[target].notna()].reset_index(drop=True)
+    features = prepare_frame(labelled, spec)
+    y = labelled[target].to_numpy()
+    task = "regression" if regression else (
+        "binary_classification" if len(np.unique(y)) == 2 else "multiclass_classification")
+    stratify = y if task != "regression" and pd.Series(y).value_counts().min() >= 2 else None
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, y, test_size=config.test_size, random_state=config.seed, stratify=stratify)
+    summary.update(
+        rows=int(len(raw)), rows_without_target=int(len(raw) - len(labelled)), train_rows=int(len(x_train)),
+        test_rows=int(len(x_test)), target=target, numeric=list(spec.numeric), categorical=list(spec.categorical),
+        dropped=list(spec.dropped), fingerprint_sha256=_fingerprint(labelled), test_size=config.test_size,
+        seed=config.seed,
+    )
+    return PreparedData(spec, features, y, task, x_train.reset_index(drop=True), x_test.reset_index(drop=True),
+                        y_train, y_test, summary)
 
 
 def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda message: None) -> ExportResult:
     """Run the whole export; see the module docstring for the order of things and guarantees."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    raw, target, data_summary = _load_data(config)
-    demo = config.data is None
     if config.pipeline and (config.estimator != "random_forest" or config.params):
         raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
-    spec = infer_spec(raw, target, numeric=config.numeric, categorical=config.categorical, drop=config.drop)
-    labelled = raw[raw[target].notna()].reset_index(drop=True)
-    dropped_rows = len(raw) - len(labelled)
-    features = prepare_frame(labelled, spec)
-    y = labelled[target].to_numpy()
+    user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
+    regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
+    data = prepare_data(config, regression=regression)
+    spec, features, data_summary = data.spec, data.features, data.summary
+    x_train, x_test, y_train, y_test = data.x_train, data.x_test, data.y_train, data.y_test
+    demo = config.data is None
     schema = read_schema_file(config.schema) if config.schema else {}
     name = config.name or ("quality" if demo else "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(str(config.data)).stem).lower())
     model_folder = config.output / name
@@ -277,19 +336,8 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     if (model_folder / version).exists():
         raise ExportError(f"{model_folder / version} exists: versions are never overwritten; pass a new --version")
 
-    pipeline = load_user_pipeline(config.pipeline) if config.pipeline else build_pipeline(
-        spec, config.estimator, seed=config.seed, params=config.params)
-    task = task_of(pipeline, y)
-    stratify = y if task != "regression" and pd.Series(y).value_counts().min() >= 2 else None
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, y, test_size=config.test_size, random_state=config.seed, stratify=stratify)
-    x_train, x_test = x_train.reset_index(drop=True), x_test.reset_index(drop=True)
-    data_summary.update(
-        rows=int(len(raw)), rows_without_target=int(dropped_rows), train_rows=int(len(x_train)),
-        test_rows=int(len(x_test)), target=target, numeric=list(spec.numeric), categorical=list(spec.categorical),
-        dropped=list(spec.dropped), fingerprint_sha256=_fingerprint(labelled), test_size=config.test_size,
-        seed=config.seed,
-    )
+    pipeline = user_pipeline or build_pipeline(spec, config.estimator, seed=config.seed, params=config.params)
+    task = data.task
     columns = _column_specs(spec, features, schema, demo)
 
     search: dict[str, Any] | None = None
@@ -331,21 +379,23 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     timings["convert_s"] = time.perf_counter() - start
 
     classes = tuple(c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_) if task != "regression" else None
-    outputs = runtime.OutputSpec(probabilities="probabilities") if classes else runtime.OutputSpec(value="variable")
+    outputs = runtime.OutputSpec(probabilities="probabilities") if classes else runtime.OutputSpec(value="value")
     tolerance = CLASSIFICATION_TOLERANCE if classes else REGRESSION_TOLERANCE
     created_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     manifest = runtime.Manifest(
         name=name, version=version, created_at=created_at, task=task, inputs=columns, outputs=outputs,  # type: ignore[arg-type]
         model_file=runtime.FileSpec(MODEL_FILE, hashlib.sha256(onnx_bytes).hexdigest(), len(onnx_bytes)),
-        classes=classes, target=target, tolerance=tolerance, libraries=_library_versions(),
+        classes=classes, target=spec.target, tolerance=tolerance, libraries=_library_versions(),
         description=config.description or (
             "Predicts whether a moulded part is defective from process sensors, machine type and shift."
-            if demo else f"Predicts {target!r} from {len(columns)} columns of {data_summary['source']}."),
+            if demo else f"Predicts {spec.target!r} from {len(columns)} columns of {data_summary['source']}."),
     )
 
     progress("parity: building hard cases")
     start = time.perf_counter()
-    session = ort.InferenceSession(onnx_bytes, sess_options=runtime.session_options(threads=os.cpu_count() or 1),
+    # The proof runs with the device's default session options (one thread): the same summation
+    # order the device will use.
+    session = ort.InferenceSession(onnx_bytes, sess_options=runtime.session_options(),
                                    providers=["CPUExecutionProvider"])
     device = runtime.Model(manifest, session, Path("."), on_unknown="flag")
     ranges = {c.name: c.valid_range for c in columns if c.valid_range is not None}
@@ -400,6 +450,7 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
             "name": name, "version": version, "created_at": created_at, "libraries": manifest.libraries,
             "python": sys.version, "data_fingerprint_sha256": data_summary["fingerprint_sha256"], "metrics": metrics,
             "spec": dataclasses.asdict(spec), "task": task, "onnx_sha256": manifest.model_file.sha256,
+            "export_config": _config_record(config),
         }}
         progress("saving the Pipeline with joblib")
         probe_folder = Path(tempfile.mkdtemp(prefix=".joblib-probe-", dir=model_folder))
@@ -417,6 +468,7 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         from ._documents import write_documents
 
         result.documents = [model_folder / version / p.name for p in write_documents(staging, result)]
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700
         os.replace(staging, model_folder / version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

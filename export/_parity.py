@@ -362,10 +362,9 @@ def run_parity(
             else:
                 case.update(expected=float(expected_values[index]), got=float(device.values[index]))
             worst.append(case)
-        # golden cases: a few of each kind, exact ties first, so the device replays the hard ones
-        picks = list(np.flatnonzero(tie)[:golden_per_kind]) if tie.any() else []
-        picks += [i for i in range(min(len(frame), golden_per_kind)) if i not in picks]
-        for index in picks[:golden_per_kind]:
+        # golden cases: a few of each kind plus one exact tie, so the device replays the hard ones
+        picks = np.flatnonzero(tie)[:1].tolist() + np.flatnonzero(~tie)[:golden_per_kind].tolist()
+        for index in picks:
             kind = "tie" if tie[index] else case_set.kind
             if classifier:
                 golden.append(runtime.GoldenCase(

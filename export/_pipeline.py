@@ -6,7 +6,6 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from sklearn.base import is_classifier, is_regressor
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -24,7 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ._data import MISSING_CATEGORY, TableSpec
 
-__all__ = ["ESTIMATORS", "TUNING_GRIDS", "build_pipeline", "load_user_pipeline", "parse_params"]
+__all__ = ["ESTIMATORS", "TUNING_GRIDS", "build_pipeline", "is_regression", "load_user_pipeline", "parse_params"]
 
 # name -> (factory, task it serves). Every factory takes the random seed.
 ESTIMATORS: dict[str, tuple[Callable[[int], Any], str]] = {
@@ -125,8 +124,8 @@ def load_user_pipeline(reference: str) -> Pipeline:
     return pipeline
 
 
-def task_of(pipeline: Pipeline, target: np.ndarray) -> str:
-    """binary_classification, multiclass_classification or regression."""
-    if is_regressor(pipeline.steps[-1][1]):
-        return "regression"
-    return "binary_classification" if len(np.unique(target)) == 2 else "multiclass_classification"
+def is_regression(estimator: str) -> bool:
+    """True when the named built-in estimator predicts a number rather than a class."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator {estimator!r} is not known; choose one of {sorted(ESTIMATORS)}")
+    return ESTIMATORS[estimator][1] == "regression"

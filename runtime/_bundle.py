@@ -79,7 +79,7 @@ def read_model_bytes(folder: Path, manifest: Manifest) -> bytes:
     """
     name = manifest.model_file.path
     if Path(name).name != name or name in ("", ".", ".."):
-        raise BundleError(f"manifest field 'model_file.path' == {name!r} must be a file name inside the bundle folder")
+        raise BundleError(f"manifest field model_file.path == {name!r} must be a file name inside the bundle folder")
     path = folder / name
     if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
         raise BundleError(f"{str(path)!r} points outside the bundle folder; bundles must be self-contained")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, cast
 
 from ._errors import BundleError, SchemaVersionError
@@ -52,12 +52,12 @@ T = TypeVar("T")
 
 def _get(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> T:
     if key not in data:
-        raise BundleError(f"manifest field {where}{key!r} is missing")
+        raise BundleError(f"manifest field {where}{key} is missing")
     value = data[key]
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise BundleError(
-            f"manifest field {where}{key!r} == {value!r} has type {type(value).__name__}, "
+            f"manifest field {where}{key} == {value!r} has type {type(value).__name__}, "
             f"expected {names}"
         )
     return cast(T, value)
@@ -119,10 +119,10 @@ class ColumnSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "") -> ColumnSpec:
         name = _get(data, "name", str, where)
-        where = f"{where}{name!r}."
+        where = f"inputs[{name!r}]."
         kind = _get(data, "kind", str, where)
         if kind not in ("number", "category"):
-            raise BundleError(f"manifest field {where}'kind' == {kind!r}, expected 'number' or 'category'")
+            raise BundleError(f"manifest field {where}kind == {kind!r}, expected 'number' or 'category'")
         valid_range: tuple[float, float] | None = None
         raw_range = _opt(data, "valid_range", list, where)
         if raw_range is not None:
@@ -133,7 +133,7 @@ class ColumnSpec:
                 or raw_range[0] > raw_range[1]
             ):
                 raise BundleError(
-                    f"manifest field {where}'valid_range' == {raw_range!r}, expected [low, high] "
+                    f"manifest field {where}valid_range == {raw_range!r}, expected [low, high] "
                     "with finite low <= high"
                 )
             valid_range = (float(raw_range[0]), float(raw_range[1]))
@@ -141,10 +141,10 @@ class ColumnSpec:
         raw_categories = _opt(data, "categories", list, where)
         if raw_categories is not None:
             if not all(isinstance(c, str) for c in raw_categories):
-                raise BundleError(f"manifest field {where}'categories' must hold strings only")
+                raise BundleError(f"manifest field {where}categories must hold strings only")
             categories = tuple(raw_categories)
         if kind == "category" and categories is None:
-            raise BundleError(f"manifest field {where}'categories' is missing for a category column")
+            raise BundleError(f"manifest field {where}categories is missing for a category column")
         return cls(
             name=name,
             kind=cast(ColumnKind, kind),
@@ -190,7 +190,7 @@ class FileSpec:
     def from_dict(cls, data: Mapping[str, Any], where: str) -> FileSpec:
         sha256 = _get(data, "sha256", str, where)
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-            raise BundleError(f"manifest field {where}'sha256' == {sha256!r} is not a hex sha256")
+            raise BundleError(f"manifest field {where}sha256 == {sha256!r} is not a hex sha256")
         return cls(path=_get(data, "path", str, where), sha256=sha256, size=_get(data, "size", int, where))
 
 
@@ -267,20 +267,20 @@ class Manifest:
 
     def __post_init__(self) -> None:
         if not is_semver(self.version):
-            raise BundleError(f"manifest field 'version' == {self.version!r} is not a semantic version like '1.0.0'")
+            raise BundleError(f"manifest field version == {self.version!r} is not a semantic version like '1.0.0'")
         if self.task not in TASKS:
-            raise BundleError(f"manifest field 'task' == {self.task!r}, expected one of {list(TASKS)}")
+            raise BundleError(f"manifest field task == {self.task!r}, expected one of {list(TASKS)}")
         if self.task == "regression":
             if self.outputs.value is None:
-                raise BundleError("manifest field 'outputs.value' is missing for a regression model")
+                raise BundleError("manifest field outputs.value is missing for a regression model")
         else:
             if not self.classes or len(self.classes) < 2:
-                raise BundleError(f"manifest field 'classes' == {self.classes!r}, a classifier needs >= 2")
+                raise BundleError(f"manifest field classes == {self.classes!r}, a classifier needs >= 2")
             if self.outputs.probabilities is None:
-                raise BundleError("manifest field 'outputs.probabilities' is missing for a classifier")
+                raise BundleError("manifest field outputs.probabilities is missing for a classifier")
         names = [column.name for column in self.inputs]
         if not names or len(set(names)) != len(names):
-            raise BundleError(f"manifest field 'inputs' must name each column once, got {names!r}")
+            raise BundleError(f"manifest field inputs must name each column once, got {names!r}")
 
     @property
     def is_classifier(self) -> bool:
@@ -324,7 +324,7 @@ class Manifest:
         version = data.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise SchemaVersionError(
-                f"manifest field 'schema_version' == {version!r} is not a schema version this runtime "
+                f"manifest field schema_version == {version!r} is not a schema version this runtime "
                 f"knows (it reads {list(READABLE_SCHEMA_VERSIONS)})"
             )
         if version > SCHEMA_VERSION:
@@ -343,7 +343,7 @@ class Manifest:
         if raw_classes is not None:
             for label in raw_classes:
                 if not isinstance(label, (int, str, bool, float)):
-                    raise BundleError(f"manifest field 'classes' holds {label!r}, expected int, str, bool or float")
+                    raise BundleError(f"manifest field classes holds {label!r}, expected int, str, bool or float")
         raw_golden = _opt(data, "golden_cases", list, "") or []
         return cls(
             schema_version=version,

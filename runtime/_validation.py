@@ -208,9 +208,13 @@ class ColumnRule:
             problems.extend(self.missing(raw[i], int(i)) for i in np.flatnonzero(missing))
         with np.errstate(invalid="ignore"):
             outside = ~missing & ~((column >= self.low) & (column <= self.high))
-        for i in np.flatnonzero(outside):
-            value = float(column[i])
-            problems.append(self.not_finite(value, int(i)) if math.isinf(value) else self.out_of_range(value, int(i)))
+        if outside.any():
+            raw = values.tolist()  # the values as given (Python scalars), for the messages
+            for i in np.flatnonzero(outside).tolist():
+                if math.isinf(column[i]):
+                    problems.append(self.not_finite(raw[i], i))
+                else:
+                    problems.append(self.out_of_range(raw[i], i))
         return column
 
     def category_column(

@@ -1,0 +1,58 @@
+"""``python -m export check``: re-run the parity proof of an existing bundle.
+
+The joblib file written beside the bundle holds the fitted Pipeline and the export's settings, so
+the same data can be split the same way and the same hard cases rebuilt; the device side is the
+bundle as it is on disk, loaded through :func:`runtime.load` (hash and golden cases included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import joblib
+
+import runtime
+from runtime._bundle import resolve_bundle
+
+from ._errors import ExportError
+from ._job import config_from_record, prepare_data
+from ._parity import ParityReport, generate_cases, run_parity
+
+__all__ = ["check_bundle"]
+
+
+def check_bundle(
+    path: Path,
+    *,
+    joblib_path: Path | None = None,
+    data: Path | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> ParityReport:
+    """Rebuild the hard cases of ``path``'s export and compare its joblib Pipeline with the bundle."""
+    folder = resolve_bundle(path)
+    model = runtime.load(folder, on_unknown="flag")
+    joblib_path = joblib_path or folder.parent / f"{model.version}.joblib"
+    if not joblib_path.is_file():
+        raise ExportError(f"{joblib_path} is missing: pass --joblib with the Pipeline file of {model.name} {model.version}")
+    # The joblib file is this project's own output on the dev machine; devices never load it.
+    payload = joblib.load(joblib_path)
+    metadata = payload["metadata"]
+    if metadata.get("onnx_sha256") != model.manifest.model_file.sha256:
+        raise ExportError(f"{joblib_path} was exported with another model.onnx than {folder}: they do not belong together")
+    config = config_from_record(metadata["export_config"])
+    if data is not None:
+        config.data = data
+    progress(f"rebuilding the training split of {model.name} {model.version}")
+    prepared = prepare_data(config, regression=metadata["task"] == "regression")
+    if prepared.summary["fingerprint_sha256"] != metadata["data_fingerprint_sha256"]:
+        raise ExportError(f"the data at {config.data or 'demo'} differs from the data {model.name} {model.version} "
+                          "was trained on (fingerprint mismatch): pass --data with the original file")
+    columns = model.manifest.inputs
+    sets = generate_cases(
+        payload["pipeline"], prepared.spec, prepared.x_train, prepared.x_test,
+        nullable={c.name: c.nullable for c in columns},
+        ranges={c.name: c.valid_range for c in columns if c.valid_range is not None},
+        seed=config.seed, progress=progress,
+    )
+    return run_parity(payload["pipeline"], model, sets, tolerance=model.manifest.tolerance, progress=progress)

@@ -1,0 +1,196 @@
+"""The export stage end to end: bundle contents, determinism, parity, other data and estimators."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("skl2onnx")
+
+import onnx  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+import export  # noqa: E402
+import runtime  # noqa: E402
+from export import ExportConfig, ParityError, run_export  # noqa: E402
+from export._cli import main as export_main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+AI4I = ROOT.parent / "shared" / "datasets" / "ai4i2020.csv"
+AI4I_DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF")
+needs_ai4i = pytest.mark.skipif(not AI4I.is_file(), reason="shared/datasets/ai4i2020.csv is not beside the repo")
+
+BUNDLE_FILES = {"model.onnx", "manifest.json", "input_schema.json", "example_input.json", "example_output.json",
+                "requirements-device.txt", "parity.json", "model_card.md", "report.html", "deployment_checklist.md"}
+
+
+def test_default_export_writes_a_complete_bundle(demo_export):
+    bundle = demo_export.bundle
+    assert {p.name for p in bundle.iterdir()} == BUNDLE_FILES
+    assert (bundle.parent / "CURRENT").read_text().strip() == bundle.name == "1.0.0"
+    assert not any(p.suffix == ".joblib" for p in bundle.iterdir()), "the pickle must stay outside the bundle"
+    assert demo_export.joblib_path.is_file()
+    model = runtime.load(bundle.parent)
+    manifest = model.manifest
+    assert manifest.classes == (0, 1)
+    assert [c.name for c in manifest.inputs] == ["temperature", "pressure", "speed", "humidity", "vibration",
+                                                 "machine_type", "shift"]
+    assert manifest.parity["passed"] and manifest.parity["label_mismatches"] == 0
+    assert manifest.parity["max_abs_diff"] <= 1e-6
+    kinds = manifest.parity["kinds"]
+    for kind in ("held-out", "threshold", "missing", "unknown-category", "range-boundary"):
+        assert kinds[kind]["cases"] > 0, kind
+    assert kinds["threshold"]["cases"] > 10 * kinds["held-out"]["cases"]
+    assert 0.88 <= manifest.metrics["accuracy"] <= 0.97
+    reference = manifest.drift_reference["columns"]
+    assert len(reference["temperature"]["bin_edges"]) == 9 and len(reference["temperature"]["quantiles"]) == 101
+    assert set(reference["machine_type"]["shares"]) == {"A", "B", "C"}
+    assert manifest.libraries["onnxruntime"] and manifest.libraries["scikit-learn"]
+    requirements = (bundle / "requirements-device.txt").read_text()
+    assert f"onnxruntime=={manifest.libraries['onnxruntime']}" in requirements
+    schema = json.loads((bundle / "input_schema.json").read_text())
+    assert schema["required"] == list(model.columns) and schema["additionalProperties"] is False
+    example = json.loads((bundle / "example_input.json").read_text())
+    expected = json.loads((bundle / "example_output.json").read_text())
+    assert model.predict(example).label == expected["label"]
+
+
+def test_same_seed_gives_a_byte_identical_model_and_never_overwrites(tmp_path):
+    config = ExportConfig(output=tmp_path, demo_rows=3000, measure=False)
+    first = run_export(config)
+    second = run_export(config)
+    assert (first.bundle.name, second.bundle.name) == ("1.0.0", "1.0.1")
+    assert (first.bundle / "model.onnx").read_bytes() == (second.bundle / "model.onnx").read_bytes()
+    assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.1"
+    with pytest.raises(export.ExportError, match="versions are never overwritten"):
+        run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, version="1.0.0"))
+
+
+def _shift_scaler_mean(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Sabotage: move the scaler's temperature mean by 0.05 scaled units, as a wrong converter would."""
+    subtract = next(node for node in model.graph.node if node.op_type == "Sub")
+    initializer = next(i for i in model.graph.initializer if i.name == subtract.input[1])
+    mean = numpy_helper.to_array(initializer).copy()
+    mean.flat[0] += 0.05
+    initializer.CopyFrom(numpy_helper.from_array(mean, initializer.name))
+    return model
+
+
+def test_broken_parity_fails_the_export_and_keeps_the_current_version(tmp_path, monkeypatch, capsys):
+    run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False))
+    real = export._job.to_onnx
+    monkeypatch.setattr(export._job, "to_onnx", lambda *args: _shift_scaler_mean(real(*args)))
+    with pytest.raises(ParityError) as caught:
+        run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False))
+    message = str(caught.value)
+    assert message.startswith("parity failed: ")
+    assert "the current version was not changed" in message
+    assert "threshold: {'temperature': " in message
+    assert caught.value.report.max_abs_diff > 1e-6
+    assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
+    assert not (tmp_path / "quality" / "1.0.1").exists()
+    assert (tmp_path / "quality" / ".rejected" / "1.0.1" / "parity.json").is_file()
+    # the CLI reports the same with exit code 1
+    assert export_main(["--output", str(tmp_path), "--demo-rows", "3000", "--no-measure"]) == 1
+    assert "parity failed" in capsys.readouterr().err
+    assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
+
+
+def test_check_reruns_the_proof(demo_bundle, capsys):
+    assert export_main(["check", str(demo_bundle)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] and report["label_mismatches"] == 0
+
+
+@needs_ai4i
+def test_ai4i_exports_with_column_names_unchanged(tmp_path):
+    result = run_export(ExportConfig(data=AI4I, target="Machine failure", drop=AI4I_DROP, output=tmp_path,
+                                     measure=False))
+    assert result.parity.passed and result.parity.label_mismatches == 0
+    model = runtime.load(result.bundle)
+    names = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
+             "Tool wear [min]"]
+    assert sorted(model.columns) == sorted(names)
+    graph_inputs = [node.name for node in model._session.get_inputs()]
+    assert sorted(graph_inputs) == sorted(names)
+    record = {"Type": "M", "Air temperature [K]": 298.1, "Process temperature [K]": 308.6,
+              "Rotational speed [rpm]": 1551, "Torque [Nm]": 42.8, "Tool wear [min]": 0}
+    assert model.predict(record).label in (0, 1)
+    assert result.bundle.parent.name == "ai4i2020"
+
+
+@needs_ai4i
+def test_multiclass_failure_mode_keeps_string_labels(tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(AI4I)
+    modes = np.array(["none"] * len(frame), dtype=object)
+    for flag in ("TWF", "HDF", "PWF", "OSF", "RNF"):
+        modes[(frame[flag] == 1) & (modes == "none")] = flag
+    frame["Failure mode"] = modes
+    path = tmp_path / "modes.parquet"
+    frame.to_parquet(path)
+    result = run_export(ExportConfig(data=path, target="Failure mode", drop=(*AI4I_DROP, "Machine failure"),
+                                     output=tmp_path / "models", measure=False, params={"n_estimators": 50}))
+    assert result.manifest.task == "multiclass_classification"
+    assert set(result.manifest.classes) == {"none", "TWF", "HDF", "PWF", "OSF", "RNF"}
+    assert result.parity.passed and result.parity.label_mismatches == 0
+    batch = runtime.load(result.bundle).predict_batch(frame.drop(columns=["Failure mode", *AI4I_DROP, "Machine failure"]).head(50))
+    assert batch.probabilities.shape == (50, 6)
+    assert all(isinstance(label, str) for label in batch.labels.tolist())
+
+
+@needs_ai4i
+def test_regression_export(tmp_path):
+    result = run_export(ExportConfig(data=AI4I, target="Torque [Nm]", drop=(*AI4I_DROP, "Machine failure"),
+                                     estimator="random_forest_regressor", params={"n_estimators": 30, "max_depth": 10},
+                                     output=tmp_path, measure=False))
+    assert result.manifest.task == "regression"
+    assert result.parity.passed
+    assert result.metrics["r2"] > 0.5
+    model = runtime.load(result.bundle)
+    prediction = model.predict(json.loads((result.bundle / "example_input.json").read_text()))
+    assert prediction.label is None and isinstance(prediction.value, float)
+
+
+@pytest.mark.parametrize("estimator", ["gradient_boosting", "logistic_regression"])
+def test_other_estimators_pass_parity(tmp_path, estimator):
+    result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator))
+    assert result.parity.passed and result.parity.label_mismatches == 0
+
+
+def test_user_pipeline(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False,
+                                         pipeline="user_pipelines:extra_trees"))
+        assert result.manifest.training["estimator"] == "ExtraTreesClassifier"
+        assert result.parity.passed
+        with pytest.raises(export._convert.ConversionError) as caught:
+            run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False,
+                                    pipeline="user_pipelines:with_unconvertible_step"))
+        assert str(caught.value).startswith("step 'clip' (ClipOutliers) cannot be converted to ONNX by skl2onnx")
+    finally:
+        sys.path.remove(str(Path(__file__).parent))
+
+
+def test_tuning_records_the_search(tmp_path):
+    result = run_export(ExportConfig(output=tmp_path, demo_rows=1500, measure=False, tune=True))
+    search = result.manifest.training["tuning"]
+    assert len(search["candidates"]) == 6
+    assert search["grid"] == {"model__n_estimators": [100, 200], "model__max_depth": [5, 10, None]}
+    assert result.parity.passed
+
+
+def test_cli_bad_target_is_one_line(tmp_path):
+    process = subprocess.run([sys.executable, "-m", "export", "--data", str(AI4I), "--target", "nope",
+                              "--output", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines() == [
+        f"error: target column 'nope' is not in the data; columns are {process.stderr.split('columns are ')[1].strip()}"]

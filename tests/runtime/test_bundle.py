@@ -1,0 +1,177 @@
+"""Bundles are verified before onnxruntime sees them, and refused with one clear line (STYLE 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runtime
+from runtime._bundle import refuse_external_data
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture()
+def bundle(shipped_bundle, tmp_path) -> Path:
+    """A private copy of the shipped version folder, free to damage."""
+    version = (shipped_bundle / "CURRENT").read_text().strip()
+    target = tmp_path / "quality" / version
+    shutil.copytree(shipped_bundle / version, target)
+    (tmp_path / "quality" / "CURRENT").write_text(version + "\n")
+    return target
+
+
+def edit_manifest(bundle: Path, change) -> None:
+    path = bundle / "manifest.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def flip_byte(bundle: Path) -> None:
+    path = bundle / "model.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def wrong_hash(bundle: Path) -> None:
+    edit_manifest(bundle, lambda m: m["model_file"].update(sha256="0" * 64))
+
+
+def missing_model(bundle: Path) -> None:
+    (bundle / "model.onnx").unlink()
+
+
+def newer_schema(bundle: Path) -> None:
+    edit_manifest(bundle, lambda m: m.update(schema_version=runtime.SCHEMA_VERSION + 1))
+
+
+def golden_drift(bundle: Path) -> None:
+    def change(manifest):
+        case = manifest["golden_cases"][0]
+        case["probabilities"] = [round(1.0 - p, 6) for p in case["probabilities"]]
+        case["label"] = [c for c in manifest["classes"] if c != case["label"]][0]
+    edit_manifest(bundle, change)
+
+
+def escaping_path(bundle: Path) -> None:
+    edit_manifest(bundle, lambda m: m["model_file"].update(path="../model.onnx"))
+
+
+def external_data(bundle: Path) -> None:
+    # ModelProto{graph{initializer{data_location: EXTERNAL}}} in protobuf wire format
+    model = b"\x3a\x04" + b"\x2a\x02" + b"\x70\x01"
+    (bundle / "model.onnx").write_bytes(model)
+    edit_manifest(bundle, lambda m: m["model_file"].update(sha256=hashlib.sha256(model).hexdigest(), size=len(model)))
+
+
+REFUSALS = [
+    (flip_byte, runtime.BundleError, "has sha256 "),
+    (wrong_hash, runtime.BundleError, "the manifest expects 0000000000"),
+    (missing_model, runtime.BundleError, "model.onnx' is missing; the manifest expects it"),
+    (newer_schema, runtime.SchemaVersionError,
+     f"manifest schema version {runtime.SCHEMA_VERSION + 1} is newer than this runtime reads "
+     f"(up to {runtime.SCHEMA_VERSION}): upgrade the runtime"),
+    (golden_drift, runtime.BundleError, "golden case 0 "),
+    (escaping_path, runtime.BundleError, "must be a file name inside the bundle folder"),
+    (external_data, runtime.BundleError, "references tensor data stored outside the model file"),
+]
+
+
+@pytest.mark.parametrize(("damage", "error", "fragment"), REFUSALS, ids=[r[0].__name__ for r in REFUSALS])
+def test_damaged_bundle_is_refused_at_load(bundle, damage, error, fragment):
+    damage(bundle)
+    with pytest.raises(error) as caught:
+        runtime.load(bundle)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("damage", "error", "fragment"), REFUSALS, ids=[r[0].__name__ for r in REFUSALS])
+def test_damaged_bundle_fails_the_cli_with_one_line(bundle, damage, error, fragment):
+    damage(bundle)
+    result = subprocess.run([sys.executable, "-m", "runtime", "info", str(bundle.parent)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_golden_case_failure_names_case_expected_and_got(bundle):
+    golden_drift(bundle)
+    with pytest.raises(runtime.BundleError) as caught:
+        runtime.load(bundle)
+    message = str(caught.value)
+    assert "does not reproduce with onnxruntime" in message
+    assert "expected label" in message and "got " in message
+
+
+def test_load_accepts_version_folder_and_model_folder(bundle):
+    by_version = runtime.load(bundle)
+    by_model = runtime.load(bundle.parent)
+    assert by_version.version == by_model.version == bundle.name
+
+
+def test_current_pointing_nowhere_is_refused(bundle):
+    (bundle.parent / "CURRENT").write_text("9.9.9\n")
+    with pytest.raises(runtime.BundleError, match="names version '9.9.9' but"):
+        runtime.load(bundle.parent)
+
+
+def test_not_a_bundle(tmp_path):
+    with pytest.raises(runtime.BundleError, match="is neither a bundle"):
+        runtime.load(tmp_path)
+    with pytest.raises(runtime.BundleError, match="does not exist"):
+        runtime.load(tmp_path / "nothing")
+
+
+def test_external_data_scanner_accepts_the_real_model(bundle):
+    refuse_external_data((bundle / "model.onnx").read_bytes(), "model.onnx")
+
+
+def test_shipped_bundle_loads_and_self_tests(shipped_bundle):
+    model = runtime.load(shipped_bundle)
+    assert model.manifest.golden_cases
+    kinds = {case.kind for case in model.manifest.golden_cases}
+    assert {"held-out", "threshold", "missing", "unknown-category", "tie"} <= kinds
+
+
+def test_session_options_are_explicit():
+    options = runtime.session_options(threads=2)
+    assert options.intra_op_num_threads == 2
+    assert options.inter_op_num_threads == 1
+    assert options.enable_cpu_mem_arena is False
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("manifest-v*.json")), ids=lambda p: p.name)
+def test_old_manifests_stay_readable(fixture):
+    data = json.loads(fixture.read_text())
+    manifest = runtime.Manifest.from_dict(data)
+    assert manifest.schema_version == data["schema_version"]
+    if manifest.schema_version == runtime.SCHEMA_VERSION:
+        assert manifest.to_dict() == data
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.pop("name"), "manifest field name is missing"),
+    (lambda m: m.update(version="1.0"), "manifest field version == '1.0' is not a semantic version like '1.0.0'"),
+    (lambda m: m.update(schema_version="1"), "manifest field schema_version == '1' is not a schema version"),
+    (lambda m: m["inputs"][0].update(kind="text"), "manifest field inputs['temperature'].kind == 'text', expected 'number' or 'category'"),
+    (lambda m: m["inputs"][0].update(valid_range=[5, 1]), "manifest field inputs['temperature'].valid_range == [5, 1], expected [low, high] with finite low <= high"),
+    (lambda m: m.update(task="ranking"), "manifest field task == 'ranking'"),
+])
+def test_malformed_manifest_names_the_field(change, message):
+    data = json.loads((FIXTURES / "manifest-v1.json").read_text())
+    change(data)
+    with pytest.raises(runtime.BundleError) as caught:
+        runtime.Manifest.from_dict(data)
+    assert str(caught.value).startswith(message)

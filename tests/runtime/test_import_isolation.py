@@ -1,0 +1,52 @@
+"""The device needs only numpy and onnxruntime: proven in a fresh interpreter, and in the source."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = ("sklearn", "scipy", "pandas", "joblib", "skl2onnx", "onnx")
+
+PROBE = """
+import json, sys
+import runtime
+model = runtime.load(sys.argv[1])
+example = json.load(open(sys.argv[2]))
+single = model.predict(example)
+batch = model.predict_batch([example] * 5)
+forbidden = sorted(name for name in sys.modules if name.split(".")[0] in {forbidden!r})
+print(json.dumps({{"forbidden": forbidden, "label": single.label, "batch": len(batch)}}))
+"""
+
+
+def test_load_and_predict_import_nothing_heavy(shipped_bundle):
+    version = (shipped_bundle / "CURRENT").read_text().strip()
+    example = shipped_bundle / version / "example_input.json"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(forbidden=set(FORBIDDEN)), str(shipped_bundle), str(example)],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["forbidden"] == []
+    assert report["batch"] == 5
+    assert report["label"] is not None
+
+
+def test_runtime_source_never_imports_training_libraries_or_unpickles():
+    banned = set(FORBIDDEN) | {"pickle", "cloudpickle", "dill", "marshal", "shelve", "export"}
+    offenders = []
+    for path in sorted((ROOT / "runtime").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in banned]
+    assert offenders == []
