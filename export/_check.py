@@ -34,25 +34,35 @@ def check_bundle(
     model = runtime.load(folder, on_unknown="flag")
     joblib_path = joblib_path or folder.parent / f"{model.version}.joblib"
     if not joblib_path.is_file():
-        raise ExportError(f"{joblib_path} is missing: pass --joblib with the Pipeline file of {model.name} {model.version}")
+        raise ExportError(
+            f"{joblib_path} is missing: pass --joblib with the Pipeline file of {model.name} {model.version}"
+        )
     # The joblib file is this project's own output on the dev machine; devices never load it.
     payload = joblib.load(joblib_path)
     metadata = payload["metadata"]
     if metadata.get("onnx_sha256") != model.manifest.model_file.sha256:
-        raise ExportError(f"{joblib_path} was exported with another model.onnx than {folder}: they do not belong together")
+        raise ExportError(
+            f"{joblib_path} was exported with another model.onnx than {folder}: they do not belong together"
+        )
     config = config_from_record(metadata["export_config"])
     if data is not None:
         config.data = data
     progress(f"rebuilding the training split of {model.name} {model.version}")
     prepared = prepare_data(config, regression=metadata["task"] == "regression")
     if prepared.summary["fingerprint_sha256"] != metadata["data_fingerprint_sha256"]:
-        raise ExportError(f"the data at {config.data or 'demo'} differs from the data {model.name} {model.version} "
-                          "was trained on (fingerprint mismatch): pass --data with the original file")
+        raise ExportError(
+            f"the data at {config.data or 'demo'} differs from the data {model.name} {model.version} "
+            "was trained on (fingerprint mismatch): pass --data with the original file"
+        )
     columns = model.manifest.inputs
     sets = generate_cases(
-        payload["pipeline"], prepared.spec, prepared.x_train, prepared.x_test,
+        payload["pipeline"],
+        prepared.spec,
+        prepared.x_train,
+        prepared.x_test,
         nullable={c.name: c.nullable for c in columns},
         ranges={c.name: c.valid_range for c in columns if c.valid_range is not None},
-        seed=config.seed, progress=progress,
+        seed=config.seed,
+        progress=progress,
     )
     return run_parity(payload["pipeline"], model, sets, tolerance=model.manifest.tolerance, progress=progress)

@@ -27,30 +27,69 @@ exit codes: 0 done, 1 parity failed (nothing made current), 2 bad options or dat
 
 def _export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m export", description="Train a scikit-learn Pipeline, convert it to ONNX, prove "
+        prog="python -m export",
+        description="Train a scikit-learn Pipeline, convert it to ONNX, prove "
         "scikit-learn and onnxruntime agree, and write a versioned bundle.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     data = parser.add_argument_group("data (default: the built-in demo data set)")
     data.add_argument("--data", type=Path, help="CSV or Parquet file with the training data")
     data.add_argument("--target", help="the column to predict")
-    data.add_argument("--numeric", nargs="+", action="extend", default=[], metavar="COLUMN",
-                      help="treat these columns as numbers (default: inferred)")
-    data.add_argument("--categorical", nargs="+", action="extend", default=[], metavar="COLUMN",
-                      help="treat these columns as categories (default: inferred)")
-    data.add_argument("--drop", nargs="+", action="extend", default=[], metavar="COLUMN",
-                      help="columns that are not features (ids, leaking columns)")
-    data.add_argument("--schema", type=Path, help='JSON file {"columns": {name: {"valid_range": [lo, hi], '
-                      '"nullable": bool, "description": str}}}; otherwise ranges come from the training data '
-                      "widened by 10%% of their span")
+    data.add_argument(
+        "--numeric",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="treat these columns as numbers (default: inferred)",
+    )
+    data.add_argument(
+        "--categorical",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="treat these columns as categories (default: inferred)",
+    )
+    data.add_argument(
+        "--drop",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="columns that are not features (ids, leaking columns)",
+    )
+    data.add_argument(
+        "--schema",
+        type=Path,
+        help='JSON file {"columns": {name: {"valid_range": [lo, hi], '
+        '"nullable": bool, "description": str}}}; otherwise ranges come from the training data '
+        "widened by 10%% of their span",
+    )
     data.add_argument("--demo-rows", type=int, default=20_000, help="rows of demo data (default 20000)")
     model = parser.add_argument_group("model")
-    model.add_argument("--estimator", default="random_forest", help="random_forest (default), gradient_boosting, "
-                       "hist_gradient_boosting, logistic_regression, random_forest_regressor, "
-                       "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge")
-    model.add_argument("--param", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
-                       help="estimator parameters, e.g. max_depth=8 n_estimators=200")
-    model.add_argument("--pipeline", metavar="MODULE:FUNCTION", help="your own unfitted Pipeline factory "
-                       "(first steps preprocess one column per input, last step is the estimator)")
+    model.add_argument(
+        "--estimator",
+        default="random_forest",
+        help="random_forest (default), gradient_boosting, "
+        "hist_gradient_boosting, logistic_regression, random_forest_regressor, "
+        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge",
+    )
+    model.add_argument(
+        "--param",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME=VALUE",
+        help="estimator parameters, e.g. max_depth=8 n_estimators=200",
+    )
+    model.add_argument(
+        "--pipeline",
+        metavar="MODULE:FUNCTION",
+        help="your own unfitted Pipeline factory "
+        "(first steps preprocess one column per input, last step is the estimator)",
+    )
     model.add_argument("--tune", action="store_true", help="GridSearchCV over the estimator's grid")
     model.add_argument("--seed", type=int, default=42)
     model.add_argument("--test-size", type=float, default=0.2)
@@ -59,8 +98,9 @@ def _export_parser() -> argparse.ArgumentParser:
     out.add_argument("--name", help="model name (default: quality for the demo, else the data file's name)")
     out.add_argument("--version", help="semantic version (default: next patch after the newest)")
     out.add_argument("--description", help="one sentence on what the model is for")
-    out.add_argument("--compress", type=int, default=3, choices=range(10), metavar="0-9",
-                     help="joblib compression level (default 3)")
+    out.add_argument(
+        "--compress", type=int, default=3, choices=range(10), metavar="0-9", help="joblib compression level (default 3)"
+    )
     out.add_argument("--no-measure", action="store_true", help="skip measuring latency and memory")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
     return parser
@@ -68,8 +108,10 @@ def _export_parser() -> argparse.ArgumentParser:
 
 def _check_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m export check", description="Re-run the parity proof of an existing bundle against "
-        "its joblib file, on the data it was trained with.")
+        prog="python -m export check",
+        description="Re-run the parity proof of an existing bundle against "
+        "its joblib file, on the data it was trained with.",
+    )
     parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
     parser.add_argument("--joblib", type=Path, help="the Pipeline file (default: <model folder>/<version>.joblib)")
     parser.add_argument("--data", type=Path, help="training data file, if it moved since the export")
@@ -80,6 +122,7 @@ def _check_parser() -> argparse.ArgumentParser:
 def _progress(start: float) -> Any:
     def report(message: str) -> None:
         print(f"[{time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
     return report
 
 
@@ -87,23 +130,33 @@ def _summary(result: Any) -> str:
     manifest = result.manifest
     parity = result.parity
     metrics = result.metrics
-    lines = [f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"]
+    lines = [
+        f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"
+    ]
     if "accuracy" in metrics:
-        lines.append(f"  held-out accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
-                     + (f", ROC AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") is not None else ""))
+        lines.append(
+            f"  held-out accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
+            + (f", ROC AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") is not None else "")
+        )
     else:
         lines.append(f"  held-out MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}")
-    lines.append(f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
-                 f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties")
+    lines.append(
+        f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
+        f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
+    )
     for kind, row in parity.kinds.items():
         if kind != "tie":
-            lines.append(f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
-                         f"max |diff| {row.get('max_abs_diff', 0.0):.3g}")
+            lines.append(
+                f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
+                f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
+            )
     performance = manifest.performance
     if performance:
         latency = performance["single_record_latency_us"]
-        lines.append(f"  device path: p50 {latency['p50']:.1f} µs, p99 {latency['p99']:.1f} µs per record; "
-                     f"peak RSS {performance['peak_rss_mb']:.0f} MB")
+        lines.append(
+            f"  device path: p50 {latency['p50']:.1f} µs, p99 {latency['p99']:.1f} µs per record; "
+            f"peak RSS {performance['peak_rss_mb']:.0f} MB"
+        )
     lines.append(f"  bundle:   {result.bundle}  (model.onnx {manifest.model_file.size / 1e6:.2f} MB)")
     for document in result.documents:
         lines.append(f"            {document.name}")
@@ -118,11 +171,25 @@ def _run_export(argv: Sequence[str]) -> int:
     from ._pipeline import parse_params
 
     config = ExportConfig(
-        data=args.data, target=args.target, numeric=tuple(args.numeric), categorical=tuple(args.categorical),
-        drop=tuple(args.drop), schema=args.schema, estimator=args.estimator, params=parse_params(args.param),
-        pipeline=args.pipeline, tune=args.tune, name=args.name, version=args.version, output=args.output,
-        seed=args.seed, test_size=args.test_size, compress=args.compress, demo_rows=args.demo_rows,
-        description=args.description, measure=not args.no_measure,
+        data=args.data,
+        target=args.target,
+        numeric=tuple(args.numeric),
+        categorical=tuple(args.categorical),
+        drop=tuple(args.drop),
+        schema=args.schema,
+        estimator=args.estimator,
+        params=parse_params(args.param),
+        pipeline=args.pipeline,
+        tune=args.tune,
+        name=args.name,
+        version=args.version,
+        output=args.output,
+        seed=args.seed,
+        test_size=args.test_size,
+        compress=args.compress,
+        demo_rows=args.demo_rows,
+        description=args.description,
+        measure=not args.no_measure,
     )
     result = run_export(config, progress=_progress(time.perf_counter()))
     print(_summary(result))
@@ -133,12 +200,14 @@ def _run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
     from ._check import check_bundle
 
-    report = check_bundle(args.path, joblib_path=args.joblib, data=args.data,
-                          progress=_progress(time.perf_counter()))
+    report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
     print(json.dumps(report.summary(), indent=2))
     if report.passed:
-        print(f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
-              f"max |diff| {report.max_abs_diff:.3g}", file=sys.stderr)
+        print(
+            f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
+            f"max |diff| {report.max_abs_diff:.3g}",
+            file=sys.stderr,
+        )
         return 0
     from ._errors import ParityError
 
@@ -155,8 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from ._convert import ConversionError
     except ImportError as error:
-        print(f'python -m export needs the "export" extra: pip install ".[export]" (missing {error.name})',
-              file=sys.stderr)
+        print(
+            f'python -m export needs the "export" extra: pip install ".[export]" (missing {error.name})',
+            file=sys.stderr,
+        )
         return 2
 
     try:

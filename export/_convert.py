@@ -6,12 +6,10 @@ Why the graph looks the way it does (see shared/KNOWLEDGE.md and skl2onnx issues
 - The preprocessing runs in float64, as scikit-learn's does: the median imputer is ``IsNaN`` +
   ``Where`` with float64 medians (skl2onnx's own converter rounds them to float32), and the scaler
   uses ``Sub`` + ``Div`` (skl2onnx's ``div`` option) instead of a multiply by the reciprocal.
-- scikit-learn's tree models cast their input to float32 and compare it with float64 thresholds.
-  The graph does the same cast once (``Cast`` to float), and skl2onnx stores, for each split, the
-  float32 threshold ``w`` with ``(float)x <= t  <=>  (float)x <= w``; so every row takes the same
-  branch in both. Estimators that compute in float64 (linear models, histogram gradient boosting)
-  are fed float64.
-- No ZipMap: probabilities come out as one [N, classes] float tensor.
+- Tree ensembles are written by :mod:`export._trees` as the standard float64 ``TreeEnsemble``
+  operator with scikit-learn's own thresholds and leaf values (see there why). Other estimators
+  (linear models, ...) are converted by skl2onnx from float64 features, as they compute in float64.
+- No ZipMap: probabilities come out as one [N, classes] tensor.
 
 Nothing here writes files; :func:`to_onnx` returns the model, :func:`describe_onnx` its shape.
 """
@@ -26,36 +24,26 @@ import onnx
 import onnx.compose
 import onnx.helper
 from onnx import TensorProto
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+from skl2onnx.operator_converters.common import concatenate_variables
+from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from skl2onnx import convert_sklearn
-from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
-from skl2onnx.operator_converters.common import concatenate_variables
-from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
-from skl2onnx.operator_converters.random_forest import (
-    convert_sklearn_random_forest_classifier,
-    convert_sklearn_random_forest_regressor_converter,
-)
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from . import _trees
 from ._data import TableSpec
 
 __all__ = ["ConversionError", "OPSETS", "to_onnx", "describe_onnx"]
 
-# Opsets onnxruntime 1.32 runs natively; fixed so the same Pipeline gives the same bytes.
+# Opsets asked of skl2onnx for the preprocessing and non-tree estimators (it may use lower ones);
+# tree ensembles come from export._trees at ai.onnx.ml 5. Fixed so the same Pipeline gives the
+# same bytes.
 OPSETS = {"": 18, "ai.onnx.ml": 3}
 FEATURES = "features"
-FEATURES_FLOAT = "features_float32"
-
-# Estimators scikit-learn feeds float32 (sklearn.tree's DTYPE); everything else gets float64.
-_FLOAT32_ESTIMATORS = (
-    "DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor",
-    "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor",
-    "GradientBoostingClassifier", "GradientBoostingRegressor",
-)
 
 
 class ConversionError(RuntimeError):
@@ -78,45 +66,14 @@ def _double_imputer(scope: Any, operator: Any, container: Any) -> None:
     is_missing = scope.get_unique_variable_name("is_missing")
     container.add_node("IsNaN", [stacked], [is_missing], name=scope.get_unique_operator_name("IsNaN"))
     container.add_node(
-        "Where", [is_missing, statistics, stacked], [operator.outputs[0].full_name],
+        "Where",
+        [is_missing, statistics, stacked],
+        [operator.outputs[0].full_name],
         name=scope.get_unique_operator_name("Where"),
     )
 
 
-class _IntegerAttributes:
-    """Container proxy turning boolean list attributes into integers.
-
-    scikit-learn >= 1.8 stores HistGradientBoosting's ``missing_go_to_left`` as bool, which skl2onnx
-    1.20 passes on unchanged and onnx refuses in an ``ints`` attribute ("Expected an int, got a
-    boolean"). Everything else is forwarded untouched.
-    """
-
-    def __init__(self, container: Any) -> None:
-        self._container = container
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._container, name)
-
-    def add_node(self, *args: Any, **attributes: Any) -> Any:
-        for key, value in attributes.items():
-            if isinstance(value, list) and value and any(isinstance(v, (bool, np.bool_)) for v in value):
-                attributes[key] = [int(v) for v in value]
-        return self._container.add_node(*args, **attributes)
-
-
-def _hist_classifier(scope: Any, operator: Any, container: Any) -> None:
-    convert_sklearn_random_forest_classifier(scope, operator, _IntegerAttributes(container))
-
-
-def _hist_regressor(scope: Any, operator: Any, container: Any) -> None:
-    convert_sklearn_random_forest_regressor_converter(scope, operator, _IntegerAttributes(container))
-
-
-_CUSTOM_CONVERTERS = {
-    SimpleImputer: _double_imputer,
-    HistGradientBoostingClassifier: _hist_classifier,
-    HistGradientBoostingRegressor: _hist_regressor,
-}
+_CUSTOM_CONVERTERS = {SimpleImputer: _double_imputer}
 
 
 def _walk(estimator: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -130,11 +87,17 @@ def _walk(estimator: Any, path: str = "") -> Iterator[tuple[str, Any]]:
                 yield from _walk(transformer, f"{path}/{name}" if path else name)
 
 
-def _convert(estimator: Any, initial_types: list[Any], options: dict[int, Any], where: Pipeline, **kwargs: Any) -> onnx.ModelProto:
+def _convert(
+    estimator: Any, initial_types: list[Any], options: dict[int, Any], where: Pipeline, **kwargs: Any
+) -> onnx.ModelProto:
     try:
         return convert_sklearn(
-            estimator, initial_types=initial_types, target_opset=OPSETS, options=options,
-            custom_conversion_functions=_CUSTOM_CONVERTERS, **kwargs,
+            estimator,
+            initial_types=initial_types,
+            target_opset=OPSETS,
+            options=options,
+            custom_conversion_functions=_CUSTOM_CONVERTERS,
+            **kwargs,
         )
     except ConversionError:
         raise
@@ -187,37 +150,20 @@ def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelP
     if preprocess is None:
         raise ConversionError("the Pipeline needs a preprocessing step before the estimator (one input per column)")
 
-    scaler_options = {
-        id(part): {"div": "div"} for _, part in _walk(preprocess) if isinstance(part, StandardScaler)
-    }
+    scaler_options = {id(part): {"div": "div"} for _, part in _walk(preprocess) if isinstance(part, StandardScaler)}
     pre_model = _convert(
         preprocess, inputs, scaler_options, pipeline, final_types=[(FEATURES, DoubleTensorType([None, n_features]))]
     )
-    float32 = type(estimator).__name__ in _FLOAT32_ESTIMATORS
-    estimator_input = FEATURES_FLOAT if float32 else FEATURES
-    tensor_type = FloatTensorType if float32 else DoubleTensorType
-    estimator_options: dict[int, Any] = {}
-    if hasattr(estimator, "predict_proba"):
-        estimator_options[id(estimator)] = {"zipmap": False}
-    model_part = _convert(estimator, [(estimator_input, tensor_type([None, n_features]))], estimator_options, pipeline)
-
-    merged = pre_model
-    link = FEATURES
-    model_part = onnx.compose.add_prefix(model_part, "model_")
-    if float32:
-        cast_graph = onnx.helper.make_graph(
-            [onnx.helper.make_node("Cast", [FEATURES], [FEATURES_FLOAT], to=TensorProto.FLOAT, name="cast_like_sklearn_trees")],
-            "cast",
-            [onnx.helper.make_tensor_value_info(FEATURES, TensorProto.DOUBLE, [None, n_features])],
-            [onnx.helper.make_tensor_value_info(FEATURES_FLOAT, TensorProto.FLOAT, [None, n_features])],
-        )
-        cast_model = onnx.helper.make_model(cast_graph, opset_imports=[onnx.helper.make_opsetid("", OPSETS[""])])
-        _unify_opsets(merged, cast_model, model_part)
-        merged = onnx.compose.merge_models(merged, cast_model, io_map=[(FEATURES, FEATURES)])
-        link = FEATURES_FLOAT
+    if _trees.supports(estimator):
+        model_part = _trees.tree_ensemble_model(estimator, n_features, FEATURES)
     else:
-        _unify_opsets(merged, model_part)
-    merged = onnx.compose.merge_models(merged, model_part, io_map=[(link, "model_" + estimator_input)])
+        estimator_options = {id(estimator): {"zipmap": False}} if hasattr(estimator, "predict_proba") else {}
+        model_part = _convert(
+            estimator, [(FEATURES, DoubleTensorType([None, n_features]))], estimator_options, pipeline
+        )
+    model_part = onnx.compose.add_prefix(model_part, "model_")
+    _unify_opsets(pre_model, model_part)
+    merged = onnx.compose.merge_models(pre_model, model_part, io_map=[(FEATURES, "model_" + FEATURES)])
     _restore_input_names(merged, spec)
     _name_outputs(merged)
     merged.graph.name = "factory_edge_pipeline"  # skl2onnx and merge_models name graphs with random uuids
@@ -229,7 +175,12 @@ def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelP
 
 
 # The estimator's outputs, as the manifest names them.
-OUTPUT_NAMES = {"model_label": "label", "model_probabilities": "probabilities", "model_variable": "value"}
+OUTPUT_NAMES = {
+    "model_label": "label",
+    "model_probabilities": "probabilities",
+    "model_variable": "value",
+    "model_value": "value",
+}
 
 
 def _rename(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
@@ -260,23 +211,27 @@ def _restore_input_names(model: onnx.ModelProto, spec: TableSpec) -> None:
 
 
 def _name_outputs(model: onnx.ModelProto) -> None:
-    _rename(model.graph, {old: new for old, new in OUTPUT_NAMES.items() if any(o.name == old for o in model.graph.output)})
-
-
-def output_names(model: onnx.ModelProto) -> list[str]:
-    return [output.name for output in model.graph.output]
+    _rename(
+        model.graph, {old: new for old, new in OUTPUT_NAMES.items() if any(o.name == old for o in model.graph.output)}
+    )
 
 
 def describe_onnx(model: onnx.ModelProto) -> dict[str, Any]:
-    """Size facts about the graph: operators, tree count and node count for tree ensembles."""
+    """Size facts about the graph: operators, and tree and node counts of tree ensembles."""
     operators: dict[str, int] = {}
     trees = nodes = 0
     for node in model.graph.node:
         operators[node.op_type] = operators.get(node.op_type, 0) + 1
-        if node.op_type.startswith("TreeEnsemble"):
-            for attribute in node.attribute:
-                if attribute.name == "nodes_treeids":
-                    nodes += len(attribute.ints)
-                    trees += len(set(attribute.ints))
-    return {"operators": dict(sorted(operators.items())), "trees": trees, "tree_nodes": nodes,
-            "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import}}
+        attributes = {attribute.name: attribute for attribute in node.attribute}
+        if node.op_type == "TreeEnsemble":
+            trees += len(attributes["tree_roots"].ints)
+            nodes += len(attributes["nodes_featureids"].ints) + len(attributes["leaf_targetids"].ints)
+        elif node.op_type.startswith("TreeEnsemble"):
+            nodes += len(attributes["nodes_treeids"].ints)
+            trees += len(set(attributes["nodes_treeids"].ints))
+    return {
+        "operators": dict(sorted(operators.items())),
+        "trees": trees,
+        "tree_nodes": nodes,
+        "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import},
+    }

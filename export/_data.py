@@ -45,7 +45,8 @@ DEMO_NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "vibration": (0.0, 20.0),
 }
 MISSING_CATEGORY = ""
-# Ranges inferred from data are widened by this share of the observed span on each side.
+# Ranges inferred from data are widened by this share of the observed span on each side
+# (but not below 0 for a column that is never negative in training).
 RANGE_MARGIN = 0.10
 
 
@@ -83,8 +84,13 @@ def make_demo_data(n_rows: int = 20_000, seed: int = 42) -> pd.DataFrame:
             DEMO_TARGET: defect,
         }
     )
-    for column, rate in (("temperature", 0.02), ("pressure", 0.03), ("speed", 0.02), ("humidity", 0.03),
-                         ("vibration", 0.025)):
+    for column, rate in (
+        ("temperature", 0.02),
+        ("pressure", 0.03),
+        ("speed", 0.02),
+        ("humidity", 0.03),
+        ("vibration", 0.025),
+    ):
         frame.loc[rng.random(n_rows) < rate, column] = np.nan
     frame.loc[rng.random(n_rows) < 0.01, "shift"] = MISSING_CATEGORY
     return frame
@@ -109,7 +115,7 @@ def read_schema_file(path: str | Path) -> dict[str, dict[str, Any]]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     columns = data.get("columns") if isinstance(data, dict) else None
     if not isinstance(columns, dict):
-        raise ValueError(f"schema file {str(path)!r} must hold {{\"columns\": {{name: {{...}}}}}}")
+        raise ValueError(f'schema file {str(path)!r} must hold {{"columns": {{name: {{...}}}}}}')
     return columns
 
 
@@ -177,9 +183,7 @@ def prepare_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
             raise ValueError(f"column {name!r} is declared numeric but holds non-numbers: {error}") from None
     for name in spec.categorical:
         values = frame[name].to_numpy(dtype=object)
-        out[name] = np.array(
-            [MISSING_CATEGORY if _is_missing(v) else _category_text(v) for v in values], dtype=object
-        )
+        out[name] = np.array([MISSING_CATEGORY if _is_missing(v) else _category_text(v) for v in values], dtype=object)
     return out
 
 

@@ -26,11 +26,15 @@ class ExportError(FactoryEdgeError, ValueError):
 
 def _describe(case: dict[str, Any]) -> str:
     if "expected_label" in case:
-        return (f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected_label']!r} "
-                f"{[round(p, 9) for p in case['expected']]}, onnxruntime {case['got_label']!r} "
-                f"{[round(p, 9) for p in case['got']]} (|diff| {case['abs_diff']:.3g})")
-    return (f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected']!r}, onnxruntime {case['got']!r} "
-            f"(relative diff {case['abs_diff']:.3g})")
+        return (
+            f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected_label']!r} "
+            f"{[round(p, 9) for p in case['expected']]}, onnxruntime {case['got_label']!r} "
+            f"{[round(p, 9) for p in case['got']]} (|diff| {case['abs_diff']:.3g})"
+        )
+    return (
+        f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected']!r}, onnxruntime {case['got']!r} "
+        f"(relative diff {case['abs_diff']:.3g})"
+    )
 
 
 class ParityError(FactoryEdgeError, RuntimeError):

@@ -51,7 +51,14 @@ from ._data import (
 )
 from ._errors import ExportError, ParityError
 from ._metrics import evaluate
-from ._parity import CLASSIFICATION_TOLERANCE, REGRESSION_TOLERANCE, ParityReport, generate_cases, run_parity
+from ._parity import (
+    CLASSIFICATION_TOLERANCE,
+    LABEL_TIE_TOLERANCE,
+    REGRESSION_TOLERANCE,
+    ParityReport,
+    generate_cases,
+    run_parity,
+)
 from ._pipeline import TUNING_GRIDS, build_pipeline, is_regression, load_user_pipeline
 from ._reference import drift_reference, input_json_schema
 
@@ -109,7 +116,9 @@ class ExportResult:
 
 def next_version(model_folder: Path) -> str:
     """1.0.0 for a new model, else the highest existing version with its patch number raised."""
-    existing = [p.name for p in model_folder.iterdir() if p.is_dir() and is_semver(p.name)] if model_folder.is_dir() else []
+    existing = (
+        [p.name for p in model_folder.iterdir() if p.is_dir() and is_semver(p.name)] if model_folder.is_dir() else []
+    )
     if not existing:
         return "1.0.0"
     major, minor, patch, _, _ = semver_key(max(existing, key=semver_key))
@@ -143,7 +152,11 @@ def _fingerprint(frame: pd.DataFrame) -> str:
 def _load_data(config: ExportConfig) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     if config.data is None:
         frame = make_demo_data(config.demo_rows, config.seed)
-        return frame, config.target or DEMO_TARGET, {"source": f"built-in demo data set ({config.demo_rows} rows, seed {config.seed})"}
+        return (
+            frame,
+            config.target or DEMO_TARGET,
+            {"source": f"built-in demo data set ({config.demo_rows} rows, seed {config.seed})"},
+        )
     if not config.target:
         raise ExportError("--target COLUMN is required with --data")
     return load_table(config.data), config.target, {"source": str(config.data)}
@@ -171,6 +184,10 @@ def _column_specs(
                 margin = RANGE_MARGIN * span if span > 0 else max(1.0, abs(float(present.max())) * RANGE_MARGIN)
                 low, high = float(present.min()) - margin, float(present.max()) + margin
                 source = f"training data min/max widened by {RANGE_MARGIN:.0%} of the span"
+                if len(present) and present.min() >= 0 > low:
+                    # a quantity never negative in training (wear, counts, speeds) stays non-negative
+                    low = 0.0
+                    source += ", not below 0"
             present = values[~np.isnan(values)]
             outside = int(((present < low) | (present > high)).sum())
             if outside:
@@ -200,7 +217,9 @@ def _joblib_report(payload: dict[str, Any], folder: Path) -> list[dict[str, Any]
             start = time.perf_counter()
             joblib.load(path)
             loads.append(time.perf_counter() - start)
-        rows.append({"compress": level, "bytes": path.stat().st_size, "save_s": saved, "load_s": float(np.median(loads))})
+        rows.append(
+            {"compress": level, "bytes": path.stat().st_size, "save_s": saved, "load_s": float(np.median(loads))}
+        )
         path.unlink()
     return rows
 
@@ -228,12 +247,19 @@ def _measure(bundle: Path, example: dict[str, Any]) -> dict[str, Any]:
     for _ in range(3):
         output = subprocess.run(
             [sys.executable, "-c", probe, str(bundle), json.dumps(example)],
-            capture_output=True, text=True, check=True, cwd=Path(runtime.__file__).parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(runtime.__file__).parent.parent,
         )
         runs.append(json.loads(output.stdout))
     return {
-        "single_record_latency_us": {"p50": float(np.percentile(micro, 50)), "p90": float(np.percentile(micro, 90)),
-                                     "p99": float(np.percentile(micro, 99)), "calls": len(micro)},
+        "single_record_latency_us": {
+            "p50": float(np.percentile(micro, 50)),
+            "p90": float(np.percentile(micro, 90)),
+            "p99": float(np.percentile(micro, 99)),
+            "calls": len(micro),
+        },
         "peak_rss_mb": float(np.median([r["peak_rss_mb"] for r in runs])),
         "load_and_first_prediction_s": float(np.median([r["load_and_first_prediction_s"] for r in runs])),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
@@ -270,7 +296,9 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _replace_current(model_folder: Path, version: str) -> None:
     """Point CURRENT at ``version`` atomically: readers see the old or the new name, never half."""
-    with tempfile.NamedTemporaryFile("w", dir=model_folder, prefix=".CURRENT-", delete=False, encoding="utf-8") as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=model_folder, prefix=".CURRENT-", delete=False, encoding="utf-8"
+    ) as handle:
         handle.write(version + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -300,19 +328,31 @@ def prepare_data(config: ExportConfig, *, regression: bool) -> PreparedData:
     labelled = raw[raw[target].notna()].reset_index(drop=True)
     features = prepare_frame(labelled, spec)
     y = labelled[target].to_numpy()
-    task = "regression" if regression else (
-        "binary_classification" if len(np.unique(y)) == 2 else "multiclass_classification")
+    task = (
+        "regression"
+        if regression
+        else ("binary_classification" if len(np.unique(y)) == 2 else "multiclass_classification")
+    )
     stratify = y if task != "regression" and pd.Series(y).value_counts().min() >= 2 else None
     x_train, x_test, y_train, y_test = train_test_split(
-        features, y, test_size=config.test_size, random_state=config.seed, stratify=stratify)
+        features, y, test_size=config.test_size, random_state=config.seed, stratify=stratify
+    )
     summary.update(
-        rows=int(len(raw)), rows_without_target=int(len(raw) - len(labelled)), train_rows=int(len(x_train)),
-        test_rows=int(len(x_test)), target=target, numeric=list(spec.numeric), categorical=list(spec.categorical),
-        dropped=list(spec.dropped), fingerprint_sha256=_fingerprint(labelled), test_size=config.test_size,
+        rows=int(len(raw)),
+        rows_without_target=int(len(raw) - len(labelled)),
+        train_rows=int(len(x_train)),
+        test_rows=int(len(x_test)),
+        target=target,
+        numeric=list(spec.numeric),
+        categorical=list(spec.categorical),
+        dropped=list(spec.dropped),
+        fingerprint_sha256=_fingerprint(labelled),
+        test_size=config.test_size,
         seed=config.seed,
     )
-    return PreparedData(spec, features, y, task, x_train.reset_index(drop=True), x_test.reset_index(drop=True),
-                        y_train, y_test, summary)
+    return PreparedData(
+        spec, features, y, task, x_train.reset_index(drop=True), x_test.reset_index(drop=True), y_train, y_test, summary
+    )
 
 
 def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda message: None) -> ExportResult:
@@ -328,7 +368,11 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     x_train, x_test, y_train, y_test = data.x_train, data.x_test, data.y_train, data.y_test
     demo = config.data is None
     schema = read_schema_file(config.schema) if config.schema else {}
-    name = config.name or ("quality" if demo else "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(str(config.data)).stem).lower())
+    name = config.name or (
+        "quality"
+        if demo
+        else "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(str(config.data)).stem).lower()
+    )
     model_folder = config.output / name
     version = config.version or next_version(model_folder)
     if not is_semver(version):
@@ -352,12 +396,21 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         searcher.fit(x_train, y_train)
         pipeline = searcher.best_estimator_
         search = {
-            "grid": {k: [v if v is None or isinstance(v, (int, float, str)) else str(v) for v in vs] for k, vs in grid.items()},
-            "cv": 3, "scoring": scoring, "best_params": searcher.best_params_, "best_score": float(searcher.best_score_),
+            "grid": {
+                k: [v if v is None or isinstance(v, (int, float, str)) else str(v) for v in vs]
+                for k, vs in grid.items()
+            },
+            "cv": 3,
+            "scoring": scoring,
+            "best_params": searcher.best_params_,
+            "best_score": float(searcher.best_score_),
             "candidates": [
                 {"params": params, "mean_score": float(mean), "std_score": float(std)}
-                for params, mean, std in zip(searcher.cv_results_["params"], searcher.cv_results_["mean_test_score"],
-                                             searcher.cv_results_["std_test_score"])
+                for params, mean, std in zip(
+                    searcher.cv_results_["params"],
+                    searcher.cv_results_["mean_test_score"],
+                    searcher.cv_results_["std_test_score"],
+                )
             ],
         }
     else:
@@ -378,30 +431,46 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     onnx_summary = describe_onnx(onnx_model)
     timings["convert_s"] = time.perf_counter() - start
 
-    classes = tuple(c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_) if task != "regression" else None
+    classes = (
+        tuple(c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_) if task != "regression" else None
+    )
     outputs = runtime.OutputSpec(probabilities="probabilities") if classes else runtime.OutputSpec(value="value")
     tolerance = CLASSIFICATION_TOLERANCE if classes else REGRESSION_TOLERANCE
     created_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     manifest = runtime.Manifest(
-        name=name, version=version, created_at=created_at, task=task, inputs=columns, outputs=outputs,  # type: ignore[arg-type]
+        name=name,
+        version=version,
+        created_at=created_at,
+        task=task,
+        inputs=columns,
+        outputs=outputs,  # type: ignore[arg-type]
         model_file=runtime.FileSpec(MODEL_FILE, hashlib.sha256(onnx_bytes).hexdigest(), len(onnx_bytes)),
-        classes=classes, target=spec.target, tolerance=tolerance, libraries=_library_versions(),
-        description=config.description or (
+        classes=classes,
+        target=spec.target,
+        tolerance=tolerance,
+        label_tie_tolerance=LABEL_TIE_TOLERANCE,
+        libraries=_library_versions(),
+        description=config.description
+        or (
             "Predicts whether a moulded part is defective from process sensors, machine type and shift."
-            if demo else f"Predicts {spec.target!r} from {len(columns)} columns of {data_summary['source']}."),
+            if demo
+            else f"Predicts {spec.target!r} from {len(columns)} columns of {data_summary['source']}."
+        ),
     )
 
     progress("parity: building hard cases")
     start = time.perf_counter()
     # The proof runs with the device's default session options (one thread): the same summation
     # order the device will use.
-    session = ort.InferenceSession(onnx_bytes, sess_options=runtime.session_options(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        onnx_bytes, sess_options=runtime.session_options(), providers=["CPUExecutionProvider"]
+    )
     device = runtime.Model(manifest, session, Path("."), on_unknown="flag")
     ranges = {c.name: c.valid_range for c in columns if c.valid_range is not None}
     nullable = {c.name: c.nullable for c in columns}
-    sets = generate_cases(pipeline, spec, x_train, x_test, nullable=nullable, ranges=ranges, seed=config.seed,
-                          progress=progress)
+    sets = generate_cases(
+        pipeline, spec, x_train, x_test, nullable=nullable, ranges=ranges, seed=config.seed, progress=progress
+    )
     parity = run_parity(pipeline, device, sets, tolerance=tolerance, progress=progress)
     timings["parity_s"] = time.perf_counter() - start
     if not parity.passed:
@@ -412,13 +481,24 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
 
     predicted = device.predict_batch(x_test, on_unknown="flag")
     reference = drift_reference(x_train, columns, predicted.labels if classes else predicted.values, classes)
-    training = {**data_summary, "estimator": type(pipeline.steps[-1][1]).__name__,
-                "estimator_params": {k: v for k, v in pipeline.steps[-1][1].get_params().items()
-                                     if v is None or isinstance(v, (int, float, str, bool))},
-                "pipeline": config.pipeline, "tuning": search}
+    training = {
+        **data_summary,
+        "estimator": type(pipeline.steps[-1][1]).__name__,
+        "estimator_params": {
+            k: v
+            for k, v in pipeline.steps[-1][1].get_params().items()
+            if v is None or isinstance(v, (int, float, str, bool))
+        },
+        "pipeline": config.pipeline,
+        "tuning": search,
+    }
     manifest = dataclasses.replace(
-        manifest, metrics=metrics, parity=parity.summary(), drift_reference=reference,
-        golden_cases=tuple(parity.golden), training=training,
+        manifest,
+        metrics=metrics,
+        parity=parity.summary(),
+        drift_reference=reference,
+        golden_cases=tuple(parity.golden),
+        training=training,
     )
 
     model_folder.mkdir(parents=True, exist_ok=True)
@@ -434,24 +514,41 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         example_output = runtime.load(staging).predict(example)
         _write_json(staging / "input_schema.json", input_json_schema(manifest))
         _write_json(staging / "example_input.json", example)
-        _write_json(staging / "example_output.json", {
-            "label": example_output.label,
-            "probabilities": {str(k): v for k, v in (example_output.probabilities or {}).items()} or None,
-            "value": example_output.value, "model": example_output.model, "version": example_output.version,
-        })
+        _write_json(
+            staging / "example_output.json",
+            {
+                "label": example_output.label,
+                "probabilities": {str(k): v for k, v in (example_output.probabilities or {}).items()} or None,
+                "value": example_output.value,
+                "model": example_output.model,
+                "version": example_output.version,
+            },
+        )
         _write_json(staging / "parity.json", parity.to_dict())
         (staging / "requirements-device.txt").write_text(
             "# The versions this bundle's parity proof ran with. Install on the device with:\n"
             "#   pip install -r requirements-device.txt  (then the factory-edge runtime itself)\n"
-            f"numpy=={np.__version__}\nonnxruntime=={ort.__version__}\n", encoding="utf-8")
+            f"numpy=={np.__version__}\nonnxruntime=={ort.__version__}\n",
+            encoding="utf-8",
+        )
 
         joblib_path = model_folder / f"{version}.joblib"
-        payload = {"pipeline": pipeline, "metadata": {
-            "name": name, "version": version, "created_at": created_at, "libraries": manifest.libraries,
-            "python": sys.version, "data_fingerprint_sha256": data_summary["fingerprint_sha256"], "metrics": metrics,
-            "spec": dataclasses.asdict(spec), "task": task, "onnx_sha256": manifest.model_file.sha256,
-            "export_config": _config_record(config),
-        }}
+        payload = {
+            "pipeline": pipeline,
+            "metadata": {
+                "name": name,
+                "version": version,
+                "created_at": created_at,
+                "libraries": manifest.libraries,
+                "python": sys.version,
+                "data_fingerprint_sha256": data_summary["fingerprint_sha256"],
+                "metrics": metrics,
+                "spec": dataclasses.asdict(spec),
+                "task": task,
+                "onnx_sha256": manifest.model_file.sha256,
+                "export_config": _config_record(config),
+            },
+        }
         progress("saving the Pipeline with joblib")
         probe_folder = Path(tempfile.mkdtemp(prefix=".joblib-probe-", dir=model_folder))
         try:
@@ -461,9 +558,19 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         joblib.dump(payload, joblib_path, compress=config.compress)
 
         result = ExportResult(
-            config=config, manifest=manifest, bundle=model_folder / version, joblib_path=joblib_path,
-            pipeline=pipeline, parity=parity, metrics=metrics, search=search, joblib_report=joblib_report,
-            data_summary=data_summary, onnx_summary=onnx_summary, documents=[], timings=timings,
+            config=config,
+            manifest=manifest,
+            bundle=model_folder / version,
+            joblib_path=joblib_path,
+            pipeline=pipeline,
+            parity=parity,
+            metrics=metrics,
+            search=search,
+            joblib_report=joblib_report,
+            data_summary=data_summary,
+            onnx_summary=onnx_summary,
+            documents=[],
+            timings=timings,
         )
         from ._documents import write_documents
 

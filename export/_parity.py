@@ -16,10 +16,11 @@ first-maximum rule). Case kinds:
 ``tie``             rows where scikit-learn's two most probable classes are exactly equal, found in
                     every set above and in random recombinations of training values.
 
-Tolerance: onnxruntime's tree ensembles sum float32 leaf weights and return float32
-probabilities, whose spacing near 0.5-1.0 is 6e-8; 100 additions in float32 stay well inside
-1e-6, which is 16 such ulps. A wrong branch in one tree of 100 moves a probability by 1e-2, so
-1e-6 still tells every routing difference from rounding.
+Tolerance: the graph computes in float64 like scikit-learn (see export._convert and
+export._trees), so the two agree to ~1e-15; what remains is summation order and libm differences
+between CPUs. 1e-9 leaves six orders of magnitude for those, while a single wrong branch moves a
+probability by far more (1/n_trees for a forest, learning rate x leaf value through the sigmoid for
+boosting). Regression values are compared relative to max(1, |value|) with the same bound.
 """
 
 from __future__ import annotations
@@ -39,13 +40,22 @@ from runtime._validation import MISSING_CATEGORY
 
 from ._data import TableSpec
 
-__all__ = ["CaseSet", "ParityReport", "generate_cases", "run_parity", "CLASSIFICATION_TOLERANCE"]
+__all__ = [
+    "CLASSIFICATION_TOLERANCE",
+    "LABEL_TIE_TOLERANCE",
+    "REGRESSION_TOLERANCE",
+    "CaseSet",
+    "ParityReport",
+    "generate_cases",
+    "run_parity",
+]
 
 logger = logging.getLogger(__name__)
 
-CLASSIFICATION_TOLERANCE = 1e-6
-# Regression values are compared relative to their size: float32 keeps ~7 significant digits.
-REGRESSION_TOLERANCE = 1e-6
+CLASSIFICATION_TOLERANCE = 1e-9
+REGRESSION_TOLERANCE = 1e-9  # relative to max(1, |value|)
+# Probabilities closer than this count as tied, and the first class wins, as in numpy's argmax.
+LABEL_TIE_TOLERANCE = 1e-9
 UNKNOWN_CATEGORY = "__unseen_category__"
 THRESHOLD_OFFSETS = (-1, 0, 1, 2)  # float32 ulps from the largest float32 <= threshold
 TIE_SEARCH_ROWS = 20_000
@@ -57,6 +67,7 @@ class CaseSet:
     kind: str
     frame: pd.DataFrame
     note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +103,7 @@ class ParityReport:
 
 
 # -- trees ------------------------------------------------------------------------------------------
+
 
 def _sklearn_trees(estimator: Any) -> list[Any]:
     """The fitted sklearn.tree estimators inside a tree model (empty for other models)."""
@@ -131,7 +143,9 @@ def _affine_inverse(preprocess: Pipeline, base: pd.DataFrame, column: str) -> tu
     feature = int(changed[0])
     slope = (out[2, feature] - out[0, feature]) / (probe_values[2] - probe_values[0])
     intercept = out[0, feature] - slope * probe_values[0]
-    if slope == 0 or not math.isclose(out[1, feature], slope * probe_values[1] + intercept, rel_tol=1e-9, abs_tol=1e-12):
+    if slope == 0 or not math.isclose(
+        out[1, feature], slope * probe_values[1] + intercept, rel_tol=1e-9, abs_tol=1e-12
+    ):
         return None
     return feature, float(slope), float(intercept)
 
@@ -192,39 +206,69 @@ def threshold_cases(
     # largest float32 <= threshold: where scikit-learn's "(float)x <= t" switches sides
     above = boundary.astype(np.float64) > thresholds
     boundary[above] = np.nextafter(boundary[above], np.float32(-np.inf))
+    column_array = np.asarray(columns, dtype=object)
+    slopes = np.array([inverse[feature_of_column[c]][1] for c in columns])
+    intercepts = np.array([inverse[feature_of_column[c]][2] for c in columns])
     frames = []
     for offset in THRESHOLD_OFFSETS:
         value32 = boundary.copy()
         step = np.float32(np.inf if offset > 0 else -np.inf)
         for _ in range(abs(offset)):
             value32 = np.nextafter(value32, step)
+        raw = (value32.astype(np.float64) - intercepts) / slopes
         frame = x_train.iloc[rows].reset_index(drop=True)
-        raw = np.empty(len(rows), dtype=np.float64)
         for name in set(columns):
-            mask = np.array([c == name for c in columns])
-            _, slope, intercept = inverse[feature_of_column[name]]
-            raw[mask] = (value32[mask].astype(np.float64) - intercept) / slope
-        for name in set(columns):
-            mask = np.array([c == name for c in columns])
+            mask = column_array == name
             frame.loc[mask, name] = raw[mask]
         frames.append(frame)
     cases = pd.concat(frames, ignore_index=True)
-    cases = _within_ranges(cases, spec, ranges)
-    return CaseSet("threshold", cases, "; ".join(notes))
+    details = _sides(
+        preprocess,
+        cases,
+        np.tile([feature_of_column[c] for c in columns], len(frames)),
+        np.tile(thresholds, len(frames)),
+    )
+    details["split_nodes"] = len(rows)
+    details["probes_per_node"] = len(THRESHOLD_OFFSETS)
+    keep = _in_range_mask(cases, spec, ranges)
+    details["outside_valid_range"] = int((~keep).sum())
+    return CaseSet("threshold", cases[keep].reset_index(drop=True), "; ".join(notes), details)
 
 
-def _within_ranges(frame: pd.DataFrame, spec: TableSpec, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
-    """Drop rows the runtime would refuse anyway (outside a valid range): they never reach a model."""
+def _sides(preprocess: Pipeline, cases: pd.DataFrame, features: np.ndarray, thresholds: np.ndarray) -> dict[str, Any]:
+    """How the probes fall around their thresholds, measured on the model input as the trees see it."""
+    model_input = np.asarray(preprocess.transform(cases), dtype=np.float64)[np.arange(len(cases)), features]
+    seen = model_input.astype(np.float32)
+    left = seen.astype(np.float64) <= thresholds
+    # distance in float32 steps from the largest float32 <= threshold (0 = on it, 1 = just above)
+    boundary = thresholds.astype(np.float32)
+    high = boundary.astype(np.float64) > thresholds
+    boundary[high] = np.nextafter(boundary[high], np.float32(-np.inf))
+    ulps = (seen.view(np.int32).astype(np.int64) - boundary.view(np.int32).astype(np.int64)) * np.sign(boundary)
+    return {
+        "at_or_below_threshold": int(left.sum()),
+        "above_threshold": int((~left).sum()),
+        "max_ulps_from_boundary": int(np.abs(ulps).max()) if len(ulps) else 0,
+    }
+
+
+def _in_range_mask(frame: pd.DataFrame, spec: TableSpec, ranges: dict[str, tuple[float, float]]) -> np.ndarray:
     keep = np.ones(len(frame), dtype=bool)
     for name in spec.numeric:
         if name in ranges:
             low, high = ranges[name]
             values = frame[name].to_numpy(dtype=np.float64)
             keep &= np.isnan(values) | ((values >= low) & (values <= high))
-    return frame[keep].reset_index(drop=True)
+    return keep
+
+
+def _within_ranges(frame: pd.DataFrame, spec: TableSpec, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Drop rows the runtime would refuse anyway (outside a valid range): they never reach a model."""
+    return frame[_in_range_mask(frame, spec, ranges)].reset_index(drop=True)
 
 
 # -- the other kinds ---------------------------------------------------------------------------------
+
 
 def generate_cases(
     pipeline: Pipeline,
@@ -255,16 +299,26 @@ def generate_cases(
         for name in nullable_columns:
             frame[name] = np.nan if name in spec.numeric else MISSING_CATEGORY
         missing_frames.append(frame)
-    sets.append(CaseSet("missing", pd.concat(missing_frames, ignore_index=True) if missing_frames else sample.iloc[:0],
-                        "" if missing_frames else "no column allows missing values"))
+    sets.append(
+        CaseSet(
+            "missing",
+            pd.concat(missing_frames, ignore_index=True) if missing_frames else sample.iloc[:0],
+            "" if missing_frames else "no column allows missing values",
+        )
+    )
 
     unknown_frames = []
     for name in spec.categorical:
         frame = sample.copy()
         frame[name] = UNKNOWN_CATEGORY
         unknown_frames.append(frame)
-    sets.append(CaseSet("unknown-category", pd.concat(unknown_frames, ignore_index=True) if unknown_frames else sample.iloc[:0],
-                        "" if unknown_frames else "no category columns"))
+    sets.append(
+        CaseSet(
+            "unknown-category",
+            pd.concat(unknown_frames, ignore_index=True) if unknown_frames else sample.iloc[:0],
+            "" if unknown_frames else "no category columns",
+        )
+    )
 
     boundary_frames = []
     for name in spec.numeric:
@@ -276,13 +330,19 @@ def generate_cases(
             frame = sample.iloc[:50].copy()
             frame[name] = float(point)
             boundary_frames.append(frame)
-    sets.append(CaseSet("range-boundary", _within_ranges(pd.concat(boundary_frames, ignore_index=True), spec, ranges)
-                        if boundary_frames else sample.iloc[:0]))
+    sets.append(
+        CaseSet(
+            "range-boundary",
+            _within_ranges(pd.concat(boundary_frames, ignore_index=True), spec, ranges)
+            if boundary_frames
+            else sample.iloc[:0],
+        )
+    )
 
     # random recombinations of training values: many land where the trees' votes split evenly
-    recombined = pd.DataFrame({
-        name: x_train[name].to_numpy()[rng.integers(0, len(x_train), TIE_SEARCH_ROWS)] for name in spec.features
-    })
+    recombined = pd.DataFrame(
+        {name: x_train[name].to_numpy()[rng.integers(0, len(x_train), TIE_SEARCH_ROWS)] for name in spec.features}
+    )
     sets.append(CaseSet("recombined", _within_ranges(recombined, spec, ranges)))
     return sets
 
@@ -349,16 +409,24 @@ def run_parity(
             "label_mismatches": int(mismatched.sum()),
             "max_abs_diff": float(diff.max()),
             "ties": int(tie.sum()),
+            **case_set.details,
         }
         bad = np.flatnonzero(mismatched | (diff > tolerance))
         order = bad[np.argsort(-diff[bad])] if len(bad) else np.argsort(-diff)[:1]
         for index in order[:5].tolist():
-            case = {"kind": case_set.kind, "inputs": record_of(frame, index), "abs_diff": float(diff[index]),
-                    "failed": bool(index in set(bad.tolist()))}
+            case = {
+                "kind": case_set.kind,
+                "inputs": record_of(frame, index),
+                "abs_diff": float(diff[index]),
+                "failed": bool(index in set(bad.tolist())),
+            }
             if classifier:
-                case.update(expected_label=_python_label(expected_labels[index]),
-                            got_label=_python_label(device.labels[index]),
-                            expected=expected_proba[index].tolist(), got=device.probabilities[index].tolist())
+                case.update(
+                    expected_label=_python_label(expected_labels[index]),
+                    got_label=_python_label(device.labels[index]),
+                    expected=expected_proba[index].tolist(),
+                    got=device.probabilities[index].tolist(),
+                )
             else:
                 case.update(expected=float(expected_values[index]), got=float(device.values[index]))
             worst.append(case)
@@ -367,18 +435,29 @@ def run_parity(
         for index in picks:
             kind = "tie" if tie[index] else case_set.kind
             if classifier:
-                golden.append(runtime.GoldenCase(
-                    inputs=record_of(frame, index), label=_python_label(expected_labels[index]),
-                    probabilities=tuple(float(p) for p in expected_proba[index]), kind=kind))
+                golden.append(
+                    runtime.GoldenCase(
+                        inputs=record_of(frame, index),
+                        label=_python_label(expected_labels[index]),
+                        probabilities=tuple(float(p) for p in expected_proba[index]),
+                        kind=kind,
+                    )
+                )
             else:
-                golden.append(runtime.GoldenCase(inputs=record_of(frame, index), value=float(expected_values[index]), kind=kind))
+                golden.append(
+                    runtime.GoldenCase(inputs=record_of(frame, index), value=float(expected_values[index]), kind=kind)
+                )
     worst.sort(key=lambda case: (not case["failed"], -case["abs_diff"]))
     failed = [case for case in worst if case["failed"]]
     label_mismatches = sum(kind["label_mismatches"] for kind in kinds.values())
     max_abs_diff = max((kind.get("max_abs_diff", 0.0) for kind in kinds.values()), default=0.0)
     total = sum(kind["cases"] for kind in kinds.values())
-    kinds["tie"] = {"cases": ties_total, "label_mismatches": tie_mismatches, "ties": ties_total,
-                    "note": "exact scikit-learn ties, counted inside the kinds above"}
+    kinds["tie"] = {
+        "cases": ties_total,
+        "label_mismatches": tie_mismatches,
+        "ties": ties_total,
+        "note": "exact scikit-learn ties, counted inside the kinds above",
+    }
     return ParityReport(
         passed=not failed and label_mismatches == 0 and max_abs_diff <= tolerance,
         tolerance=tolerance,

@@ -27,11 +27,17 @@ __all__ = ["ESTIMATORS", "TUNING_GRIDS", "build_pipeline", "is_regression", "loa
 
 # name -> (factory, task it serves). Every factory takes the random seed.
 ESTIMATORS: dict[str, tuple[Callable[[int], Any], str]] = {
-    "random_forest": (lambda seed: RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1), "classification"),
+    "random_forest": (
+        lambda seed: RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1),
+        "classification",
+    ),
     "gradient_boosting": (lambda seed: GradientBoostingClassifier(random_state=seed), "classification"),
     "hist_gradient_boosting": (lambda seed: HistGradientBoostingClassifier(random_state=seed), "classification"),
     "logistic_regression": (lambda seed: LogisticRegression(max_iter=1000), "classification"),
-    "random_forest_regressor": (lambda seed: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=-1), "regression"),
+    "random_forest_regressor": (
+        lambda seed: RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=-1),
+        "regression",
+    ),
     "gradient_boosting_regressor": (lambda seed: GradientBoostingRegressor(random_state=seed), "regression"),
     "hist_gradient_boosting_regressor": (lambda seed: HistGradientBoostingRegressor(random_state=seed), "regression"),
     "ridge": (lambda seed: Ridge(), "regression"),
@@ -87,15 +93,24 @@ def build_pipeline(
     transformers = []
     if spec.numeric:
         transformers.append(
-            ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
-             list(spec.numeric))
+            (
+                "num",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                list(spec.numeric),
+            )
         )
     if spec.categorical:
         transformers.append(
-            ("cat", Pipeline([
-                ("impute", SimpleImputer(missing_values=MISSING_CATEGORY, strategy="most_frequent")),
-                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-            ]), list(spec.categorical))
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(missing_values=MISSING_CATEGORY, strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                list(spec.categorical),
+            )
         )
     model = ESTIMATORS[estimator][0](seed)
     if params:
@@ -117,7 +132,9 @@ def load_user_pipeline(reference: str) -> Pipeline:
         raise ValueError(f"--pipeline {reference!r}: {module_name} has no callable {function_name!r}")
     pipeline = factory()
     if not isinstance(pipeline, Pipeline):
-        raise ValueError(f"--pipeline {reference!r} returned {type(pipeline).__name__}, expected sklearn.pipeline.Pipeline")
+        raise ValueError(
+            f"--pipeline {reference!r} returned {type(pipeline).__name__}, expected sklearn.pipeline.Pipeline"
+        )
     final = pipeline.steps[-1][1]
     if not (is_classifier(final) or is_regressor(final)):
         raise ValueError(f"--pipeline {reference!r}: the last step {pipeline.steps[-1][0]!r} is not an estimator")

@@ -17,7 +17,9 @@ REFERENCE_QUANTILES = 101
 
 
 def drift_reference(
-    x_train: pd.DataFrame, columns: tuple[runtime.ColumnSpec, ...], predicted: np.ndarray | None,
+    x_train: pd.DataFrame,
+    columns: tuple[runtime.ColumnSpec, ...],
+    predicted: np.ndarray | None,
     classes: tuple[Any, ...] | None,
 ) -> dict[str, Any]:
     """Per column: quantile bins (numbers) or frequencies (categories), and the missing rate.
@@ -50,8 +52,10 @@ def drift_reference(
             text = values.to_numpy(dtype=object)
             missing = text == MISSING_CATEGORY
             present_values = text[~missing]
-            shares = {str(c): float((present_values == c).mean()) if len(present_values) else 0.0
-                      for c in (spec.categories or ())}
+            shares = {
+                str(c): float((present_values == c).mean()) if len(present_values) else 0.0
+                for c in (spec.categories or ())
+            }
             reference["columns"][spec.name] = {
                 "kind": "category",
                 "missing_rate": float(missing.mean()),
@@ -83,8 +87,10 @@ def input_json_schema(manifest: runtime.Manifest) -> dict[str, Any]:
                 prop["minimum"], prop["maximum"] = spec.valid_range
         else:
             categories: list[Any] = list(spec.categories or ())
-            prop = {"type": ["string", "null"] if spec.nullable else "string",
-                    "enum": categories + ([None] if spec.nullable else [])}
+            prop = {
+                "type": ["string", "null"] if spec.nullable else "string",
+                "enum": categories + ([None] if spec.nullable else []),
+            }
         prop["description"] = spec.description or (
             f"{spec.kind}; " + ("may be null (missing)" if spec.nullable else "required, never null")
         )
@@ -94,8 +100,8 @@ def input_json_schema(manifest: runtime.Manifest) -> dict[str, Any]:
         "$id": f"urn:factory-edge:{manifest.name}:{manifest.version}:input-record",
         "title": f"Input record for model {manifest.name} {manifest.version}",
         "description": "One record (row) as the runtime accepts it. Numbers are JSON numbers, never strings; "
-                       "NaN and infinities are not allowed; null marks a missing value where permitted. "
-                       "Unknown categories are refused by default.",
+        "NaN and infinities are not allowed; null marks a missing value where permitted. "
+        "Unknown categories are refused by default.",
         "type": "object",
         "properties": properties,
         "required": [spec.name for spec in manifest.inputs],

@@ -138,6 +138,7 @@ def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
 def _fields(data: memoryview) -> Any:
     """Yield (field number, wire type, value) where value is an int or a memoryview of bytes."""
     pos = 0
+    value: int | memoryview
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, wire_type = key >> 3, key & 7

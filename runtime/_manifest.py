@@ -56,10 +56,7 @@ def _get(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], wh
     value = data[key]
     if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise BundleError(
-            f"manifest field {where}{key} == {value!r} has type {type(value).__name__}, "
-            f"expected {names}"
-        )
+        raise BundleError(f"manifest field {where}{key} == {value!r} has type {type(value).__name__}, expected {names}")
     return cast(T, value)
 
 
@@ -133,8 +130,7 @@ class ColumnSpec:
                 or raw_range[0] > raw_range[1]
             ):
                 raise BundleError(
-                    f"manifest field {where}valid_range == {raw_range!r}, expected [low, high] "
-                    "with finite low <= high"
+                    f"manifest field {where}valid_range == {raw_range!r}, expected [low, high] with finite low <= high"
                 )
             valid_range = (float(raw_range[0]), float(raw_range[1]))
         categories: tuple[str, ...] | None = None
@@ -251,10 +247,11 @@ class Manifest:
     classes: tuple[Label, ...] | None = None
     target: str | None = None
     # Probabilities of two classes closer than this are a tie, broken like scikit-learn's argmax
-    # (first class wins): float32 leaf weights can tip an exact 0.5/0.5 vote either way.
-    label_tie_tolerance: float = 1e-6
-    # Largest |scikit-learn - onnxruntime| accepted when replaying golden cases.
-    tolerance: float = 1e-6
+    # (first class wins): summation order can tip an exact 0.5/0.5 vote by an ulp either way.
+    label_tie_tolerance: float = 1e-9
+    # Largest |scikit-learn - onnxruntime| accepted when replaying golden cases (relative to
+    # max(1, |value|) for regression).
+    tolerance: float = 1e-9
     libraries: dict[str, str] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     parity: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -354,8 +351,8 @@ class Manifest:
             target=_opt(data, "target", str, ""),
             description=_opt(data, "description", str, "") or "",
             classes=tuple(raw_classes) if raw_classes is not None else None,
-            label_tie_tolerance=float(_opt(data, "label_tie_tolerance", (int, float), "") or 0.0),
-            tolerance=float(_opt(data, "tolerance", (int, float), "") or 1e-6),
+            label_tie_tolerance=float(_get(data, "label_tie_tolerance", (int, float), "")),
+            tolerance=float(_get(data, "tolerance", (int, float), "")),
             inputs=tuple(ColumnSpec.from_dict(c, f"inputs[{i}].") for i, c in enumerate(raw_inputs)),
             outputs=OutputSpec.from_dict(_get(data, "outputs", dict, "")),
             model_file=FileSpec.from_dict(_get(data, "model_file", dict, ""), "model_file."),
@@ -367,4 +364,3 @@ class Manifest:
             drift_reference=dict(_opt(data, "drift_reference", dict, "") or {}),
             golden_cases=tuple(GoldenCase.from_dict(c, f"golden_cases[{i}].") for i, c in enumerate(raw_golden)),
         )
-

@@ -211,7 +211,7 @@ class Model:
             for problem in problems:
                 by_row.setdefault(problem.row if problem.row is not None else -1, []).append(problem.message)
             if errors == "raise":
-                first = min(problems, key=lambda p: (p.row if p.row is not None else -1))
+                first = min(problems, key=lambda p: p.row if p.row is not None else -1)
                 error = first.error()
                 if len(by_row) > 1:
                     error.args = (f"{first.message} ({len(by_row)} of {n_rows} rows are invalid.)",)
@@ -227,21 +227,31 @@ class Model:
         output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
             return BatchPrediction(
-                self.name, self.version, rows, values=output.reshape(-1).astype(np.float64),
-                rejected=rejected, flags=kept_flags,
+                self.name,
+                self.version,
+                rows,
+                values=output.reshape(-1).astype(np.float64),
+                rejected=rejected,
+                flags=kept_flags,
             )
         probabilities = output.astype(np.float64)
         return BatchPrediction(
-            self.name, self.version, rows, self.classes,
+            self.name,
+            self.version,
+            rows,
+            self.classes,
             labels=self.labels_from_probabilities(probabilities),
-            probabilities=probabilities, rejected=rejected, flags=kept_flags,
+            probabilities=probabilities,
+            rejected=rejected,
+            flags=kept_flags,
         )
 
     def labels_from_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
         """Class labels by scikit-learn's rule: the first class among the most probable."""
         top = probabilities.max(axis=1, keepdims=True)
         index = np.argmax(probabilities >= top - self._tie, axis=1)
-        return self._class_array[index]
+        labels: np.ndarray = self._class_array[index]
+        return labels
 
     # -- load-time self-test ----------------------------------------------------------------------
     def _check_golden_cases(self, cases: Sequence[GoldenCase]) -> None:
@@ -263,8 +273,8 @@ class Model:
                 if got_label != case.label or not worst <= tolerance:
                     raise BundleError(
                         f"golden case {index} ({case.kind}) does not reproduce with onnxruntime {ort.__version__}: "
-                        f"expected label {case.label!r} with probabilities {cap_list([round(p, 9) for p in expected])}, "
-                        f"got {got_label!r} with {cap_list([round(float(p), 9) for p in got])} "
+                        f"expected label {case.label!r} with probabilities {_short(expected)}, "
+                        f"got {got_label!r} with {_short(got)} "
                         f"(tolerance {tolerance:g}); use the onnxruntime version in the bundle's requirements"
                     )
             else:
@@ -279,9 +289,12 @@ class Model:
                     )
 
 
-def session_options(
-    *, threads: int = 1, arena: bool = False, spinning: bool = False
-) -> ort.SessionOptions:
+def _short(values: np.ndarray) -> str:
+    """Probabilities to 12 significant digits: enough to see a difference above the tolerance."""
+    return cap_list([float(f"{float(v):.12g}") for v in values])
+
+
+def session_options(*, threads: int = 1, arena: bool = False, spinning: bool = False) -> ort.SessionOptions:
     """Session options for small devices: fixed thread count, no spinning, sequential execution.
 
     ``threads`` is set explicitly because onnxruntime's default reads the host's cores, not a
@@ -323,12 +336,10 @@ def _check_signature(manifest: Manifest, session: ort.InferenceSession, label: s
         if len(node.shape) != 2 or node.shape[1] not in (1, "1"):
             raise BundleError(f"graph input {name!r} of {label} has shape {node.shape}, expected [N, 1]")
     outputs = {node.name: node for node in session.get_outputs()}
-    wanted = [manifest.outputs.probabilities] if manifest.is_classifier else [manifest.outputs.value]
-    for name in wanted:
+    wanted = manifest.outputs.probabilities if manifest.is_classifier else manifest.outputs.value
+    for name in [wanted] if wanted else []:
         if name not in outputs:
-            raise BundleError(
-                f"model.onnx of {label} has no output {name!r} (it has {cap_list(sorted(outputs))})"
-            )
+            raise BundleError(f"model.onnx of {label} has no output {name!r} (it has {cap_list(sorted(outputs))})")
     if manifest.is_classifier and manifest.classes is not None:
         shape = outputs[str(manifest.outputs.probabilities)].shape
         if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != len(manifest.classes):

@@ -22,6 +22,8 @@ __all__ = ["ColumnRule", "Problem", "UnknownPolicy", "cap_list", "compile_rules"
 
 UnknownPolicy = Literal["reject", "flag"]
 MISSING_CATEGORY = ""
+# How an unknown-category message tells Python users to accept such values; the CLI swaps in its flag.
+UNKNOWN_HINT = '(load with on_unknown="flag" to accept and flag it)'
 
 
 def cap_list(items: Sequence[Any], limit: int = 5) -> str:
@@ -75,8 +77,18 @@ class Problem:
 class ColumnRule:
     """The precompiled check for one column: built once at load, run on every call."""
 
-    __slots__ = ("spec", "name", "onnx_input", "is_number", "nullable", "low", "high",
-                 "categories", "category_array", "allowed")
+    __slots__ = (
+        "spec",
+        "name",
+        "onnx_input",
+        "is_number",
+        "nullable",
+        "low",
+        "high",
+        "categories",
+        "category_array",
+        "allowed",
+    )
 
     def __init__(self, spec: ColumnSpec) -> None:
         self.spec = spec
@@ -112,7 +124,9 @@ class ColumnRule:
 
     def missing(self, value: Any, row: int | None) -> Problem:
         return Problem(
-            row, self.name, value,
+            row,
+            self.name,
+            value,
             f"{self.name} is missing ({value!r}){self._where(row)}, but the column does not allow "
             f"missing values: must be {self.allowed}.",
         )
@@ -123,16 +137,20 @@ class ColumnRule:
     def out_of_range(self, value: float, row: int | None) -> Problem:
         source = self.spec.range_source or "the model manifest"
         return Problem(
-            row, self.name, value,
+            row,
+            self.name,
+            value,
             f"{self.name} == {value!r}{self._where(row)}, must be within [{_fmt(self.low)}, {_fmt(self.high)}] "
             f"(valid range from {source}).",
         )
 
     def unknown(self, value: str, row: int | None) -> Problem:
         return Problem(
-            row, self.name, value,
+            row,
+            self.name,
+            value,
             f"{self.name} == {value!r}{self._where(row)} is not a known category, must be one of "
-            f"{cap_list(sorted(self.categories))} (load with on_unknown=\"flag\" to accept and flag it).",
+            f"{cap_list(sorted(self.categories))} {UNKNOWN_HINT}.",
         )
 
     def flag(self, value: str) -> str:
@@ -236,7 +254,7 @@ class ColumnRule:
         known = np.isin(column, self.category_array)
         if known.all():
             return column
-        for i in np.flatnonzero(~known):
+        for i in np.flatnonzero(~known).tolist():
             value = column[i]
             if value == MISSING_CATEGORY:
                 if not self.nullable:
@@ -268,8 +286,7 @@ def column_mismatch(kind: str, given: Iterable[str], expected: Sequence[str], mo
         parts.append(f"unknown {cap_list(unknown)}")
     column = (missing or unknown)[0]
     return InputError(
-        f"{kind} has {len(given_list)} columns, but model {model} expects {len(expected)}: "
-        + "; ".join(parts) + ".",
+        f"{kind} has {len(given_list)} columns, but model {model} expects {len(expected)}: " + "; ".join(parts) + ".",
         column=column,
     )
 
@@ -323,7 +340,8 @@ def to_columns(data: Any, expected: Sequence[str], model: str) -> tuple[dict[str
             raise InputError(
                 f"column {name!r} is a single {type(values).__name__} ({values!r}), must be a sequence "
                 "with one value per row.",
-                column=name, value=values,
+                column=name,
+                value=values,
             )
         array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
         if array.ndim != 1:

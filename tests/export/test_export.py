@@ -26,8 +26,18 @@ AI4I = ROOT.parent / "shared" / "datasets" / "ai4i2020.csv"
 AI4I_DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF")
 needs_ai4i = pytest.mark.skipif(not AI4I.is_file(), reason="shared/datasets/ai4i2020.csv is not beside the repo")
 
-BUNDLE_FILES = {"model.onnx", "manifest.json", "input_schema.json", "example_input.json", "example_output.json",
-                "requirements-device.txt", "parity.json", "model_card.md", "report.html", "deployment_checklist.md"}
+BUNDLE_FILES = {
+    "model.onnx",
+    "manifest.json",
+    "input_schema.json",
+    "example_input.json",
+    "example_output.json",
+    "requirements-device.txt",
+    "parity.json",
+    "model_card.md",
+    "report.html",
+    "deployment_checklist.md",
+}
 
 
 def test_default_export_writes_a_complete_bundle(demo_export):
@@ -39,8 +49,15 @@ def test_default_export_writes_a_complete_bundle(demo_export):
     model = runtime.load(bundle.parent)
     manifest = model.manifest
     assert manifest.classes == (0, 1)
-    assert [c.name for c in manifest.inputs] == ["temperature", "pressure", "speed", "humidity", "vibration",
-                                                 "machine_type", "shift"]
+    assert [c.name for c in manifest.inputs] == [
+        "temperature",
+        "pressure",
+        "speed",
+        "humidity",
+        "vibration",
+        "machine_type",
+        "shift",
+    ]
     assert manifest.parity["passed"] and manifest.parity["label_mismatches"] == 0
     assert manifest.parity["max_abs_diff"] <= 1e-6
     kinds = manifest.parity["kinds"]
@@ -102,6 +119,33 @@ def test_broken_parity_fails_the_export_and_keeps_the_current_version(tmp_path, 
     assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
 
 
+def _round_thresholds_to_float32(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Sabotage: store split thresholds as the nearest float32, the classic converter bug."""
+    trees = next(node for node in model.graph.node if node.op_type == "TreeEnsemble")
+    splits = next(a for a in trees.attribute if a.name == "nodes_splits")
+    values = numpy_helper.to_array(splits.t)
+    splits.t.CopyFrom(numpy_helper.from_array(values.astype(np.float32).astype(np.float64), splits.t.name))
+    return model
+
+
+def test_float32_thresholds_are_caught_by_the_threshold_cases(tmp_path, monkeypatch):
+    real = export._job.to_onnx
+    monkeypatch.setattr(export._job, "to_onnx", lambda *args: _round_thresholds_to_float32(real(*args)))
+    with pytest.raises(ParityError) as caught:
+        run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False))
+    kinds = caught.value.report.kinds
+    assert kinds["threshold"]["max_abs_diff"] > 1e-3
+    assert kinds["held-out"]["max_abs_diff"] < kinds["threshold"]["max_abs_diff"]
+    assert not (tmp_path / "quality" / "CURRENT").exists()
+
+
+def test_threshold_cases_straddle_every_split(demo_export):
+    threshold = demo_export.parity.kinds["threshold"]
+    assert threshold["split_nodes"] > 1000
+    assert threshold["at_or_below_threshold"] == threshold["above_threshold"] > 0
+    assert threshold["max_ulps_from_boundary"] <= 2
+
+
 def test_check_reruns_the_proof(demo_bundle, capsys):
     assert export_main(["check", str(demo_bundle)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -110,23 +154,39 @@ def test_check_reruns_the_proof(demo_bundle, capsys):
 
 @needs_ai4i
 def test_ai4i_exports_with_column_names_unchanged(tmp_path):
-    result = run_export(ExportConfig(data=AI4I, target="Machine failure", drop=AI4I_DROP, output=tmp_path,
-                                     measure=False))
+    result = run_export(
+        ExportConfig(data=AI4I, target="Machine failure", drop=AI4I_DROP, output=tmp_path, measure=False)
+    )
     assert result.parity.passed and result.parity.label_mismatches == 0
     model = runtime.load(result.bundle)
-    names = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
-             "Tool wear [min]"]
+    names = [
+        "Type",
+        "Air temperature [K]",
+        "Process temperature [K]",
+        "Rotational speed [rpm]",
+        "Torque [Nm]",
+        "Tool wear [min]",
+    ]
     assert sorted(model.columns) == sorted(names)
     graph_inputs = [node.name for node in model._session.get_inputs()]
     assert sorted(graph_inputs) == sorted(names)
-    record = {"Type": "M", "Air temperature [K]": 298.1, "Process temperature [K]": 308.6,
-              "Rotational speed [rpm]": 1551, "Torque [Nm]": 42.8, "Tool wear [min]": 0}
+    record = {
+        "Type": "M",
+        "Air temperature [K]": 298.1,
+        "Process temperature [K]": 308.6,
+        "Rotational speed [rpm]": 1551,
+        "Torque [Nm]": 42.8,
+        "Tool wear [min]": 0,
+    }
     assert model.predict(record).label in (0, 1)
     assert result.bundle.parent.name == "ai4i2020"
 
 
 @needs_ai4i
-def test_multiclass_failure_mode_keeps_string_labels(tmp_path):
+@pytest.mark.parametrize(
+    ("estimator", "params"), [("random_forest", {"n_estimators": 50}), ("hist_gradient_boosting", {"max_iter": 50})]
+)
+def test_multiclass_failure_mode_keeps_string_labels(tmp_path, estimator, params):
     import pandas as pd
 
     frame = pd.read_csv(AI4I)
@@ -136,21 +196,48 @@ def test_multiclass_failure_mode_keeps_string_labels(tmp_path):
     frame["Failure mode"] = modes
     path = tmp_path / "modes.parquet"
     frame.to_parquet(path)
-    result = run_export(ExportConfig(data=path, target="Failure mode", drop=(*AI4I_DROP, "Machine failure"),
-                                     output=tmp_path / "models", measure=False, params={"n_estimators": 50}))
+    result = run_export(
+        ExportConfig(
+            data=path,
+            target="Failure mode",
+            drop=(*AI4I_DROP, "Machine failure"),
+            output=tmp_path / "models",
+            measure=False,
+            estimator=estimator,
+            params=params,
+        )
+    )
     assert result.manifest.task == "multiclass_classification"
     assert set(result.manifest.classes) == {"none", "TWF", "HDF", "PWF", "OSF", "RNF"}
     assert result.parity.passed and result.parity.label_mismatches == 0
-    batch = runtime.load(result.bundle).predict_batch(frame.drop(columns=["Failure mode", *AI4I_DROP, "Machine failure"]).head(50))
+    batch = runtime.load(result.bundle).predict_batch(
+        frame.drop(columns=["Failure mode", *AI4I_DROP, "Machine failure"]).head(50)
+    )
     assert batch.probabilities.shape == (50, 6)
     assert all(isinstance(label, str) for label in batch.labels.tolist())
 
 
 @needs_ai4i
-def test_regression_export(tmp_path):
-    result = run_export(ExportConfig(data=AI4I, target="Torque [Nm]", drop=(*AI4I_DROP, "Machine failure"),
-                                     estimator="random_forest_regressor", params={"n_estimators": 30, "max_depth": 10},
-                                     output=tmp_path, measure=False))
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [
+        ("random_forest_regressor", {"n_estimators": 30, "max_depth": 10}),
+        ("gradient_boosting_regressor", {}),
+        ("hist_gradient_boosting_regressor", {}),
+    ],
+)
+def test_regression_export(tmp_path, estimator, params):
+    result = run_export(
+        ExportConfig(
+            data=AI4I,
+            target="Torque [Nm]",
+            drop=(*AI4I_DROP, "Machine failure"),
+            estimator=estimator,
+            params=params,
+            output=tmp_path,
+            measure=False,
+        )
+    )
     assert result.manifest.task == "regression"
     assert result.parity.passed
     assert result.metrics["r2"] > 0.5
@@ -159,22 +246,27 @@ def test_regression_export(tmp_path):
     assert prediction.label is None and isinstance(prediction.value, float)
 
 
-@pytest.mark.parametrize("estimator", ["gradient_boosting", "logistic_regression"])
+@pytest.mark.parametrize("estimator", ["gradient_boosting", "hist_gradient_boosting", "logistic_regression"])
 def test_other_estimators_pass_parity(tmp_path, estimator):
     result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator))
     assert result.parity.passed and result.parity.label_mismatches == 0
+    assert result.parity.max_abs_diff <= 1e-12
 
 
 def test_user_pipeline(tmp_path):
     sys.path.insert(0, str(Path(__file__).parent))
     try:
-        result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False,
-                                         pipeline="user_pipelines:extra_trees"))
+        result = run_export(
+            ExportConfig(output=tmp_path, demo_rows=3000, measure=False, pipeline="user_pipelines:extra_trees")
+        )
         assert result.manifest.training["estimator"] == "ExtraTreesClassifier"
         assert result.parity.passed
         with pytest.raises(export._convert.ConversionError) as caught:
-            run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False,
-                                    pipeline="user_pipelines:with_unconvertible_step"))
+            run_export(
+                ExportConfig(
+                    output=tmp_path, demo_rows=3000, measure=False, pipeline="user_pipelines:with_unconvertible_step"
+                )
+            )
         assert str(caught.value).startswith("step 'clip' (ClipOutliers) cannot be converted to ONNX by skl2onnx")
     finally:
         sys.path.remove(str(Path(__file__).parent))
@@ -189,8 +281,13 @@ def test_tuning_records_the_search(tmp_path):
 
 
 def test_cli_bad_target_is_one_line(tmp_path):
-    process = subprocess.run([sys.executable, "-m", "export", "--data", str(AI4I), "--target", "nope",
-                              "--output", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    process = subprocess.run(
+        [sys.executable, "-m", "export", "--data", str(AI4I), "--target", "nope", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert process.returncode == 2
     assert process.stderr.strip().splitlines() == [
-        f"error: target column 'nope' is not in the data; columns are {process.stderr.split('columns are ')[1].strip()}"]
+        f"error: target column 'nope' is not in the data; columns are {process.stderr.split('columns are ')[1].strip()}"
+    ]

@@ -15,13 +15,24 @@ CATEGORICAL = ["machine_type", "shift"]
 
 
 def extra_trees() -> Pipeline:
-    preprocess = ColumnTransformer([
-        ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), NUMERIC),
-        ("cat", Pipeline([("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
-                          ("onehot", OneHotEncoder(handle_unknown="ignore"))]), CATEGORICAL),
-    ])
-    return Pipeline([("preprocess", preprocess),
-                     ("model", ExtraTreesClassifier(n_estimators=20, max_depth=8, random_state=0))])
+    preprocess = ColumnTransformer(
+        [
+            ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), NUMERIC),
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                CATEGORICAL,
+            ),
+        ]
+    )
+    return Pipeline(
+        [("preprocess", preprocess), ("model", ExtraTreesClassifier(n_estimators=20, max_depth=8, random_state=0))]
+    )
 
 
 class ClipOutliers(BaseEstimator, TransformerMixin):

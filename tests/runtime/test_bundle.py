@@ -59,6 +59,7 @@ def golden_drift(bundle: Path) -> None:
         case = manifest["golden_cases"][0]
         case["probabilities"] = [round(1.0 - p, 6) for p in case["probabilities"]]
         case["label"] = [c for c in manifest["classes"] if c != case["label"]][0]
+
     edit_manifest(bundle, change)
 
 
@@ -77,9 +78,12 @@ REFUSALS = [
     (flip_byte, runtime.BundleError, "has sha256 "),
     (wrong_hash, runtime.BundleError, "the manifest expects 0000000000"),
     (missing_model, runtime.BundleError, "model.onnx' is missing; the manifest expects it"),
-    (newer_schema, runtime.SchemaVersionError,
-     f"manifest schema version {runtime.SCHEMA_VERSION + 1} is newer than this runtime reads "
-     f"(up to {runtime.SCHEMA_VERSION}): upgrade the runtime"),
+    (
+        newer_schema,
+        runtime.SchemaVersionError,
+        f"manifest schema version {runtime.SCHEMA_VERSION + 1} is newer than this runtime reads "
+        f"(up to {runtime.SCHEMA_VERSION}): upgrade the runtime",
+    ),
     (golden_drift, runtime.BundleError, "golden case 0 "),
     (escaping_path, runtime.BundleError, "must be a file name inside the bundle folder"),
     (external_data, runtime.BundleError, "references tensor data stored outside the model file"),
@@ -98,8 +102,9 @@ def test_damaged_bundle_is_refused_at_load(bundle, damage, error, fragment):
 @pytest.mark.parametrize(("damage", "error", "fragment"), REFUSALS, ids=[r[0].__name__ for r in REFUSALS])
 def test_damaged_bundle_fails_the_cli_with_one_line(bundle, damage, error, fragment):
     damage(bundle)
-    result = subprocess.run([sys.executable, "-m", "runtime", "info", str(bundle.parent)],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "info", str(bundle.parent)], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0]
@@ -161,14 +166,23 @@ def test_old_manifests_stay_readable(fixture):
         assert manifest.to_dict() == data
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda m: m.pop("name"), "manifest field name is missing"),
-    (lambda m: m.update(version="1.0"), "manifest field version == '1.0' is not a semantic version like '1.0.0'"),
-    (lambda m: m.update(schema_version="1"), "manifest field schema_version == '1' is not a schema version"),
-    (lambda m: m["inputs"][0].update(kind="text"), "manifest field inputs['temperature'].kind == 'text', expected 'number' or 'category'"),
-    (lambda m: m["inputs"][0].update(valid_range=[5, 1]), "manifest field inputs['temperature'].valid_range == [5, 1], expected [low, high] with finite low <= high"),
-    (lambda m: m.update(task="ranking"), "manifest field task == 'ranking'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.pop("name"), "manifest field name is missing"),
+        (lambda m: m.update(version="1.0"), "manifest field version == '1.0' is not a semantic version like '1.0.0'"),
+        (lambda m: m.update(schema_version="1"), "manifest field schema_version == '1' is not a schema version"),
+        (
+            lambda m: m["inputs"][0].update(kind="text"),
+            "manifest field inputs['temperature'].kind == 'text', expected 'number' or 'category'",
+        ),
+        (
+            lambda m: m["inputs"][0].update(valid_range=[5, 1]),
+            "manifest field inputs['temperature'].valid_range == [5, 1], expected [low, high] with finite low <= high",
+        ),
+        (lambda m: m.update(task="ranking"), "manifest field task == 'ranking'"),
+    ],
+)
 def test_malformed_manifest_names_the_field(change, message):
     data = json.loads((FIXTURES / "manifest-v1.json").read_text())
     change(data)

@@ -28,7 +28,10 @@ def test_load_and_predict_import_nothing_heavy(shipped_bundle):
     example = shipped_bundle / version / "example_input.json"
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(forbidden=set(FORBIDDEN)), str(shipped_bundle), str(example)],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     report = json.loads(result.stdout)
     assert report["forbidden"] == []

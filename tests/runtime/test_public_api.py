@@ -6,11 +6,26 @@ import runtime
 
 
 def test_public_names():
-    assert sorted(runtime.__all__) == sorted([
-        "SCHEMA_VERSION", "BatchPrediction", "BundleError", "ColumnSpec", "FactoryEdgeError", "FileSpec",
-        "GoldenCase", "InputError", "Manifest", "Model", "OutputSpec", "Prediction", "RejectedRow",
-        "SchemaVersionError", "load", "session_options",
-    ])
+    assert sorted(runtime.__all__) == sorted(
+        [
+            "SCHEMA_VERSION",
+            "BatchPrediction",
+            "BundleError",
+            "ColumnSpec",
+            "FactoryEdgeError",
+            "FileSpec",
+            "GoldenCase",
+            "InputError",
+            "Manifest",
+            "Model",
+            "OutputSpec",
+            "Prediction",
+            "RejectedRow",
+            "SchemaVersionError",
+            "load",
+            "session_options",
+        ]
+    )
     for name in runtime.__all__:
         assert getattr(runtime, name) is not None
 

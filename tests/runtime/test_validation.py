@@ -10,8 +10,15 @@ import pytest
 
 import runtime
 
-GOOD = {"temperature": 201.5, "pressure": 48.0, "speed": 101.0, "humidity": 45.0, "vibration": 0.8,
-        "machine_type": "B", "shift": "night"}
+GOOD = {
+    "temperature": 201.5,
+    "pressure": 48.0,
+    "speed": 101.0,
+    "humidity": 45.0,
+    "vibration": 0.8,
+    "machine_type": "B",
+    "shift": "night",
+}
 TEMPERATURE = "a finite number within [100.0, 300.0] or missing (None)"
 MACHINE = "a string, one of ['A', 'B', 'C']"
 SPEED_STRICT = "a finite number within [0.0, 200.0]"
@@ -35,31 +42,64 @@ def with_(**changes):
 
 
 SINGLE_CASES = [
-    ("string in a number column", with_(temperature="201.5"),
-     f"temperature == '201.5' has type str, must be {TEMPERATURE}: strings are not converted to numbers."),
-    ("bool in a number column", with_(temperature=True),
-     f"temperature == True has type bool, must be {TEMPERATURE}: booleans are not numbers here."),
-    ("number in a category column", with_(machine_type=3),
-     f"machine_type == 3 has type int, must be {MACHINE}: categories are matched as strings and numbers are not converted."),
-    ("bool in a category column", with_(machine_type=False),
-     f"machine_type == False has type bool, must be {MACHINE}: categories are matched as strings and numbers are not converted."),
-    ("None where missing is not allowed", with_(machine_type=None),
-     f"machine_type is missing (None), but the column does not allow missing values: must be {MACHINE}."),
-    ("NaN where missing is not allowed", with_(machine_type=math.nan),
-     f"machine_type is missing (nan), but the column does not allow missing values: must be {MACHINE}."),
-    ("empty string where missing is not allowed", with_(machine_type=""),
-     f"machine_type is missing (''), but the column does not allow missing values: must be {MACHINE}."),
+    (
+        "string in a number column",
+        with_(temperature="201.5"),
+        f"temperature == '201.5' has type str, must be {TEMPERATURE}: strings are not converted to numbers.",
+    ),
+    (
+        "bool in a number column",
+        with_(temperature=True),
+        f"temperature == True has type bool, must be {TEMPERATURE}: booleans are not numbers here.",
+    ),
+    (
+        "number in a category column",
+        with_(machine_type=3),
+        f"machine_type == 3 has type int, must be {MACHINE}: categories are matched as strings and numbers are not converted.",
+    ),
+    (
+        "bool in a category column",
+        with_(machine_type=False),
+        f"machine_type == False has type bool, must be {MACHINE}: categories are matched as strings and numbers are not converted.",
+    ),
+    (
+        "None where missing is not allowed",
+        with_(machine_type=None),
+        f"machine_type is missing (None), but the column does not allow missing values: must be {MACHINE}.",
+    ),
+    (
+        "NaN where missing is not allowed",
+        with_(machine_type=math.nan),
+        f"machine_type is missing (nan), but the column does not allow missing values: must be {MACHINE}.",
+    ),
+    (
+        "empty string where missing is not allowed",
+        with_(machine_type=""),
+        f"machine_type is missing (''), but the column does not allow missing values: must be {MACHINE}.",
+    ),
     ("+inf", with_(temperature=math.inf), f"temperature == inf, must be {TEMPERATURE}."),
     ("-inf", with_(temperature=-math.inf), f"temperature == -inf, must be {TEMPERATURE}."),
-    ("above the valid range", with_(temperature=412.0),
-     "temperature == 412.0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits)."),
-    ("below the valid range", with_(pressure=-1),
-     "pressure == -1, must be within [0.0, 120.0] (valid range from the demo data's physical sensor limits)."),
-    ("unknown category", with_(machine_type="D"),
-     "machine_type == 'D' is not a known category, must be one of ['A', 'B', 'C'] "
-     '(load with on_unknown="flag" to accept and flag it).'),
-    ("object in a number column", with_(vibration=[0.8]),
-     f"vibration == [0.8] has type list, must be a finite number within [0.0, 20.0] or missing (None): list is not a number."),
+    (
+        "above the valid range",
+        with_(temperature=412.0),
+        "temperature == 412.0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits).",
+    ),
+    (
+        "below the valid range",
+        with_(pressure=-1),
+        "pressure == -1, must be within [0.0, 120.0] (valid range from the demo data's physical sensor limits).",
+    ),
+    (
+        "unknown category",
+        with_(machine_type="D"),
+        "machine_type == 'D' is not a known category, must be one of ['A', 'B', 'C'] "
+        '(load with on_unknown="flag" to accept and flag it).',
+    ),
+    (
+        "object in a number column",
+        with_(vibration=[0.8]),
+        "vibration == [0.8] has type list, must be a finite number within [0.0, 20.0] or missing (None): list is not a number.",
+    ),
 ]
 
 
@@ -84,12 +124,14 @@ def test_missing_number_where_not_allowed(strict_model):
     with pytest.raises(runtime.InputError) as caught:
         strict_model.predict(with_(speed=None))
     assert str(caught.value) == (
-        f"speed is missing (None), but the column does not allow missing values: must be {SPEED_STRICT}.")
+        f"speed is missing (None), but the column does not allow missing values: must be {SPEED_STRICT}."
+    )
     with pytest.raises(runtime.InputError) as caught:
         strict_model.predict_batch({name: [value, value] for name, value in with_(speed=math.nan).items()})
     assert str(caught.value) == (
         f"speed is missing (nan) in row 0, but the column does not allow missing values: must be {SPEED_STRICT}. "
-        "(2 of 2 rows are invalid.)")
+        "(2 of 2 rows are invalid.)"
+    )
 
 
 def test_missing_where_allowed_is_predicted(model):
@@ -119,17 +161,31 @@ def test_column_mismatch_messages(model):
 BATCH_SHAPE_CASES = [
     ("empty list", [], "batch is empty: at least one row is needed."),
     ("empty columns", {name: [] for name in GOOD}, "batch is empty: at least one row is needed."),
-    ("ragged columns", {**{name: [value, value] for name, value in GOOD.items()}, "speed": [101.0]},
-     "column 'speed' has 1 values, but 'temperature' has 2: every column needs one value per row."),
-    ("two-dimensional column", {**{name: [value, value] for name, value in GOOD.items()},
-                                "speed": np.ones((2, 2))},
-     "column 'speed' must be one-dimensional (one value per row), got shape (2, 2)."),
-    ("scalar instead of a column", {**{name: [value] for name, value in GOOD.items()}, "speed": 101.0},
-     "column 'speed' is a single float (101.0), must be a sequence with one value per row."),
-    ("list of non-mappings", [GOOD, [1, 2]],
-     "row 1 is a list, but a list batch must hold mappings of column -> value (one per record)."),
-    ("not a batch at all", 42,
-     "batch is a int; expected a mapping of column -> values, a list of records, or a DataFrame."),
+    (
+        "ragged columns",
+        {**{name: [value, value] for name, value in GOOD.items()}, "speed": [101.0]},
+        "column 'speed' has 1 values, but 'temperature' has 2: every column needs one value per row.",
+    ),
+    (
+        "two-dimensional column",
+        {**{name: [value, value] for name, value in GOOD.items()}, "speed": np.ones((2, 2))},
+        "column 'speed' must be one-dimensional (one value per row), got shape (2, 2).",
+    ),
+    (
+        "scalar instead of a column",
+        {**{name: [value] for name, value in GOOD.items()}, "speed": 101.0},
+        "column 'speed' is a single float (101.0), must be a sequence with one value per row.",
+    ),
+    (
+        "list of non-mappings",
+        [GOOD, [1, 2]],
+        "row 1 is a list, but a list batch must hold mappings of column -> value (one per record).",
+    ),
+    (
+        "not a batch at all",
+        42,
+        "batch is a int; expected a mapping of column -> values, a list of records, or a DataFrame.",
+    ),
 ]
 
 
@@ -177,5 +233,7 @@ def test_batch_forms_agree(model):
     assert as_records.labels.tolist() == as_columns.labels.tolist() == [p.label for p in single]
     np.testing.assert_array_equal(as_records.probabilities, as_columns.probabilities)
     for index, prediction in enumerate(single):
-        assert list(prediction.probabilities.values()) == pytest.approx(as_records.probabilities[index].tolist(), abs=1e-12)
+        assert list(prediction.probabilities.values()) == pytest.approx(
+            as_records.probabilities[index].tolist(), abs=1e-12
+        )
     assert type(single[0].label) is type(model.classes[0])

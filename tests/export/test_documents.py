@@ -1,0 +1,342 @@
+"""The bundle's documents: model card, HTML report and deployment checklist.
+
+The documents of the session's demo export are read as written; variations (performance measured,
+a file removed, a regression model, an awkward column name) are written again with
+:func:`write_documents` into a copy of the bundle, from a ``dataclasses.replace``d result.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORT_MODULES = ("sklearn", "skl2onnx", "onnx", "pandas", "matplotlib")
+HAS_EXPORT = all(importlib.util.find_spec(name) for name in EXPORT_MODULES)
+pytestmark = pytest.mark.skipif(not HAS_EXPORT, reason='needs the "export" extra: pip install ".[export]"')
+
+DOCUMENTS = ("model_card.md", "report.html", "deployment_checklist.md")
+PNG_URI = "data:image/png;base64,"
+# Angle brackets, brackets, spaces and dollar signs (mathtext in matplotlib) in one column name.
+AWKWARD_NAME = "cost <blink>$x$</blink> [EUR/h]"
+MEASURED = {
+    "single_record_latency_us": {"p50": 18.2, "p90": 19.0, "p99": 30.5, "calls": 2000},
+    "peak_rss_mb": 61.0,
+    "load_and_first_prediction_s": 0.12,
+    "machine": "x86_64, 2 cores, Linux",
+    "threads": 1,
+}
+DONE_IN_THE_DEMO_EXPORT = (
+    "Metrics recorded",
+    "Bundle saved and versioned",
+    "Input schema",
+    "Missing-value handling",
+    "Range validation",
+    "Example input and output",
+    "Requirements with versions",
+    "Parity proven",
+    "Tests (golden cases)",
+)
+
+
+def _bundle_copy(result, tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(result.bundle, copy)
+    return copy
+
+
+def _with_manifest(result, **changes):
+    return dataclasses.replace(result, manifest=dataclasses.replace(result.manifest, **changes))
+
+
+def _checklist_line(checklist: str, title: str) -> str:
+    lines = [line for line in checklist.splitlines() if f"**{title}**" in line]
+    assert len(lines) == 1, checklist
+    return lines[0]
+
+
+def _write_and_read(folder: Path, result) -> dict[str, str]:
+    from export._documents import write_documents
+
+    paths = write_documents(folder, result)
+    assert [path.name for path in paths] == list(DOCUMENTS)
+    assert all(path.parent == folder for path in paths)
+    return {path.name: path.read_text(encoding="utf-8") for path in paths}
+
+
+def _read(result, name: str) -> str:
+    return (result.bundle / name).read_text(encoding="utf-8")
+
+
+# -- the demo export's own documents ---------------------------------------------------------------
+
+
+def test_documents_are_in_the_bundle_and_listed(demo_export):
+    for name in DOCUMENTS:
+        assert (demo_export.bundle / name).is_file()
+        assert demo_export.bundle / name in demo_export.documents
+    assert len(demo_export.documents) == len(DOCUMENTS)
+
+
+def test_model_card_names_every_input_column(demo_export):
+    card = _read(demo_export, "model_card.md")
+    for column in demo_export.manifest.inputs:
+        assert f"`{column.name}`" in card
+    for category in ("`A`", "`B`", "`C`", "`night`"):
+        assert category in card
+    assert demo_export.manifest.created_at in card
+    assert demo_export.manifest.version in card
+    assert demo_export.data_summary["fingerprint_sha256"] in card
+
+
+def test_model_card_shows_the_parity_numbers(demo_export):
+    card = _read(demo_export, "model_card.md")
+    parity = demo_export.parity
+    assert f"Parity passed: {parity.total_cases:,} cases" in card
+    assert f"{parity.label_mismatches:,} label mismatches" in card
+    assert f"tolerance of {parity.tolerance:.3g}" in card
+    for kind, figures in parity.kinds.items():
+        assert f"| {kind} | {figures['cases']:,} | {figures['label_mismatches']:,} |" in card
+
+
+def test_model_card_metrics_limitations_and_usage(demo_export):
+    card = _read(demo_export, "model_card.md")
+    metrics = demo_export.metrics
+    assert f"| accuracy | {metrics['accuracy']:.4g} |" in card
+    assert f"| macro F1 | {metrics['macro_f1']:.4g} |" in card
+    matrix = metrics["confusion_matrix"]["matrix"]
+    assert f"| `0` | {matrix[0][0]:,} | {matrix[0][1]:,} |" in card
+    assert "Not measured: the export ran with measure=False (--no-measure)." in card
+    assert "No tuning" in card
+    assert "The demo data is synthetic" in card
+    assert 'on_unknown="reject"' in card
+    assert "python -m runtime info " in card
+    assert "python -m runtime predict " in card
+    assert "runtime.load(" in card and "model.predict(record)" in card
+
+
+def test_report_is_self_contained_with_charts_and_pipeline_diagram(demo_export):
+    report = _read(demo_export, "report.html")
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
+    assert len(images) == 3  # confusion matrix, feature importance, permutation importance
+    assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
+    assert 'class="sk-container"' in report  # scikit-learn's own Pipeline diagram
+    assert not re.search(r"""src=["']?(https?:)?//""", report)
+    assert "<link" not in report
+    for kind in demo_export.parity.kinds:
+        assert f"<td>{kind}</td>" in report
+
+
+def test_checklist_of_the_demo_export(demo_export):
+    checklist = _read(demo_export, "deployment_checklist.md")
+    line = _checklist_line(checklist, "Memory and latency measured")
+    assert line.startswith("- [ ] ")
+    assert "not measured: the export ran with measure=False" in line
+    for title in DONE_IN_THE_DEMO_EXPORT:
+        assert _checklist_line(checklist, title).startswith("- [x] "), title
+    assert f"{len(demo_export.manifest.golden_cases)} golden cases" in checklist
+    assert "9 of 10 done" in checklist
+
+
+# -- variations written into a copy of the bundle ------------------------------------------------
+
+
+def test_checklist_ticks_performance_only_when_measured(demo_export, tmp_path):
+    folder = _bundle_copy(demo_export, tmp_path)
+    unmeasured = _write_and_read(folder, _with_manifest(demo_export, performance={}))
+    line = _checklist_line(unmeasured["deployment_checklist.md"], "Memory and latency measured")
+    assert line.startswith("- [ ] ")
+
+    measured = _write_and_read(folder, _with_manifest(demo_export, performance=MEASURED))
+    line = _checklist_line(measured["deployment_checklist.md"], "Memory and latency measured")
+    assert line.startswith("- [x] ")
+    assert "p50 18.2 µs, peak RSS 61 MB" in line
+    assert "| peak RSS, fresh process, load + 1 prediction | 61 MB |" in measured["model_card.md"]
+    assert "p50 18.2, p90 19, p99 30.5 over 2,000 calls" in measured["report.html"]
+
+
+def test_checklist_unticks_examples_when_a_file_is_missing(demo_export, tmp_path):
+    folder = _bundle_copy(demo_export, tmp_path)
+    before = _write_and_read(folder, demo_export)["deployment_checklist.md"]
+    assert _checklist_line(before, "Example input and output").startswith("- [x] ")
+
+    (folder / "example_input.json").unlink()
+    after = _write_and_read(folder, demo_export)["deployment_checklist.md"]
+    line = _checklist_line(after, "Example input and output")
+    assert line.startswith("- [ ] ")
+    assert "missing: example_input.json" in line
+
+
+def _remove(name):
+    return lambda folder: (folder / name).unlink()
+
+
+def _overwrite(name, text):
+    return lambda folder: (folder / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("change", "title", "evidence"),
+    [
+        (_remove("model.onnx"), "Bundle saved and versioned", "missing from the bundle: model.onnx"),
+        (_remove("manifest.json"), "Bundle saved and versioned", "missing from the bundle: manifest.json"),
+        (
+            _overwrite("model.onnx", "not the model"),
+            "Bundle saved and versioned",
+            "model.onnx does not match the sha256 in manifest.json",
+        ),
+        (_remove("input_schema.json"), "Input schema", "input_schema.json is missing"),
+        (
+            _overwrite("input_schema.json", '{"properties": {}}'),
+            "Input schema",
+            "input_schema.json lacks `temperature`",
+        ),
+        (_remove("example_output.json"), "Example input and output", "missing: example_output.json"),
+        (
+            _overwrite("requirements-device.txt", "numpy>=1.26\nonnxruntime==1.32.0\n"),
+            "Requirements with versions",
+            "does not pin numpy with ==",
+        ),
+        (_remove("requirements-device.txt"), "Requirements with versions", "requirements-device.txt is missing"),
+    ],
+)
+def test_checklist_judges_the_files_on_disk(demo_export, tmp_path, change, title, evidence):
+    folder = _bundle_copy(demo_export, tmp_path)
+    change(folder)
+    checklist = _write_and_read(folder, demo_export)["deployment_checklist.md"]
+    line = _checklist_line(checklist, title)
+    assert line.startswith("- [ ] ")
+    assert evidence in line
+
+
+def test_checklist_ticks_nothing_without_evidence(demo_export, tmp_path):
+    from export._documents import checklist_items
+
+    failed = dataclasses.replace(demo_export.parity, passed=False, label_mismatches=2)
+    empty = dataclasses.replace(_with_manifest(demo_export, golden_cases=(), performance={}), metrics={}, parity=failed)
+    items = {item.title: item for item in checklist_items(tmp_path, empty)}
+    for title in (
+        "Metrics recorded",
+        "Bundle saved and versioned",
+        "Input schema",
+        "Example input and output",
+        "Requirements with versions",
+        "Memory and latency measured",
+        "Parity proven",
+        "Tests (golden cases)",
+    ):
+        assert not items[title].done, title
+        assert items[title].evidence
+    assert items["Parity proven"].evidence.startswith("FAILED: ")
+
+
+def test_awkward_column_names_are_escaped(demo_export, tmp_path):
+    column = runtime.ColumnSpec(AWKWARD_NAME, "number", True, "cost", (0.0, 10.0), "the schema file")
+    metrics = {
+        **demo_export.metrics,
+        "feature_importance": {"by_model_input": {}, "by_column": {AWKWARD_NAME: 0.7, "temperature": 0.3}},
+        "permutation_importance": {
+            "scoring": "accuracy",
+            "repeats": 5,
+            "mean": {AWKWARD_NAME: 0.1},
+            "std": {AWKWARD_NAME: 0.01},
+        },
+    }
+    inputs = demo_export.manifest.inputs + (column,)
+    result = dataclasses.replace(_with_manifest(demo_export, inputs=inputs), metrics=metrics)
+    documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)
+    report = documents["report.html"]
+    assert f"<code>{html.escape(AWKWARD_NAME)}</code>" in report
+    assert AWKWARD_NAME not in report
+    assert "<blink>" not in report
+    assert report.count(PNG_URI) == 3
+    row = f"| `{AWKWARD_NAME}` | number | yes | [0, 10] | the schema file |"
+    assert row in documents["model_card.md"]
+
+
+def test_markdown_cells_keep_pipes_backticks_and_tags_literal():
+    from export._documents import MARKDOWN, _md_table
+
+    cells = [[MARKDOWN.code("a|b")], [MARKDOWN.code("x`y")], [MARKDOWN.text("<i>")]]
+    assert _md_table(["column"], cells).splitlines()[2:] == [
+        "| `a\\|b` |",
+        "| `` x`y `` |",
+        "| &lt;i> |",
+    ]
+
+
+def test_regression_documents(demo_export, tmp_path):
+    metrics = {
+        "held_out_rows": 1200,
+        "mae": 0.25,
+        "rmse": 0.5,
+        "r2": 0.875,
+        "feature_importance": None,
+        "permutation_importance": {
+            "scoring": "r2",
+            "repeats": 5,
+            "mean": {"temperature": 0.4, "speed": 0.1},
+            "std": {"temperature": 0.02, "speed": 0.01},
+        },
+    }
+    manifest = dataclasses.replace(
+        demo_export.manifest,
+        task="regression",
+        classes=None,
+        target="vibration",
+        outputs=runtime.OutputSpec(value="variable"),
+        metrics=metrics,
+        training={**demo_export.manifest.training, "estimator": "Ridge"},
+    )
+    result = dataclasses.replace(demo_export, manifest=manifest, metrics=metrics)
+    documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)
+    card = documents["model_card.md"]
+    assert "| MAE | 0.25 |" in card and "| RMSE | 0.5 |" in card and "| R² | 0.875 |" in card
+    assert "accuracy" not in card and "Confusion matrix" not in card
+    assert "Ridge reports no feature importance of its own." in card
+    assert "`value`: the predicted `vibration`" in card
+    assert "| case kind | cases | max \\|diff\\| |" in card  # no labels, so no mismatches or ties
+    assert "| tie |" not in card
+    assert "by at most this times max(1, |value|)" in card
+    assert "label mismatches" not in documents["deployment_checklist.md"]
+    assert documents["report.html"].count(PNG_URI) == 1  # the permutation importance only
+    line = _checklist_line(documents["deployment_checklist.md"], "Metrics recorded")
+    assert line.startswith("- [x] ") and "MAE 0.25, RMSE 0.5, R² 0.875" in line
+
+
+def test_tuning_results_are_reported(demo_export, tmp_path):
+    search = {
+        "grid": {"model__max_depth": [5, None]},
+        "cv": 3,
+        "scoring": "accuracy",
+        "best_params": {"model__max_depth": 5},
+        "best_score": 0.93,
+        "candidates": [
+            {"params": {"model__max_depth": None}, "mean_score": 0.91, "std_score": 0.01},
+            {"params": {"model__max_depth": 5}, "mean_score": 0.93, "std_score": 0.02},
+        ],
+    }
+    result = dataclasses.replace(demo_export, search=search)
+    documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)
+    card = documents["model_card.md"]
+    assert "GridSearchCV, 3-fold, scoring `accuracy`; best `model__max_depth=5`" in card
+    rows = [line for line in card.splitlines() if line.startswith("| `model__max_depth")]
+    assert rows == ["| `model__max_depth=5` | 0.93 | 0.02 |", "| `model__max_depth=None` | 0.91 | 0.01 |"]
+    assert "<code>model__max_depth=5</code>" in documents["report.html"]
+
+
+def test_importing_the_module_leaves_matplotlib_unloaded():
+    probe = "import sys, export._documents; print('matplotlib' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert output.stdout.strip() == "False"
