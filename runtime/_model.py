@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,7 @@ class Model:
             self.classes = None
             self._output_names = [manifest.outputs.value]
         self._tie = manifest.label_tie_tolerance
+        self._local = threading.local()
 
     # -- descriptive ------------------------------------------------------------------------------
     @property
@@ -145,19 +147,16 @@ class Model:
             error = column_mismatch("record", record.keys(), self._names, self._label)
             if error is not None:
                 raise error
-        feeds: dict[str, np.ndarray] = {}
+        buffers, feeds = self._single_record_buffers()
         flags: list[str] = []
         on_unknown = self.on_unknown
-        for rule in self._rules:
+        for rule, buffer in zip(self._rules, buffers):
             value = record[rule.name]
-            if rule.is_number:
-                feeds[rule.onnx_input] = np.array([[rule.number(value)]], dtype=np.float64)
-            else:
-                feeds[rule.onnx_input] = np.array([[rule.category(value, on_unknown, flags)]], dtype=object)
+            buffer[0, 0] = rule.number(value) if rule.is_number else rule.category(value, on_unknown, flags)
         output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
-            return Prediction(None, None, float(output.reshape(-1)[0]), self.name, self.version, tuple(flags))
-        probabilities = output[0].astype(np.float64).tolist()
+            return Prediction(None, None, float(output[0, 0]), self.name, self.version, tuple(flags))
+        probabilities = output[0].tolist()
         top = max(probabilities)
         # scikit-learn's argmax takes the first class among equals; see Manifest.label_tie_tolerance.
         index = next(i for i, p in enumerate(probabilities) if p >= top - self._tie)
@@ -169,6 +168,20 @@ class Model:
             self.version,
             tuple(flags),
         )
+
+    def _single_record_buffers(self) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Per-thread (1, 1) input arrays, filled in place on every call.
+
+        Allocating seven small arrays per call costs more than onnxruntime's own overhead; reusing
+        them is safe because ``run`` is synchronous and each thread has its own set.
+        """
+        try:
+            return self._local.buffers, self._local.feeds
+        except AttributeError:
+            buffers = [np.empty((1, 1), dtype=np.float64 if rule.is_number else object) for rule in self._rules]
+            feeds = {rule.onnx_input: buffer for rule, buffer in zip(self._rules, buffers)}
+            self._local.buffers, self._local.feeds = buffers, feeds
+            return buffers, feeds
 
     # -- batches ----------------------------------------------------------------------------------
     def validate_batch(
