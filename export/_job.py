@@ -162,6 +162,20 @@ def _load_data(config: ExportConfig) -> tuple[pd.DataFrame, str, dict[str, Any]]
     return load_table(config.data), config.target, {"source": str(config.data)}
 
 
+def _nullable(name: str, declared: dict[str, Any], missing: int) -> bool:
+    """Missing values are allowed where training had them, unless a schema file says otherwise."""
+    if "nullable" not in declared:
+        return missing > 0
+    if not isinstance(declared["nullable"], bool):
+        raise ExportError(f"schema file: {name!r} nullable == {declared['nullable']!r}, must be true or false")
+    if not declared["nullable"] and missing:
+        raise ExportError(
+            f"the schema file says {name!r} is never missing, but {missing} training rows have it missing: "
+            "fill or drop those rows, or declare the column nullable"
+        )
+    return declared["nullable"]
+
+
 def _column_specs(
     spec: TableSpec, features: pd.DataFrame, schema: dict[str, dict[str, Any]], demo: bool
 ) -> tuple[runtime.ColumnSpec, ...]:
@@ -171,7 +185,7 @@ def _column_specs(
         description = declared.get("description")
         if name in spec.numeric:
             values = features[name].to_numpy(dtype=np.float64)
-            nullable = bool(declared.get("nullable", bool(np.isnan(values).any())))
+            nullable = _nullable(name, declared, int(np.isnan(values).sum()))
             if "valid_range" in declared:
                 low, high = (float(v) for v in declared["valid_range"])
                 source = "the schema file"
@@ -198,7 +212,7 @@ def _column_specs(
             columns.append(runtime.ColumnSpec(name, "number", nullable, name, (low, high), source, None, description))
         else:
             text = features[name].to_numpy(dtype=object)
-            nullable = bool(declared.get("nullable", bool((text == "").any())))
+            nullable = _nullable(name, declared, int((text == "").sum()))
             categories = tuple(sorted({str(v) for v in text if v != ""}))
             columns.append(runtime.ColumnSpec(name, "category", nullable, name, None, None, categories, description))
     return tuple(columns)
