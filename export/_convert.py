@@ -43,6 +43,9 @@ __all__ = ["ConversionError", "OPSETS", "to_onnx", "describe_onnx"]
 # tree ensembles come from export._trees at ai.onnx.ml 5. Fixed so the same Pipeline gives the
 # same bytes.
 OPSETS = {"": 18, "ai.onnx.ml": 3}
+# The lowest IR version that carries ai.onnx.ml opset 5; onnx.helper stamps its newest (14 with onnx
+# 1.23), which onnxruntime 1.23 (the last release with Python 3.10 wheels, max IR 11) refuses.
+IR_VERSION = 10
 FEATURES = "features"
 
 
@@ -166,6 +169,7 @@ def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelP
     merged = onnx.compose.merge_models(pre_model, model_part, io_map=[(FEATURES, "model_" + FEATURES)])
     _restore_input_names(merged, spec)
     _name_outputs(merged)
+    merged.ir_version = IR_VERSION
     merged.graph.name = "factory_edge_pipeline"  # skl2onnx and merge_models name graphs with random uuids
     merged.graph.doc_string = ""
     merged.producer_name = "factory-edge"
