@@ -67,9 +67,16 @@ def escaping_path(bundle: Path) -> None:
     edit_manifest(bundle, lambda m: m["model_file"].update(path="../model.onnx"))
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (payloads here are shorter than 128 bytes)."""
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
 def external_data(bundle: Path) -> None:
-    # ModelProto{graph{initializer{data_location: EXTERNAL}}} in protobuf wire format
-    model = b"\x3a\x04" + b"\x2a\x02" + b"\x70\x01"
+    # ModelProto{graph{initializer{name, external_data{location: ../secret.bin}, data_location: EXTERNAL}}}
+    entry = _field(1, b"location") + _field(2, b"../secret.bin")
+    tensor = _field(8, b"w") + _field(13, entry) + b"\x70\x01"
+    model = _field(7, _field(5, tensor))
     (bundle / "model.onnx").write_bytes(model)
     edit_manifest(bundle, lambda m: m["model_file"].update(sha256=hashlib.sha256(model).hexdigest(), size=len(model)))
 
