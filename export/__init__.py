@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import ExportError, ParityError
+from ._errors import BudgetError, ExportError, ParityError
 
-__all__ = ["ExportConfig", "ExportError", "ExportResult", "ParityError", "check_bundle", "run_export"]
+__all__ = ["BudgetError", "ExportConfig", "ExportError", "ExportResult", "ParityError", "check_bundle", "run_export"]
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,8 @@ examples:
       --drop UDI "Product ID" TWF HDF PWF OSF RNF
   python -m export check models/quality             # re-run the parity proof on the current version
 
-exit codes: 0 done, 1 parity failed (nothing made current), 2 bad options or data, 3 conversion failed
+exit codes: 0 done, 1 parity failed (nothing made current), 2 bad options or data, 3 conversion failed,
+            4 the bundle misses the device budget (nothing made current)
 """
 
 
@@ -102,6 +103,20 @@ def _export_parser() -> argparse.ArgumentParser:
         "--compress", type=int, default=3, choices=range(10), metavar="0-9", help="joblib compression level (default 3)"
     )
     out.add_argument("--no-measure", action="store_true", help="skip measuring latency and memory")
+    out.add_argument(
+        "--max-memory-mb",
+        type=float,
+        metavar="MB",
+        help="device budget: peak RSS of a process that "
+        "loads the bundle and predicts once; the export fails (exit 4) if the bundle needs more",
+    )
+    out.add_argument(
+        "--max-latency-us",
+        type=float,
+        metavar="US",
+        help="device budget: single-record p50 latency "
+        "through runtime.predict (1 thread, measured on this machine); the export fails (exit 4) above it",
+    )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
     return parser
 
@@ -190,6 +205,8 @@ def _run_export(argv: Sequence[str]) -> int:
         demo_rows=args.demo_rows,
         description=args.description,
         measure=not args.no_measure,
+        max_memory_mb=args.max_memory_mb,
+        max_latency_us=args.max_latency_us,
     )
     result = run_export(config, progress=_progress(time.perf_counter()))
     print(_summary(result))
@@ -219,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
-    from ._errors import ExportError, ParityError
+    from ._errors import BudgetError, ExportError, ParityError
 
     try:
         from ._convert import ConversionError
@@ -237,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParityError as error:
         print(str(error), file=sys.stderr)
         return 1
+    except BudgetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
     except ConversionError as error:
         if verbose:
             raise

@@ -312,7 +312,19 @@ def _performance_rows(performance: dict[str, Any], markup: _Markup) -> list[list
     for key in ("machine", "threads", "note"):
         if key in performance:
             rows.append([key, markup.text(str(performance[key]))])
+    rows.append(["device budget", _budget_text(performance.get("budget") or {})])
     return rows
+
+
+def _budget_text(budget: dict[str, Any]) -> str:
+    limits = [
+        f"{label} <= {budget[key]:,.1f} {unit}"
+        for key, label, unit in (("max_memory_mb", "peak RSS", "MB"), ("max_latency_us", "p50", "µs"))
+        if budget.get(key) is not None
+    ]
+    if not limits:
+        return "none given (pass --max-memory-mb / --max-latency-us to enforce one)"
+    return "met: " + ", ".join(limits)
 
 
 def _not_measured(result: ExportResult) -> str:

@@ -4,6 +4,7 @@
 
     runtime.FactoryEdgeError
     ├── ExportError(ValueError)     the export was asked for something it cannot do (bad option, data)
+    │   └── BudgetError             the bundle misses the device budget: nothing is made current
     └── ParityError(RuntimeError)   scikit-learn and onnxruntime disagree: nothing is made current
 """
 
@@ -17,11 +18,15 @@ from runtime import FactoryEdgeError
 if TYPE_CHECKING:
     from ._parity import ParityReport
 
-__all__ = ["ExportError", "ParityError"]
+__all__ = ["BudgetError", "ExportError", "ParityError"]
 
 
 class ExportError(FactoryEdgeError, ValueError):
     """The export cannot run as asked; the message says what to change."""
+
+
+class BudgetError(ExportError):
+    """The measured memory or latency exceeds the device budget given to the export."""
 
 
 def _describe(case: dict[str, Any]) -> str:

@@ -49,7 +49,7 @@ from ._data import (
     prepare_frame,
     read_schema_file,
 )
-from ._errors import ExportError, ParityError
+from ._errors import BudgetError, ExportError, ParityError
 from ._metrics import evaluate
 from ._parity import (
     CLASSIFICATION_TOLERANCE,
@@ -93,6 +93,8 @@ class ExportConfig:
     demo_rows: int = 20_000
     description: str | None = None
     measure: bool = True
+    max_memory_mb: float | None = None
+    max_latency_us: float | None = None
 
 
 @dataclasses.dataclass
@@ -304,6 +306,30 @@ def config_from_record(record: dict[str, Any]) -> ExportConfig:
     return ExportConfig(**values)
 
 
+def check_budget(
+    performance: dict[str, Any], max_memory_mb: float | None, max_latency_us: float | None
+) -> dict[str, Any]:
+    """Compare the measured figures with the device budget; raise :class:`BudgetError` on a miss."""
+    budget: dict[str, Any] = {"max_memory_mb": max_memory_mb, "max_latency_us": max_latency_us}
+    measured = {
+        "peak RSS": (performance["peak_rss_mb"], max_memory_mb, "MB"),
+        "single-record p50 latency": (performance["single_record_latency_us"]["p50"], max_latency_us, "µs"),
+    }
+    misses = [
+        f"{label} {value:,.1f} {unit} exceeds the budget of {limit:,.1f} {unit} by {value - limit:,.1f} {unit} "
+        f"({value / limit - 1:.0%})"
+        for label, (value, limit, unit) in measured.items()
+        if limit is not None and value > limit
+    ]
+    if misses:
+        raise BudgetError(
+            "the bundle misses the device budget: " + "; ".join(misses) + ". Shrink the model (e.g. "
+            "--param max_depth=10 or min_samples_leaf=5) or raise the budget; the current version was not changed."
+        )
+    budget["met"] = max_memory_mb is not None or max_latency_us is not None
+    return budget
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
@@ -375,6 +401,10 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     started = time.perf_counter()
     if config.pipeline and (config.estimator != "random_forest" or config.params):
         raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
+    if not config.measure and (config.max_memory_mb is not None or config.max_latency_us is not None):
+        raise ExportError(
+            "a device budget (--max-memory-mb, --max-latency-us) needs the measurements: drop --no-measure"
+        )
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
     regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
     data = prepare_data(config, regression=regression)
@@ -523,7 +553,9 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         _write_json(staging / MANIFEST_FILE, manifest.to_dict())
         if config.measure:
             progress("measuring single-record latency and memory")
-            manifest = dataclasses.replace(manifest, performance=_measure(staging, example))
+            performance = _measure(staging, example)
+            performance["budget"] = check_budget(performance, config.max_memory_mb, config.max_latency_us)
+            manifest = dataclasses.replace(manifest, performance=performance)
             _write_json(staging / MANIFEST_FILE, manifest.to_dict())
         example_output = runtime.load(staging).predict(example)
         _write_json(staging / "input_schema.json", input_json_schema(manifest))
