@@ -299,26 +299,14 @@ def generate_cases(
         for name in nullable_columns:
             frame[name] = np.nan if name in spec.numeric else MISSING_CATEGORY
         missing_frames.append(frame)
-    sets.append(
-        CaseSet(
-            "missing",
-            pd.concat(missing_frames, ignore_index=True) if missing_frames else sample.iloc[:0],
-            "" if missing_frames else "no column allows missing values",
-        )
-    )
+    sets.append(_stacked("missing", missing_frames, sample, "no column allows missing values"))
 
     unknown_frames = []
     for name in spec.categorical:
         frame = sample.copy()
         frame[name] = UNKNOWN_CATEGORY
         unknown_frames.append(frame)
-    sets.append(
-        CaseSet(
-            "unknown-category",
-            pd.concat(unknown_frames, ignore_index=True) if unknown_frames else sample.iloc[:0],
-            "" if unknown_frames else "no category columns",
-        )
-    )
+    sets.append(_stacked("unknown-category", unknown_frames, sample, "no category columns"))
 
     boundary_frames = []
     for name in spec.numeric:
@@ -345,6 +333,13 @@ def generate_cases(
     )
     sets.append(CaseSet("recombined", _within_ranges(recombined, spec, ranges)))
     return sets
+
+
+def _stacked(kind: str, frames: list[pd.DataFrame], sample: pd.DataFrame, empty_note: str) -> CaseSet:
+    """One case set from variants of the sample, or an empty one saying why there are none."""
+    if not frames:
+        return CaseSet(kind, sample.iloc[:0], empty_note)
+    return CaseSet(kind, pd.concat(frames, ignore_index=True))
 
 
 def _json_value(value: Any) -> Any:
