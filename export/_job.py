@@ -395,6 +395,45 @@ def prepare_data(config: ExportConfig, *, regression: bool) -> PreparedData:
     )
 
 
+def _fit(
+    pipeline: Pipeline,
+    config: ExportConfig,
+    task: str,
+    x_train: pd.DataFrame,
+    y_train: np.ndarray,
+    progress: Callable[[str], None],
+) -> tuple[Pipeline, dict[str, Any] | None]:
+    """Fit the Pipeline, or grid-search it with --tune; returns the fitted Pipeline and the search record."""
+    if not config.tune:
+        progress(f"training: {type(pipeline.steps[-1][1]).__name__} on {len(x_train):,} rows")
+        return pipeline.fit(x_train, y_train), None
+    grid = TUNING_GRIDS.get(config.estimator) if not config.pipeline else None
+    if not grid:
+        raise ExportError(f"--tune has no grid for {config.pipeline or config.estimator!r}")
+    progress(f"tuning: GridSearchCV over {grid} (3-fold)")
+    scoring = "r2" if task == "regression" else "accuracy"
+    searcher = GridSearchCV(pipeline, grid, cv=3, scoring=scoring, n_jobs=1, refit=True)
+    searcher.fit(x_train, y_train)
+    search = {
+        "grid": {
+            k: [v if v is None or isinstance(v, (int, float, str)) else str(v) for v in vs] for k, vs in grid.items()
+        },
+        "cv": 3,
+        "scoring": scoring,
+        "best_params": searcher.best_params_,
+        "best_score": float(searcher.best_score_),
+        "candidates": [
+            {"params": params, "mean_score": float(mean), "std_score": float(std)}
+            for params, mean, std in zip(
+                searcher.cv_results_["params"],
+                searcher.cv_results_["mean_test_score"],
+                searcher.cv_results_["std_test_score"],
+            )
+        ],
+    }
+    return searcher.best_estimator_, search
+
+
 def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda message: None) -> ExportResult:
     """Run the whole export; see the module docstring for the order of things and guarantees."""
     timings: dict[str, float] = {}
@@ -428,38 +467,8 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     task = data.task
     columns = _column_specs(spec, features, schema, demo)
 
-    search: dict[str, Any] | None = None
     start = time.perf_counter()
-    if config.tune:
-        grid = TUNING_GRIDS.get(config.estimator) if not config.pipeline else None
-        if not grid:
-            raise ExportError(f"--tune has no grid for {config.pipeline or config.estimator!r}")
-        progress(f"tuning: GridSearchCV over {grid} (3-fold)")
-        scoring = "r2" if task == "regression" else "accuracy"
-        searcher = GridSearchCV(pipeline, grid, cv=3, scoring=scoring, n_jobs=1, refit=True)
-        searcher.fit(x_train, y_train)
-        pipeline = searcher.best_estimator_
-        search = {
-            "grid": {
-                k: [v if v is None or isinstance(v, (int, float, str)) else str(v) for v in vs]
-                for k, vs in grid.items()
-            },
-            "cv": 3,
-            "scoring": scoring,
-            "best_params": searcher.best_params_,
-            "best_score": float(searcher.best_score_),
-            "candidates": [
-                {"params": params, "mean_score": float(mean), "std_score": float(std)}
-                for params, mean, std in zip(
-                    searcher.cv_results_["params"],
-                    searcher.cv_results_["mean_test_score"],
-                    searcher.cv_results_["std_test_score"],
-                )
-            ],
-        }
-    else:
-        progress(f"training: {type(pipeline.steps[-1][1]).__name__} on {len(x_train):,} rows")
-        pipeline.fit(x_train, y_train)
+    pipeline, search = _fit(pipeline, config, task, x_train, y_train, progress)
     timings["train_s"] = time.perf_counter() - start
 
     progress("metrics: held-out split, permutation importance")
