@@ -234,7 +234,8 @@ class Model:
             keep[[r.row for r in rejected]] = False
             rows = rows[keep]
             feeds = {name: array[keep] for name, array in feeds.items()}
-        kept_flags = {row: tuple(reasons) for row, reasons in flags.items() if row not in {r.row for r in rejected}}
+        rejected_rows = {r.row for r in rejected}
+        kept_flags = {row: tuple(reasons) for row, reasons in flags.items() if row not in rejected_rows}
         if len(rows) == 0:
             return BatchPrediction(self.name, self.version, rows, self.classes, rejected=rejected)
         output = self._session.run(self._output_names, feeds)[0]
@@ -243,11 +244,11 @@ class Model:
                 self.name,
                 self.version,
                 rows,
-                values=output.reshape(-1).astype(np.float64),
+                values=np.asarray(output, dtype=np.float64).reshape(-1),
                 rejected=rejected,
                 flags=kept_flags,
             )
-        probabilities = output.astype(np.float64)
+        probabilities = np.asarray(output, dtype=np.float64)  # float64 already for exported graphs
         return BatchPrediction(
             self.name,
             self.version,
