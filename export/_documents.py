@@ -414,7 +414,25 @@ def _card_model(result: ExportResult) -> list[str]:
         f"- Key parameters: {params} (all of them: `training.estimator_params` in manifest.json)",
         f"- Pipeline steps: {steps}",
         f"- ONNX graph: {trees}; operators {operators or 'n/a'}; opsets {opsets or 'n/a'}",
+        *_size_limit_lines(result.metrics.get("versus_unconstrained")),
         "",
+    ]
+
+
+def _size_limit_lines(check: dict[str, Any] | None) -> list[str]:
+    """The quality cost of a size-limited forest against the same forest grown fully."""
+    if not check:
+        return []
+    limits = ", ".join(f"{MARKDOWN.code(f'{key}={value}')}" for key, value in check["limits"].items())
+    changes = ", ".join(
+        f"{key.replace('_', ' ')} {check['this_model'][key]:.4f} vs {check['unconstrained'][key]:.4f} "
+        f"({check['difference_pp'][key]:+.2f} pp)"
+        for key in check["difference_pp"]
+    )
+    verdict = "within" if check["within_bound"] else "NOT within"
+    return [
+        f"- Size limit {limits}, against the same forest grown fully on the same split: {changes}; "
+        f"{verdict} {check['bound_pp']} percentage points"
     ]
 
 

@@ -50,7 +50,7 @@ from ._data import (
     read_schema_file,
 )
 from ._errors import BudgetError, ExportError, ParityError
-from ._metrics import evaluate
+from ._metrics import evaluate, unconstrained_reference
 from ._parity import (
     CLASSIFICATION_TOLERANCE,
     LABEL_TIE_TOLERANCE,
@@ -474,6 +474,9 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     progress("metrics: held-out split, permutation importance")
     start = time.perf_counter()
     metrics = evaluate(pipeline, x_test, y_test, task=task, seed=config.seed)
+    size_check = unconstrained_reference(pipeline, x_train, y_train, x_test, y_test, task=task)
+    if size_check is not None:
+        metrics["versus_unconstrained"] = size_check
     timings["metrics_s"] = time.perf_counter() - start
 
     progress("converting to ONNX")

@@ -7,10 +7,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "unconstrained_reference"]
+
+# Size limits of tree models and their "grow fully" values.
+SIZE_LIMITS: dict[str, Any] = {"max_depth": None, "max_leaf_nodes": None, "min_samples_leaf": 1}
+QUALITY_BOUND_PP = 0.5
 
 
 def _key(label: Any) -> str:
@@ -92,3 +97,48 @@ def evaluate(
         "std": {column: float(s) for column, s in zip(columns, permutation.importances_std)},
     }
     return result
+
+
+def unconstrained_reference(
+    pipeline: Pipeline,
+    x_train: pd.DataFrame,
+    y_train: np.ndarray,
+    x_test: pd.DataFrame,
+    y_test: np.ndarray,
+    *,
+    task: str,
+) -> dict[str, Any] | None:
+    """For a size-limited forest: the same Pipeline grown fully on the same split, and the difference.
+
+    Shrinking a forest is a fair way to fit a device only while quality holds; this records the
+    evidence (accuracy and macro F1, or R2, in percentage points) with every such export.
+    """
+    name = pipeline.steps[-1][0]
+    params = pipeline.steps[-1][1].get_params()
+    if not any(key in params for key in SIZE_LIMITS) or not hasattr(pipeline.steps[-1][1], "estimators_"):
+        return None
+    limits = {key: params[key] for key, free in SIZE_LIMITS.items() if key in params and params[key] != free}
+    if not limits:
+        return None
+    twin = clone(pipeline).set_params(**{f"{name}__{key}": free for key, free in SIZE_LIMITS.items() if key in params})
+    twin.fit(x_train, y_train)
+    if task == "regression":
+        scores = {"r2": skm.r2_score}
+    else:
+        scores = {
+            "accuracy": skm.accuracy_score,
+            "macro_f1": lambda truth, predicted: skm.f1_score(truth, predicted, average="macro", zero_division=0),
+        }
+    own = pipeline.predict(x_test)
+    free = twin.predict(x_test)
+    this_model = {key: float(score(y_test, own)) for key, score in scores.items()}
+    unconstrained = {key: float(score(y_test, free)) for key, score in scores.items()}
+    difference = {key: 100.0 * (this_model[key] - unconstrained[key]) for key in scores}
+    return {
+        "limits": limits,
+        "this_model": this_model,
+        "unconstrained": unconstrained,
+        "difference_pp": difference,
+        "bound_pp": QUALITY_BOUND_PP,
+        "within_bound": all(value >= -QUALITY_BOUND_PP for value in difference.values()),
+    }

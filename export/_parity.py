@@ -13,8 +13,13 @@ first-maximum rule). Case kinds:
 ``unknown-category`` held-out rows with a category never seen in training, per category column.
 ``range-boundary``  held-out rows with each number column at both ends of its valid range and at
                     the training minimum and maximum.
-``tie``             rows where scikit-learn's two most probable classes are exactly equal, found in
-                    every set above and in random recombinations of training values.
+``recombined``      random recombinations of training values (each column drawn independently).
+``near-tie``        of 50,000 more recombinations, up to 500 where scikit-learn's two most probable
+                    classes are within 0.02, closest first: where a label flips if anything differs
+                    (classifiers).
+``tie``             rows where the two most probable classes are exactly equal, counted in every
+                    set above (common for fully grown forests, whose leaves are pure; depth-limited
+                    trees have impure leaves and practically never tie exactly).
 
 Tolerance: the graph computes in float64 like scikit-learn (see export._convert and
 export._trees), so the two agree to ~1e-15; what remains is summation order and libm differences
@@ -59,6 +64,9 @@ LABEL_TIE_TOLERANCE = 1e-9
 UNKNOWN_CATEGORY = "__unseen_category__"
 THRESHOLD_OFFSETS = (-1, 0, 1, 2)  # float32 ulps from the largest float32 <= threshold
 TIE_SEARCH_ROWS = 20_000
+NEAR_TIE_POOL = 50_000
+NEAR_TIES = 500
+NEAR_TIE_GAP = 0.02  # two trees' votes in a 100-tree forest
 CASES_PER_VARIANT = 200
 
 
@@ -332,7 +340,36 @@ def generate_cases(
         {name: x_train[name].to_numpy()[rng.integers(0, len(x_train), TIE_SEARCH_ROWS)] for name in spec.features}
     )
     sets.append(CaseSet("recombined", _within_ranges(recombined, spec, ranges)))
+    if hasattr(pipeline, "predict_proba"):
+        sets.append(_near_ties(pipeline, spec, x_train, ranges, rng))
     return sets
+
+
+def _near_ties(
+    pipeline: Pipeline,
+    spec: TableSpec,
+    x_train: pd.DataFrame,
+    ranges: dict[str, tuple[float, float]],
+    rng: np.random.Generator,
+) -> CaseSet:
+    """The recombined rows whose two most probable classes are closest, by scikit-learn's own numbers."""
+    pool = _within_ranges(
+        pd.DataFrame(
+            {name: x_train[name].to_numpy()[rng.integers(0, len(x_train), NEAR_TIE_POOL)] for name in spec.features}
+        ),
+        spec,
+        ranges,
+    )
+    ordered = np.sort(np.asarray(pipeline.predict_proba(pool), dtype=np.float64), axis=1)
+    gaps = ordered[:, -1] - ordered[:, -2]
+    closest = np.argsort(gaps, kind="stable")[:NEAR_TIES]
+    closest = closest[gaps[closest] < NEAR_TIE_GAP]
+    details = {
+        "pool": int(len(pool)),
+        "within_gap": NEAR_TIE_GAP,
+        "smallest_gap": float(gaps.min()) if len(gaps) else None,
+    }
+    return CaseSet("near-tie", pool.iloc[closest].reset_index(drop=True), details=details)
 
 
 def _stacked(kind: str, frames: list[pd.DataFrame], sample: pd.DataFrame, empty_note: str) -> CaseSet:

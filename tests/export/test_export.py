@@ -78,6 +78,22 @@ def test_default_export_writes_a_complete_bundle(demo_export):
     assert model.predict(example).label == expected["label"]
 
 
+def test_default_forest_is_size_limited_with_its_quality_cost_recorded(demo_export):
+    check = demo_export.metrics["versus_unconstrained"]
+    assert check["limits"] == {"max_depth": 10}
+    assert set(check["difference_pp"]) == {"accuracy", "macro_f1"}
+    assert check["within_bound"] == all(v >= -0.5 for v in check["difference_pp"].values())
+    assert "Size limit `max_depth=10`" in (demo_export.bundle / "model_card.md").read_text()
+
+
+def test_fully_grown_forest_ties_are_broken_like_scikit_learn(tmp_path):
+    result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, params={"max_depth": None}))
+    assert result.parity.ties > 0  # pure leaves: many exact 0.5/0.5 votes
+    assert result.parity.kinds["tie"]["label_mismatches"] == 0
+    assert "versus_unconstrained" not in result.metrics
+    assert any(case.kind == "tie" for case in result.manifest.golden_cases)
+
+
 def test_same_seed_gives_a_byte_identical_model_and_never_overwrites(tmp_path):
     config = ExportConfig(output=tmp_path, demo_rows=3000, measure=False)
     first = run_export(config)

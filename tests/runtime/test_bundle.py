@@ -153,7 +153,7 @@ def test_shipped_bundle_loads_and_self_tests(shipped_bundle):
     model = runtime.load(shipped_bundle)
     assert model.manifest.golden_cases
     kinds = {case.kind for case in model.manifest.golden_cases}
-    assert {"held-out", "threshold", "missing", "unknown-category", "tie"} <= kinds
+    assert {"held-out", "threshold", "missing", "unknown-category", "range-boundary", "near-tie"} <= kinds
 
 
 def test_session_options_are_explicit():
