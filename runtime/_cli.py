@@ -1389,4 +1389,184 @@ def _open_sink(
     return _CsvSink(stream, columns) if kind == "csv" else _JsonlSink(stream)
 
 
-_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_add_info, _add_predict]
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+SERVE_DESCRIPTION = """\
+Serve a bundle over HTTP (uvicorn + Starlette; needs the "serve" extra: pip install ".[serve]").
+
+PATH is a model folder (its CURRENT file names the version) or a version folder. The bundle is
+loaded and verified before the server listens; a refused bundle exits with code 3.
+
+Endpoints (errors are {"error": "..."} with 400, 404, 405, 413, 503 or 500):
+  Open Inference Protocol (KServe v2), as spoken by Triton and tritonclient.http:
+    GET  /v2, /v2/health/live, /v2/health/ready
+    GET  /v2/models/NAME[/versions/V][/ready]      metadata (inputs, outputs, classes), readiness
+    POST /v2/models/NAME[/versions/V]/infer        one tensor per column: FP64 or FP32 for numbers,
+                                                   BYTES for categories, shape [N] or [N, 1]; JSON
+                                                   "data" or binary tensor data; outputs "label"
+                                                   and "probabilities" [N, K] (or "value")
+    POST /v2/repository/index, /v2/repository/models/NAME/load (reload now)
+  For people and scripts:
+    POST /v1/predict     one record {"column": value, ...} or a list of records
+    GET  /v1/status      model, reloads, prediction log, uptime, memory
+    POST /v1/admin/reload
+    GET  /metrics        Prometheus text format
+  JSON has no NaN: null is a missing value (numbers and categories alike; in binary tensor data a
+  missing number is NaN and a missing category ""). Whether a column may be missing, and every
+  other rule, is the bundle's, checked as by "predict".
+
+Prediction log (--log FILE, SQLite in WAL mode): one row per predicted record and one per rejected
+  request, with request id, UTC time, model version, inputs, outputs, latency and flags. A response
+  is sent only after its rows are committed (header X-Log-Status: written), so every answered
+  prediction survives a crash of the server. If the log cannot write (disk full, locked), the
+  prediction is still returned with X-Log-Status: failed, and the failure is counted in /metrics
+  and /v1/status and logged. Retention (--log-retention-rows/-days) is applied every minute.
+
+Hot reload: when CURRENT names another version (read every --poll-s seconds), on SIGHUP, or on
+  POST /v1/admin/reload, the bundle is loaded and verified (sha256, manifest, golden cases) in the
+  background and swapped in atomically; requests in flight finish on the version they started
+  with. A bundle that fails verification is refused and the old version keeps serving; the
+  refusal shows in /v1/status, /metrics and the log. Every response names the version that served
+  it.
+"""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} must be within [0, 65535] (0 picks a free port)")
+    return value
+
+
+def _add_serve(subcommands: Any, common: argparse.ArgumentParser) -> None:
+    serve = subcommands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve a bundle over HTTP (Open Inference Protocol and a plain JSON endpoint)",
+        description=SERVE_DESCRIPTION,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("bundle", metavar="PATH", help="a model folder with a CURRENT file, or a version folder")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)"
+    )
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000; 0 picks a free one)")
+    serve.add_argument("--log", metavar="FILE", help="SQLite prediction log to append to (default: no log)")
+    serve.add_argument(
+        "--log-retention-rows", type=_positive_int, metavar="N", help="keep at most the newest N rows in the log"
+    )
+    serve.add_argument(
+        "--log-retention-days", type=_positive_float, metavar="D", help="delete log rows older than D days"
+    )
+    serve.add_argument(
+        "--log-sync",
+        choices=("normal", "full"),
+        default="normal",
+        help="normal (default): committed rows survive a crash of the server; full: also a power cut, "
+        "at the cost of an fsync per group commit",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="refuse request bodies larger than this with 413 (default: 8 MiB)",
+    )
+    serve.add_argument(
+        "--timeout-s",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="answer 503 when reading a request or predicting it takes longer (default: 10)",
+    )
+    serve.add_argument(
+        "--threads", type=_positive_int, default=1, metavar="N", help="onnxruntime threads per call (default: 1)"
+    )
+    serve.add_argument(
+        "--on-unknown",
+        choices=("reject", "flag"),
+        default="reject",
+        help="an unknown category is a 400 (reject, default), or is predicted and listed in the flags (flag)",
+    )
+    serve.add_argument(
+        "--poll-s",
+        type=_non_negative_float,
+        default=2.0,
+        metavar="S",
+        help="how often the model folder's CURRENT file is read for a new version (default: 2; 0: never, "
+        "reload with SIGHUP or POST /v1/admin/reload)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
+    serve.set_defaults(run=_run_serve)
+
+
+_SERVE_EXTRA = frozenset({"uvicorn", "starlette", "prometheus_client", "anyio", "h11"})
+
+
+def _run_serve(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from . import _serve
+    except ImportError as error:
+        if (error.name or "").split(".")[0] not in _SERVE_EXTRA:
+            raise
+        raise CliError(f'{PROG} serve needs the "serve" extra: pip install ".[serve]"', EXIT_USAGE) from error
+    import sqlite3
+
+    from ._predictlog import check_prediction_log
+
+    model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
+    if args.log is not None:
+        try:
+            check_prediction_log(args.log)
+        except (OSError, sqlite3.Error) as error:
+            raise CliError(f"cannot open --log {args.log!r}: {error}", EXIT_USAGE) from error
+    config = _serve.ServeConfig(
+        host=args.host,
+        port=args.port,
+        max_body_bytes=args.max_body_bytes,
+        timeout_s=args.timeout_s,
+        poll_s=args.poll_s,
+        threads=args.threads,
+        on_unknown=args.on_unknown,
+        access_log=args.access_log,
+        log_path=args.log,
+        log_retention_rows=args.log_retention_rows,
+        log_retention_days=args.log_retention_days,
+        log_sync=args.log_sync,
+    )
+    try:
+        sock = _serve.bind_socket(args.host, args.port)
+    except OSError as error:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", EXIT_USAGE) from None
+    with sock:
+        _serve.serve(model, args.bundle, config, sock, console.stderr)
+    return EXIT_OK
+
+
+_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_add_info, _add_predict, _add_serve]

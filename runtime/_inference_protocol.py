@@ -1,0 +1,479 @@
+"""Open Inference Protocol (KServe v2) payloads: decode an infer request, encode its response.
+
+Only the standard library and numpy: the web server around it lives in :mod:`runtime._serve`.
+
+Tensors
+-------
+One input tensor per model column, named as the column (``GET /v2/models/{name}`` lists them):
+
+- number columns: datatype ``FP64`` or ``FP32`` (FP32 values are rounded to float32, as the client
+  declared them, then widened exactly); category columns: ``BYTES`` (UTF-8 text);
+- shape ``[N]`` or ``[N, 1]``, the same N for every input;
+- values in ``"data"`` (flat, or nested one level as ``[[v], [v]]``) or in the binary tensor data
+  extension (``parameters.binary_data_size`` and the ``Inference-Header-Content-Length`` header,
+  as ``tritonclient`` sends by default).
+
+Missing values: JSON has no NaN, so ``null`` in the data of a numeric or BYTES tensor is a missing
+value; in binary data a missing number is NaN and a missing category the empty string. Whether a
+column may be missing is the model's rule, checked by the runtime's validation like every value.
+
+Outputs: ``label`` (``INT64`` for integer classes, ``BYTES`` for strings, ``BOOL``, ``FP64``; shape
+``[N]``) and ``probabilities`` (``FP64``, ``[N, K]``, columns in the class order of the metadata's
+``parameters.classes``) for classifiers; ``value`` (``FP64``, ``[N]``) for regressors. The request's
+``outputs`` list picks some of them; each comes back as JSON ``data`` or, when asked for with
+``parameters.binary_data`` (or the request's ``parameters.binary_data_output``), as binary data.
+Rows with unknown categories accepted under ``--on-unknown flag`` are listed in the response's
+``parameters.flags``, keyed by row number (as a string).
+
+Every problem with a request raises :class:`runtime.InputError` with a message naming the input,
+what was sent and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._errors import InputError
+from ._manifest import Label
+from ._model import Model
+from ._validation import cap_list, column_mismatch
+
+__all__ = [
+    "InferRequest",
+    "Outcome",
+    "decode_infer_request",
+    "encode_infer_response",
+    "model_metadata",
+    "output_names",
+    "parse_json",
+]
+
+NUMBER_DATATYPES = ("FP64", "FP32")
+HEADER_LENGTH = "Inference-Header-Content-Length"
+_SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def _no_constants(name: str) -> Any:
+    raise InputError(f"request body holds {name}, which is not JSON: send null for a missing value.")
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body as strict JSON (no NaN or Infinity), raising :class:`InputError`."""
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
+        ) from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"request body is not UTF-8 text: {error.reason} at byte {error.start}.") from None
+    except RecursionError:
+        raise InputError("request body is not valid JSON: nested too deeply.") from None
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    if type(value) in names:
+        return names[type(value)]
+    return "a number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# metadata
+
+
+def label_datatype(classes: Sequence[Label]) -> str:
+    """The tensor datatype of the ``label`` output for these classes."""
+    if all(isinstance(label, bool) for label in classes):
+        return "BOOL"
+    if all(isinstance(label, int) and not isinstance(label, bool) for label in classes):
+        return "INT64"
+    if all(isinstance(label, str) for label in classes):
+        return "BYTES"
+    return "FP64"
+
+
+def output_names(model: Model) -> tuple[str, ...]:
+    return ("label", "probabilities") if model.classes is not None else ("value",)
+
+
+def model_metadata(model: Model) -> dict[str, Any]:
+    """``GET /v2/models/{name}``: inputs, outputs and, in ``parameters``, the classes and rules."""
+    inputs = []
+    for spec in model.manifest.inputs:
+        parameters: dict[str, Any] = {"kind": spec.kind, "nullable": spec.nullable}
+        if spec.valid_range is not None:
+            parameters["valid_range"] = list(spec.valid_range)
+        if spec.categories is not None:
+            parameters["categories"] = list(spec.categories)
+        inputs.append(
+            {
+                "name": spec.name,
+                "datatype": "FP64" if spec.kind == "number" else "BYTES",
+                "shape": [-1, 1],
+                "parameters": parameters,
+            }
+        )
+    if model.classes is not None:
+        outputs = [
+            {"name": "label", "datatype": label_datatype(model.classes), "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(model.classes)]},
+        ]
+    else:
+        outputs = [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    return {
+        "name": model.name,
+        "versions": [model.version],
+        "platform": "onnxruntime_onnx",
+        "inputs": inputs,
+        "outputs": outputs,
+        "parameters": {
+            "task": model.manifest.task,
+            "classes": list(model.classes) if model.classes is not None else None,
+            "on_unknown": model.on_unknown,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# requests
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    """A decoded infer request: one 1-D array per model column, and what to send back."""
+
+    id: str | None
+    columns: dict[str, np.ndarray]
+    rows: int
+    outputs: tuple[str, ...]
+    binary_outputs: frozenset[str] = frozenset()
+
+    def record(self, row: int) -> dict[str, Any]:
+        """Row ``row`` as a record of Python values (``item`` turns numpy scalars into floats)."""
+        return {name: values.item(row) for name, values in self.columns.items()}
+
+
+def _header_length(value: str | None, body_size: int) -> int:
+    if value is None:
+        return body_size
+    text = value.strip()
+    if not text.isdigit() or int(text) > body_size:
+        raise InputError(
+            f"{HEADER_LENGTH} == {value!r} must be a whole number of bytes no larger than the body ({body_size})."
+        )
+    return int(text)
+
+
+def _rows_of_shape(name: str, shape: Any) -> int:
+    valid = (
+        isinstance(shape, list)
+        and len(shape) in (1, 2)
+        and all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in shape)
+        and (len(shape) == 1 or shape[1] == 1)
+    )
+    if not valid:
+        raise InputError(
+            f"input {name!r} has shape {_dump(shape)}, must be [N] or [N, 1] (one value per row).", column=name
+        )
+    rows: int = shape[0]
+    if rows == 0:
+        raise InputError(f"input {name!r} has shape {_dump(shape)}: at least one row is needed.", column=name)
+    return rows
+
+
+def _json_values(name: str, datatype: str, data: Any, rows: int, shape: Any) -> np.ndarray:
+    if not isinstance(data, list):
+        raise InputError(f'input {name!r} field "data" must be a list, got {_type_name(data)}.', column=name)
+    if data and all(isinstance(item, list) for item in data):
+        data = [value for item in data for value in item]  # nested as [[v], [v]] for shape [N, 1]
+    if len(data) != rows:
+        raise InputError(
+            f'input {name!r} has {len(data)} value{"" if len(data) == 1 else "s"} in "data", but its shape '
+            f"{_dump(shape)} needs {rows}.",
+            column=name,
+        )
+    if datatype in NUMBER_DATATYPES and all(
+        value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)) for value in data
+    ):
+        numbers = np.array([math.nan if value is None else value for value in data], dtype=np.float64)
+        return numbers.astype(np.float32).astype(np.float64) if datatype == "FP32" else numbers
+    # Anything else goes to the runtime's validation as given, which names the row, value and rule.
+    values = np.empty(rows, dtype=object)
+    for index, value in enumerate(data):
+        values[index] = value
+    return values
+
+
+def _binary_values(name: str, datatype: str, raw: bytes, rows: int, shape: Any) -> np.ndarray:
+    if datatype in NUMBER_DATATYPES:
+        width = 8 if datatype == "FP64" else 4
+        if len(raw) != rows * width:
+            raise InputError(
+                f"input {name!r} has {len(raw)} bytes of binary data, but shape {_dump(shape)} of {datatype} "
+                f"needs {rows * width}.",
+                column=name,
+            )
+        return np.frombuffer(raw, dtype="<f8" if width == 8 else "<f4").astype(np.float64)
+    values = np.empty(rows, dtype=object)
+    position = 0
+    for index in range(rows):
+        if position + 4 > len(raw):
+            raise InputError(
+                f"input {name!r} binary data ends at element {index}, but shape {_dump(shape)} needs {rows} "
+                "length-prefixed strings.",
+                column=name,
+            )
+        (size,) = struct.unpack_from("<I", raw, position)
+        position += 4
+        if position + size > len(raw):
+            raise InputError(f"input {name!r} binary data ends inside element {index} (length {size}).", column=name)
+        try:
+            values[index] = raw[position : position + size].decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"input {name!r} value in row {index} is not UTF-8 text.", column=name, row=index
+            ) from None
+        position += size
+    if position != len(raw):
+        raise InputError(
+            f"input {name!r} binary data has {len(raw) - position} bytes after its {rows} strings.", column=name
+        )
+    return values
+
+
+def decode_infer_request(body: bytes, header_length: str | None, model: Model) -> InferRequest:
+    """Decode ``POST /v2/models/{name}/infer`` into columns for :meth:`Model.predict_batch`.
+
+    ``header_length`` is the ``Inference-Header-Content-Length`` header (binary tensor data
+    extension), or None when the whole body is JSON. Values are not validated here beyond their
+    tensor's structure: that is the runtime's job, so its messages name the column, value and row.
+    """
+    split = _header_length(header_length, len(body))
+    request = parse_json(body[:split])
+    binary = memoryview(body)[split:]
+    if not isinstance(request, dict):
+        raise InputError(f'infer request must be a JSON object with "inputs", got {_type_name(request)}.')
+    request_id = request.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InputError(f'infer request field "id" == {_dump(request_id)} must be a string.')
+    parameters = request.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InputError(f'infer request field "parameters" must be an object, got {_type_name(parameters)}.')
+    inputs = request.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InputError('infer request has no "inputs": send a list with one tensor per column.')
+
+    tensors: dict[str, dict[str, Any]] = {}
+    for index, tensor in enumerate(inputs):
+        if not isinstance(tensor, dict):
+            raise InputError(
+                f'inputs[{index}] must be an object with "name", "shape", "datatype" and "data", '
+                f"got {_type_name(tensor)}."
+            )
+        name = tensor.get("name")
+        if not isinstance(name, str):
+            raise InputError(f'inputs[{index}] needs "name" as a string (the column), got {_dump(name)}.')
+        if name in tensors:
+            raise InputError(f'input {name!r} appears twice in "inputs".', column=name)
+        tensors[name] = tensor
+    mismatch = column_mismatch("infer request", tensors.keys(), model.columns, f"{model.name!r} {model.version}")
+    if mismatch is not None:
+        raise mismatch
+
+    kinds = {spec.name: spec.kind for spec in model.manifest.inputs}
+    columns: dict[str, np.ndarray] = {}
+    rows: int | None = None
+    first = ""
+    position = 0
+    for name, tensor in tensors.items():  # in request order: binary data follows that order
+        datatype = tensor.get("datatype")
+        allowed = NUMBER_DATATYPES if kinds[name] == "number" else ("BYTES",)
+        if not isinstance(datatype, str) or datatype not in allowed:
+            holds = "numbers" if kinds[name] == "number" else "categories as strings"
+            shown = datatype if isinstance(datatype, str) else _dump(datatype)
+            raise InputError(
+                f"input {name!r} has datatype {shown}, must be {' or '.join(allowed)} (the column holds {holds}).",
+                column=name,
+            )
+        shape = tensor.get("shape")
+        count = _rows_of_shape(name, shape)
+        if rows is None:
+            rows, first = count, name
+        elif count != rows:
+            raise InputError(
+                f"input {name!r} has {count} rows (shape {_dump(shape)}), but {first!r} has {rows}: "
+                "every input needs one value per row.",
+                column=name,
+            )
+        tensor_parameters = tensor.get("parameters") or {}
+        if not isinstance(tensor_parameters, dict):
+            raise InputError(f'input {name!r} field "parameters" must be an object.', column=name)
+        if any(key in tensor_parameters for key in _SHARED_MEMORY):
+            raise InputError(
+                f'input {name!r} uses shared memory, which this server does not support: send "data" or binary data.',
+                column=name,
+            )
+        size = tensor_parameters.get("binary_data_size")
+        if size is not None:
+            if "data" in tensor:
+                raise InputError(f'input {name!r} has both "data" and binary_data_size; send one.', column=name)
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise InputError(f"input {name!r} has binary_data_size {_dump(size)}, must be a whole number.")
+            if position + size > len(binary):
+                raise InputError(
+                    f"input {name!r} has binary_data_size {size}, but the request has only {len(binary) - position} "
+                    f"bytes of binary data left (is the {HEADER_LENGTH} header set?).",
+                    column=name,
+                )
+            columns[name] = _binary_values(name, datatype, bytes(binary[position : position + size]), count, shape)
+            position += size
+        elif "data" in tensor:
+            columns[name] = _json_values(name, datatype, tensor["data"], count, shape)
+        else:
+            raise InputError(f'input {name!r} has no "data" (and no binary_data_size parameter).', column=name)
+    if position != len(binary):
+        raise InputError(
+            f"request body has {len(binary) - position} bytes of binary data that no input's binary_data_size "
+            "accounts for."
+        )
+    assert rows is not None
+    outputs, binary_outputs = _requested_outputs(request, parameters, model)
+    # The runtime feeds columns in the model's order whatever order they came in.
+    ordered = {name: columns[name] for name in model.columns}
+    return InferRequest(request_id, ordered, rows, outputs, binary_outputs)
+
+
+def _requested_outputs(
+    request: Mapping[str, Any], parameters: Mapping[str, Any], model: Model
+) -> tuple[tuple[str, ...], frozenset[str]]:
+    available = output_names(model)
+    binary_default = parameters.get("binary_data_output", False)
+    if not isinstance(binary_default, bool):
+        raise InputError(
+            f"infer request parameter binary_data_output == {_dump(binary_default)} must be true or false."
+        )
+    wanted = request.get("outputs")
+    if wanted is None or wanted == []:
+        return available, frozenset(available) if binary_default else frozenset()
+    if not isinstance(wanted, list):
+        raise InputError(f'infer request field "outputs" must be a list, got {_type_name(wanted)}.')
+    names: list[str] = []
+    binary: set[str] = set()
+    for index, output in enumerate(wanted):
+        name = output.get("name") if isinstance(output, dict) else None
+        if not isinstance(name, str):
+            raise InputError(f'outputs[{index}] must be an object with "name" as a string, got {_dump(output)}.')
+        if name not in available:
+            raise InputError(
+                f"infer request asks for output {name!r}, but model {model.name!r} {model.version} has outputs "
+                f"{cap_list(list(available))}."
+            )
+        output_parameters = output.get("parameters") or {}
+        if not isinstance(output_parameters, dict):
+            raise InputError(f'output {name!r} field "parameters" must be an object.')
+        if output_parameters.get("classification"):
+            raise InputError(
+                f'output {name!r} asks for "classification", which is not supported: read "probabilities".'
+            )
+        if any(key in output_parameters for key in _SHARED_MEMORY):
+            raise InputError(f"output {name!r} asks for shared memory, which this server does not support.")
+        as_binary = output_parameters.get("binary_data", binary_default)
+        if not isinstance(as_binary, bool):
+            raise InputError(f"output {name!r} parameter binary_data == {_dump(as_binary)} must be true or false.")
+        if name not in names:
+            names.append(name)
+        if as_binary:
+            binary.add(name)
+    return tuple(names), frozenset(binary)
+
+
+# ---------------------------------------------------------------------------------------------
+# responses
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Predictions for the rows of one request, as plain lists (ready for JSON and for the log)."""
+
+    model: str
+    version: str
+    classes: tuple[Label, ...] | None
+    labels: list[Any] | None = None
+    probabilities: list[list[float]] | None = None
+    values: list[float] | None = None
+    flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return len(self.labels) if self.labels is not None else len(self.values or ())
+
+
+def _binary_tensor(datatype: str, values: list[Any]) -> bytes:
+    if datatype == "BYTES":
+        parts = []
+        for value in values:
+            encoded = str(value).encode("utf-8")
+            parts += [struct.pack("<I", len(encoded)), encoded]
+        return b"".join(parts)
+    dtype = {"INT64": "<i8", "FP64": "<f8", "BOOL": "?"}[datatype]
+    return np.asarray(values, dtype=dtype).tobytes()
+
+
+def encode_infer_response(outcome: Outcome, request: InferRequest, request_id: str) -> tuple[bytes, dict[str, str]]:
+    """The response body and its extra headers (content type, and the JSON header's length when
+    some outputs are binary)."""
+    rows = outcome.rows
+    tensors: list[tuple[str, str, list[int], list[Any]]] = []
+    for name in request.outputs:
+        if name == "label":
+            assert outcome.labels is not None and outcome.classes is not None
+            tensors.append(("label", label_datatype(outcome.classes), [rows], outcome.labels))
+        elif name == "probabilities":
+            assert outcome.probabilities is not None and outcome.classes is not None
+            flat = [p for row in outcome.probabilities for p in row]
+            tensors.append(("probabilities", "FP64", [rows, len(outcome.classes)], flat))
+        else:
+            assert outcome.values is not None
+            tensors.append(("value", "FP64", [rows], outcome.values))
+    outputs = []
+    chunks: list[bytes] = []
+    for name, datatype, shape, data in tensors:
+        tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": shape}
+        if name in request.binary_outputs:
+            chunk = _binary_tensor(datatype, data)
+            tensor["parameters"] = {"binary_data_size": len(chunk)}
+            chunks.append(chunk)
+        else:
+            tensor["data"] = data
+        outputs.append(tensor)
+    response: dict[str, Any] = {
+        "model_name": outcome.model,
+        "model_version": outcome.version,
+        "id": request_id,
+        "outputs": outputs,
+    }
+    if outcome.flags:
+        response["parameters"] = {"flags": {str(row): list(flags) for row, flags in sorted(outcome.flags.items())}}
+    header = json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    if not chunks:
+        return header, {"content-type": "application/json"}
+    return header + b"".join(chunks), {
+        "content-type": "application/octet-stream",
+        HEADER_LENGTH: str(len(header)),
+    }

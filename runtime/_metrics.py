@@ -1,0 +1,137 @@
+"""Prometheus metrics of one server, in a private registry (``GET /metrics``).
+
+Counted by the request handlers:
+
+- ``factory_edge_http_requests_total{endpoint, status}``: every response; ``endpoint`` is the route
+  template (``/v2/models/{name}/infer``), ``unmatched`` for paths no route serves;
+- ``factory_edge_http_errors_total{kind}``: ``bad_input`` (400), ``not_found`` (404),
+  ``method_not_allowed`` (405), ``too_large`` (413), ``timeout`` (503), ``internal`` (500);
+- ``factory_edge_http_request_duration_seconds{endpoint}``: latency histogram;
+- ``factory_edge_predicted_rows_total{version}``: rows predicted, by the version that served them;
+- ``factory_edge_prediction_log_unconfirmed_total``: answers sent before the log confirmed them.
+
+Read at scrape time from the model holder and the prediction log, so they cannot drift from
+``GET /v1/status``:
+
+- ``factory_edge_model_info{model, version, path}`` (always 1) and
+  ``factory_edge_model_loaded_timestamp_seconds``;
+- ``factory_edge_reloads_total{outcome="succeeded"|"refused"}``;
+- ``factory_edge_prediction_log_rows_written_total``, ``..._write_failures_total`` (rows not
+  written), ``..._rows_pruned_total``, ``..._queued_rows``;
+
+plus the standard ``process_*`` metrics (resident memory, CPU seconds, open files).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ._predictlog import PredictionLog
+from ._reload import ModelHolder
+
+__all__ = ["ERROR_KINDS", "ServerMetrics"]
+
+ERROR_KINDS = ("bad_input", "not_found", "method_not_allowed", "too_large", "timeout", "internal")
+# From a single-record call on a small device (well under a millisecond) to a large batch.
+LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _StateCollector(Collector):
+    def __init__(self, holder: ModelHolder, log: PredictionLog | None) -> None:
+        self._holder = holder
+        self._log = log
+
+    def describe(self) -> Iterable[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        holder = self._holder
+        model = holder.current
+        info = GaugeMetricFamily(
+            "factory_edge_model_info", "The model version being served (always 1)", labels=["model", "version", "path"]
+        )
+        info.add_metric([model.name, model.version, str(model.path)], 1.0)
+        yield info
+        loaded = GaugeMetricFamily(
+            "factory_edge_model_loaded_timestamp_seconds", "When the served version was loaded (Unix time)"
+        )
+        loaded.add_metric([], _epoch(holder.loaded_at))
+        yield loaded
+        reloads = CounterMetricFamily(
+            "factory_edge_reloads", "Reload attempts that swapped in a new version or were refused", labels=["outcome"]
+        )
+        reloads.add_metric(["succeeded"], float(holder.succeeded))
+        reloads.add_metric(["refused"], float(holder.refused))
+        yield reloads
+        log = self._log
+        written = CounterMetricFamily(
+            "factory_edge_prediction_log_rows_written", "Rows committed to the prediction log"
+        )
+        failures = CounterMetricFamily(
+            "factory_edge_prediction_log_write_failures", "Rows the prediction log failed to write"
+        )
+        pruned = CounterMetricFamily("factory_edge_prediction_log_rows_pruned", "Rows deleted by log retention")
+        queued = GaugeMetricFamily("factory_edge_prediction_log_queued_rows", "Rows waiting for the log writer")
+        written.add_metric([], float(log.rows_written) if log else 0.0)
+        failures.add_metric([], float(log.write_failures) if log else 0.0)
+        pruned.add_metric([], float(log.rows_pruned) if log else 0.0)
+        queued.add_metric([], float(log.queued_rows) if log else 0.0)
+        yield from (written, failures, pruned, queued)
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+class ServerMetrics:
+    """The metrics of one app instance; several apps in one process never share a series."""
+
+    def __init__(self, holder: ModelHolder, log: PredictionLog | None) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "factory_edge_http_requests",
+            "HTTP responses by endpoint and status code",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter("factory_edge_http_errors", "Failed requests by kind", ["kind"], registry=self.registry)
+        for kind in ERROR_KINDS:
+            self.errors.labels(kind)  # present at 0 from the start, so alerts can use rate()
+        self.latency = Histogram(
+            "factory_edge_http_request_duration_seconds",
+            "Time from the request's arrival to its response",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.predicted_rows = Counter(
+            "factory_edge_predicted_rows",
+            "Rows predicted, by the model version that served them",
+            ["version"],
+            registry=self.registry,
+        )
+        self.log_unconfirmed = Counter(
+            "factory_edge_prediction_log_unconfirmed",
+            "Predictions answered before the log confirmed their commit (the request's time ran out)",
+            registry=self.registry,
+        )
+        self.registry.register(_StateCollector(holder, log))
+        ProcessCollector(registry=self.registry)
+
+    def observe(self, endpoint: str, status: int, seconds: float, error_kind: str | None) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+        if error_kind is not None:
+            self.errors.labels(error_kind).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
