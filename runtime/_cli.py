@@ -47,6 +47,7 @@ import numpy as np
 from ._errors import BundleError, InputError
 from ._manifest import ColumnSpec, Label
 from ._model import BatchPrediction, Model, load
+from ._monitor_cli import add_drift, add_feedback
 from ._validation import UNKNOWN_HINT, ColumnRule, UnknownPolicy, cap_list, compile_rules, describe_allowed
 
 __all__ = [
@@ -95,9 +96,7 @@ _SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 # those are refused rather than read as something the writer may not have meant. nan/inf spellings
 # are let through so the runtime's validation words the refusal (inf is never valid, nan is
 # missing).
-_NUMBER_TEXT = re.compile(
-    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII
-)
+_NUMBER_TEXT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
 _RUNTIME_FLAG_HINT = UNKNOWN_HINT
 _CLI_FLAG_HINT = "(pass --on-unknown flag to accept and flag it)"
 _REJECT_COLUMNS = ("row", "reason")
@@ -179,8 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001
         return _fail(
             console,
-            f"internal error: {type(error).__name__}: {error} "
-            "(rerun with --verbose for the traceback)",
+            f"internal error: {type(error).__name__}: {error} (rerun with --verbose for the traceback)",
             EXIT_INTERNAL,
             verbose,
         )
@@ -224,23 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog=PROG,
-        description="Verify factory-edge model bundles and predict with them "
-        "(numpy + onnxruntime only).",
+        description="Verify factory-edge model bundles and predict with them (numpy + onnxruntime only).",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"factory-edge runtime {__version__}"
-    )
+    parser.add_argument("--version", action="version", version=f"factory-edge runtime {__version__}")
     common = _Parser(add_help=False)
     common.add_argument(
         "--verbose",
         action="store_true",
         help="on errors, also print the traceback; log what load verified",
     )
-    subcommands = parser.add_subparsers(
-        title="commands", dest="command", metavar="COMMAND", required=True
-    )
+    subcommands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
     for add in _COMMANDS:
         add(subcommands, common)
     return parser
@@ -274,12 +267,8 @@ def _add_info(subcommands: Any, common: argparse.ArgumentParser) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    info.add_argument(
-        "bundle", metavar="PATH", help="a version folder or a model folder with a CURRENT file"
-    )
-    info.add_argument(
-        "--json", action="store_true", help="print one machine-readable JSON object instead of text"
-    )
+    info.add_argument("bundle", metavar="PATH", help="a version folder or a model folder with a CURRENT file")
+    info.add_argument("--json", action="store_true", help="print one machine-readable JSON object instead of text")
     info.set_defaults(run=_run_info)
 
 
@@ -321,9 +310,7 @@ def model_summary(model: Model) -> dict[str, Any]:
         "classes": list(manifest.classes) if manifest.classes is not None else None,
         "output": {
             "columns": prediction_columns(model),
-            "onnx_output": manifest.outputs.probabilities
-            if manifest.is_classifier
-            else manifest.outputs.value,
+            "onnx_output": manifest.outputs.probabilities if manifest.is_classifier else manifest.outputs.value,
             "label_tie_tolerance": manifest.label_tie_tolerance if manifest.is_classifier else None,
         },
         "metrics": {
@@ -408,11 +395,7 @@ def _info_text(summary: Mapping[str, Any]) -> str:
         if column["kind"] == "number":
             if column["valid_range"] is not None:
                 low, high = column["valid_range"]
-                source = (
-                    f" (valid range from {column['range_source']})"
-                    if column.get("range_source")
-                    else ""
-                )
+                source = f" (valid range from {column['range_source']})" if column.get("range_source") else ""
                 accepts = f"[{float(low)!r}, {float(high)!r}]{source}"
             else:
                 accepts = "any finite number"
@@ -421,35 +404,20 @@ def _info_text(summary: Mapping[str, Any]) -> str:
             accepts = ", ".join(repr(category) for category in categories[:_CATEGORIES_SHOWN])
             if len(categories) > _CATEGORIES_SHOWN:
                 accepts += f", and {len(categories) - _CATEGORIES_SHOWN} more (see --json)"
-        table.append(
-            (column["name"], column["kind"], "yes" if column["nullable"] else "no", accepts)
-        )
+        table.append((column["name"], column["kind"], "yes" if column["nullable"] else "no", accepts))
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
-        lines.append(
-            "  "
-            + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths))
-            + "  "
-            + row[3]
-        )
+        lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3])
 
     lines.append("")
     output = summary["output"]
     if summary["classes"] is not None:
         lines.append(f"{'classes':<12}{', '.join(repr(label) for label in summary['classes'])}")
-    lines.append(
-        f"{'output':<12}{', '.join(output['columns'])} (ONNX output {output['onnx_output']!r})"
-    )
+    lines.append(f"{'output':<12}{', '.join(output['columns'])} (ONNX output {output['onnx_output']!r})")
 
     metrics = summary["metrics"]
-    shown = [
-        f"{label} {_number(metrics[key])}" for key, label in _METRIC_NAMES.items() if key in metrics
-    ]
-    held_out = (
-        f" on {_number(metrics['held_out_rows'])} held-out rows"
-        if "held_out_rows" in metrics
-        else ""
-    )
+    shown = [f"{label} {_number(metrics[key])}" for key, label in _METRIC_NAMES.items() if key in metrics]
+    held_out = f" on {_number(metrics['held_out_rows'])} held-out rows" if "held_out_rows" in metrics else ""
     lines.append(f"{'metrics':<12}{', '.join(shown) + held_out if shown else 'not recorded'}")
 
     parity = summary["parity"]
@@ -469,11 +437,7 @@ def _info_text(summary: Mapping[str, Any]) -> str:
     libraries = summary["libraries"]
     lines.append(
         f"{'exported by':<12}"
-        + (
-            ", ".join(f"{name} {version}" for name, version in libraries.items())
-            if libraries
-            else "not recorded"
-        )
+        + (", ".join(f"{name} {version}" for name, version in libraries.items()) if libraries else "not recorded")
     )
     lines.append(f"{'performance':<12}{_performance_text(summary['performance'])}")
     return "\n".join(lines) + "\n"
@@ -487,16 +451,10 @@ def _performance_text(performance: Mapping[str, Any] | None) -> str:
     if isinstance(latency, Mapping):
         parts.append(
             "single-record latency "
-            + ", ".join(
-                f"{key} {_number(latency[key], 1)} us"
-                for key in ("p50", "p90", "p99")
-                if key in latency
-            )
+            + ", ".join(f"{key} {_number(latency[key], 1)} us" for key in ("p50", "p90", "p99") if key in latency)
         )
     if "load_and_first_prediction_s" in performance:
-        parts.append(
-            f"load + first prediction {_number(performance['load_and_first_prediction_s'], 2)} s"
-        )
+        parts.append(f"load + first prediction {_number(performance['load_and_first_prediction_s'], 2)} s")
     if "peak_rss_mb" in performance:
         parts.append(f"peak RSS {_number(performance['peak_rss_mb'], 1)} MB")
     where = ", ".join(
@@ -561,15 +519,9 @@ def _add_predict(subcommands: Any, common: argparse.ArgumentParser) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument(
-        "bundle", metavar="PATH", help="a version folder or a model folder with a CURRENT file"
-    )
-    predict.add_argument(
-        "--input", "-i", required=True, metavar="FILE|-", help="the rows to predict; - is stdin"
-    )
-    predict.add_argument(
-        "--input-format", choices=("csv", "jsonl"), help="input format (default: from the suffix)"
-    )
+    predict.add_argument("bundle", metavar="PATH", help="a version folder or a model folder with a CURRENT file")
+    predict.add_argument("--input", "-i", required=True, metavar="FILE|-", help="the rows to predict; - is stdin")
+    predict.add_argument("--input-format", choices=("csv", "jsonl"), help="input format (default: from the suffix)")
     predict.add_argument(
         "--output",
         "-o",
@@ -622,15 +574,11 @@ def _add_predict(subcommands: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="onnxruntime threads (default: 1)",
     )
-    predict.add_argument(
-        "--no-progress", action="store_true", help="no progress line on stderr, even on a terminal"
-    )
+    predict.add_argument("--no-progress", action="store_true", help="no progress line on stderr, even on a terminal")
     predict.set_defaults(run=_run_predict)
 
 
-def _format_of(
-    path: str, explicit: str | None, option: str, *, stdout_default: str | None = None
-) -> str:
+def _format_of(path: str, explicit: str | None, option: str, *, stdout_default: str | None = None) -> str:
     if explicit is not None:
         return explicit
     if path == "-":
@@ -760,9 +708,7 @@ class _CsvReader:
                 EXIT_BAD_INPUT,
             ) from None
         except csv.Error as error:
-            raise CliError(
-                f"the header of {source} cannot be read as CSV: {error}", EXIT_BAD_INPUT
-            ) from None
+            raise CliError(f"the header of {source} cannot be read as CSV: {error}", EXIT_BAD_INPUT) from None
         problems = self._lines.take(1, self._reader.line_num)
         if problems:
             raise CliError(f"the header of {source} cannot be read: {problems[0]}", EXIT_BAD_INPUT)
@@ -785,8 +731,7 @@ class _CsvReader:
                     last_line + 1,
                     {},
                     fatal=(
-                        f"line {last_line + 1} of {layout.source} cannot be read as CSV: {error} "
-                        "(check the quoting)"
+                        f"line {last_line + 1} of {layout.source} cannot be read as CSV: {error} (check the quoting)"
                     ),
                 )
                 return
@@ -874,15 +819,11 @@ class _JsonlReader:
             except json.JSONDecodeError as error:
                 preview = text.strip()
                 preview = preview if len(preview) <= 60 else preview[:57] + "..."
-                record.problems.append(
-                    f"is not valid JSON ({error.msg} at column {error.colno}): {preview!r}"
-                )
+                record.problems.append(f"is not valid JSON ({error.msg} at column {error.colno}): {preview!r}")
                 yield record
                 continue
             except _DuplicateKey as error:
-                record.problems.append(
-                    f"names key {error.args[0]!r} twice; each column must appear once"
-                )
+                record.problems.append(f"names key {error.args[0]!r} twice; each column must appear once")
                 yield record
                 continue
             if not isinstance(data, dict):
@@ -896,9 +837,7 @@ class _JsonlReader:
             missing = [name for name in layout.columns if name not in data]
             unknown = [key for key in data if key not in model_columns]
             if missing:
-                record.problems.append(
-                    f"has no key(s) {cap_list(missing)}: every model column is needed on every line"
-                )
+                record.problems.append(f"has no key(s) {cap_list(missing)}: every model column is needed on every line")
             if unknown and not layout.keep_extra:
                 record.problems.append(
                     f"has unknown key(s) {cap_list(unknown)}; pass --keep-extra to carry extra "
@@ -906,22 +845,15 @@ class _JsonlReader:
                 )
             clashes = [key for key in unknown if key in layout.reserved]
             if clashes and layout.keep_extra:
-                record.problems.append(
-                    f"has key(s) {cap_list(clashes)}, which the output adds; rename them"
-                )
+                record.problems.append(f"has key(s) {cap_list(clashes)}, which the output adds; rename them")
             for name in layout.columns:
                 if name not in data:
                     continue
                 value = data[name]
                 # json gives arbitrarily large ints; float() of one would raise OverflowError.
-                if (
-                    name in layout.numbers
-                    and type(value) is int
-                    and abs(value) > sys.float_info.max
-                ):
+                if name in layout.numbers and type(value) is int and abs(value) > sys.float_info.max:
                     record.column_problems[name] = (
-                        f"{name} == {value!r} is too large for a float, must be "
-                        f"{describe_allowed(layout.specs[name])}."
+                        f"{name} == {value!r} is too large for a float, must be {describe_allowed(layout.specs[name])}."
                     )
                     continue
                 record.values[name] = value
@@ -953,13 +885,9 @@ def _check_csv_header(header: Sequence[str], layout: _Layout, model_label: str) 
             parts.append(f"unknown {cap_list(unknown)}")
         fix = ""
         if len(header) == 1 and any(mark in header[0] for mark in ";\t|"):
-            fix = (
-                "; the header looks delimited by something other than commas (only commas are read)"
-            )
+            fix = "; the header looks delimited by something other than commas (only commas are read)"
         elif unknown and not missing:
-            fix = (
-                "; pass --keep-extra to carry extra columns through unchanged (never to the model)"
-            )
+            fix = "; pass --keep-extra to carry extra columns through unchanged (never to the model)"
         raise CliError(
             f"{source} has {len(header)} columns, but model {model_label} expects "
             f"{len(layout.columns)}: " + "; ".join(parts) + fix,
@@ -968,8 +896,7 @@ def _check_csv_header(header: Sequence[str], layout: _Layout, model_label: str) 
     clashes = [name for name in header if name in layout.reserved]
     if clashes:
         raise CliError(
-            f"{source} has column(s) {cap_list(clashes)}, which the output adds: "
-            "rename or drop them",
+            f"{source} has column(s) {cap_list(clashes)}, which the output adds: rename or drop them",
             EXIT_BAD_INPUT,
         )
 
@@ -998,8 +925,7 @@ class _Predictor:
         if not good:
             return
         columns = {
-            rule.name: _column_array(rule, [record.values[rule.name] for record in good])
-            for rule in self._rules
+            rule.name: _column_array(rule, [record.values[rule.name] for record in good]) for rule in self._rules
         }
         result = self._model.predict_batch(columns, errors="skip")
         for rejected in result.rejected:
@@ -1040,9 +966,7 @@ class _Predictor:
                 items = [("label", label)]
                 items += [
                     (f"probability_{name}", probability)
-                    for name, probability in zip(
-                        result.classes, result.probabilities[position].tolist()
-                    )
+                    for name, probability in zip(result.classes, result.probabilities[position].tolist())
                 ]
             else:
                 assert result.values is not None
@@ -1055,9 +979,7 @@ class _Predictor:
 def _column_array(rule: ColumnRule, values: list[Any]) -> np.ndarray:
     """A 1-D array for one column; built item by item so a list value cannot add a dimension."""
     if rule.is_number and all(type(value) is float or value is None for value in values):
-        return np.array(
-            [math.nan if value is None else value for value in values], dtype=np.float64
-        )
+        return np.array([math.nan if value is None else value for value in values], dtype=np.float64)
     array = np.empty(len(values), dtype=object)
     for index, value in enumerate(values):
         array[index] = value
@@ -1112,9 +1034,7 @@ class _JsonlSink:
     def write(self, items: list[tuple[str, Any]]) -> None:
         # Standard JSON has no NaN or infinity: NaN (a missing number) and the infinities a
         # rejected row may hold are written as null; the reject reason still names the value.
-        self._stream.write(
-            json.dumps(_json_safe(dict(items)), ensure_ascii=False, allow_nan=False) + "\n"
-        )
+        self._stream.write(json.dumps(_json_safe(dict(items)), ensure_ascii=False, allow_nan=False) + "\n")
 
     def flush(self) -> None:
         self._stream.flush()
@@ -1131,10 +1051,7 @@ class _Fields:
 
     def items(self, record: _Record, *, for_json: bool, typed: bool) -> list[tuple[str, Any]]:
         if not for_json:
-            return [
-                (name, record.fields.get(name, "" if self._csv_input else None))
-                for name in self.columns
-            ]
+            return [(name, record.fields.get(name, "" if self._csv_input else None)) for name in self.columns]
         if not self._csv_input:
             return list(record.fields.items())
         if not typed:  # rejects keep the text exactly as read
@@ -1223,9 +1140,7 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
             raise CliError("--rejects needs a file (.csv or .jsonl), not -", EXIT_USAGE)
         rejects_format = _SUFFIX_FORMATS.get(Path(args.rejects).suffix.lower())
         if rejects_format is None:
-            raise CliError(
-                f"--rejects {args.rejects!r} needs a .csv, .jsonl or .ndjson suffix", EXIT_USAGE
-            )
+            raise CliError(f"--rejects {args.rejects!r} needs a .csv, .jsonl or .ndjson suffix", EXIT_USAGE)
     if args.keep_extra and input_format == "jsonl" and "csv" in (output_format, rejects_format):
         raise CliError(
             "--keep-extra with JSON Lines input needs JSON Lines output and rejects: the extra "
@@ -1238,9 +1153,7 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
     for index, (first_option, first) in enumerate(paths):
         for second_option, second in paths[index + 1 :]:
             if _same_file(first, second):
-                raise CliError(
-                    f"{first_option} and {second_option} are the same file ({first!r})", EXIT_USAGE
-                )
+                raise CliError(f"{first_option} and {second_option} are the same file ({first!r})", EXIT_USAGE)
 
     with contextlib.ExitStack() as stack:
         lines, source = _open_input(args.input, stack)
@@ -1264,9 +1177,7 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
         fields = _Fields(layout, input_format, reader.header)
 
         output_name = "stdout" if args.output == "-" else repr(args.output)
-        output: _Sink = _open_sink(
-            args.output, output_format, list(fields.columns) + predictions, stack, console
-        )
+        output: _Sink = _open_sink(args.output, output_format, list(fields.columns) + predictions, stack, console)
         rejects: _Sink | None = None
         if skip:
             assert rejects_format is not None
@@ -1281,9 +1192,7 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
         counts = _Counts()
         predictor = _Predictor(model)
         # Not when the rows themselves go to the same terminal: the line would be drawn into them.
-        show_progress = _isatty(console.stderr) and not (
-            args.output == "-" and _isatty(console.stdout)
-        )
+        show_progress = _isatty(console.stderr) and not (args.output == "-" and _isatty(console.stdout))
         progress = _Progress(console.stderr, show_progress and not args.no_progress)
 
         output_json, rejects_json = output_format == "jsonl", rejects_format == "jsonl"
@@ -1301,9 +1210,7 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
                 rejects.flush()
 
         def stop_at(record: _Record) -> CliError:
-            before = (
-                f"{_rows(counts.predicted)} before it {'was' if counts.predicted == 1 else 'were'}"
-            )
+            before = f"{_rows(counts.predicted)} before it {'was' if counts.predicted == 1 else 'were'}"
             return CliError(
                 f"stopped at {layout.where(record)}: {_joined(record.reasons)}. {before} "
                 f"predicted and written to {output_name}; pass --on-error skip --rejects FILE "
@@ -1319,9 +1226,7 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
                 for record in chunk:
                     if record.fatal is not None:
                         flush()
-                        raise CliError(
-                            f"{record.fatal}; stopped after it: {outcome()}", EXIT_BAD_INPUT
-                        )
+                        raise CliError(f"{record.fatal}; stopped after it: {outcome()}", EXIT_BAD_INPUT)
                     if record.reasons and rejects is None:
                         flush()
                         raise stop_at(record)
@@ -1329,16 +1234,11 @@ def _run_predict(args: argparse.Namespace, console: Console) -> int:
                     if record.reasons:
                         assert rejects is not None
                         reason = [("row", record.row), ("reason", _joined(record.reasons))]
-                        rejects.write(
-                            fields.items(record, for_json=rejects_json, typed=False) + reason
-                        )
+                        rejects.write(fields.items(record, for_json=rejects_json, typed=False) + reason)
                         counts.rejected += 1
                     else:
                         assert record.prediction is not None
-                        output.write(
-                            fields.items(record, for_json=output_json, typed=True)
-                            + record.prediction
-                        )
+                        output.write(fields.items(record, for_json=output_json, typed=True) + record.prediction)
                         counts.predicted += 1
                 flush()
                 progress.update(counts.read)
@@ -1365,16 +1265,12 @@ def _open_input(path: str, stack: contextlib.ExitStack) -> tuple[_Lines, str]:
     try:
         stream = open(path, "rb")  # noqa: SIM115 -- closed by the caller's ExitStack
     except OSError as error:
-        raise CliError(
-            f"cannot read --input {path!r}: {error.strerror or error}", EXIT_USAGE
-        ) from None
+        raise CliError(f"cannot read --input {path!r}: {error.strerror or error}", EXIT_USAGE) from None
     stack.enter_context(stream)
     return _Lines(stream), repr(path)
 
 
-def _open_sink(
-    path: str, kind: str, columns: Sequence[str], stack: contextlib.ExitStack, console: Console
-) -> _Sink:
+def _open_sink(path: str, kind: str, columns: Sequence[str], stack: contextlib.ExitStack, console: Console) -> _Sink:
     if path == "-":
         stream = console.stdout
     else:
@@ -1382,9 +1278,7 @@ def _open_sink(
             # closed by the caller's ExitStack
             stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as error:
-            raise CliError(
-                f"cannot write {path!r}: {error.strerror or error}", EXIT_USAGE
-            ) from None
+            raise CliError(f"cannot write {path!r}: {error.strerror or error}", EXIT_USAGE) from None
         stack.enter_context(stream)
     return _CsvSink(stream, columns) if kind == "csv" else _JsonlSink(stream)
 
@@ -1492,6 +1386,14 @@ def _add_serve(subcommands: Any, common: argparse.ArgumentParser) -> None:
         "at the cost of an fsync per group commit",
     )
     serve.add_argument(
+        "--drift-window",
+        type=_positive_int,
+        default=5_000,
+        metavar="N",
+        help="GET /v1/drift and the drift gauges in /metrics judge the last N logged predictions "
+        "(default 5000; recomputed at most once a minute for /metrics)",
+    )
+    serve.add_argument(
         "--max-body-bytes",
         type=_positive_int,
         default=8 * 1024 * 1024,
@@ -1559,6 +1461,7 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
         log_retention_rows=args.log_retention_rows,
         log_retention_days=args.log_retention_days,
         log_sync=args.log_sync,
+        drift_window_rows=args.drift_window,
     )
     try:
         sock = _serve.bind_socket(args.host, args.port)
@@ -1569,4 +1472,10 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_add_info, _add_predict, _add_serve]
+_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    _add_info,
+    _add_predict,
+    _add_serve,
+    add_drift,
+    add_feedback,
+]

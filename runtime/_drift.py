@@ -30,7 +30,7 @@ import numpy as np
 from ._manifest import Manifest
 from ._validation import MISSING_CATEGORY
 
-__all__ = ["ColumnDrift", "DriftReport", "Thresholds", "drift_report", "ks_statistic", "psi"]
+__all__ = ["ColumnDrift", "DriftReport", "Thresholds", "drift_report", "ks_statistic", "psi", "worst"]
 
 Status = Literal["ok", "warn", "alert"]
 _ORDER = {"ok": 0, "warn": 1, "alert": 2}
@@ -59,7 +59,8 @@ def _grade(value: float, warn: float, alert: float, *, strictly_above_warn: bool
     return "ok"
 
 
-def _worst(statuses: Sequence[Status]) -> Status:
+def worst(statuses: Sequence[Status]) -> Status:
+    """The most severe of the statuses (ok < warn < alert)."""
     return max(statuses, key=_ORDER.__getitem__, default="ok")
 
 
@@ -174,7 +175,7 @@ def _number_drift(name: str, values: np.ndarray, reference: Mapping[str, Any], t
             if status != "ok":
                 column.reasons.append(f"{label} {value:.3f} (warn at {warn}, alert at {alert})")
             statuses.append(status)
-    column.status = _worst(statuses)
+    column.status = worst(statuses)
     return column
 
 
@@ -222,7 +223,7 @@ def _category_drift(name: str, values: np.ndarray, reference: Mapping[str, Any],
         if unknown_status != "ok":
             column.reasons.append(f"unknown categories in {column.unknown_rate:.1%} of rows: {column.unknown_examples}")
         statuses += [psi_status, unknown_status]
-    column.status = _worst(statuses)
+    column.status = worst(statuses)
     return column
 
 
@@ -263,4 +264,4 @@ def drift_report(
             "recent_shares": dict(zip(classes, recent)),
             "reference_shares": dict(reference_predictions["shares"]),
         }
-    return DriftReport(manifest.name, manifest.version, rows, _worst(statuses), results, predictions, thresholds)
+    return DriftReport(manifest.name, manifest.version, rows, worst(statuses), results, predictions, thresholds)

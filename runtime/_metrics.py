@@ -25,8 +25,9 @@ plus the standard ``process_*`` metrics (resident memory, CPU seconds, open file
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -83,6 +84,55 @@ class _StateCollector(Collector):
         pruned.add_metric([], float(log.rows_pruned) if log else 0.0)
         queued.add_metric([], float(log.queued_rows) if log else 0.0)
         yield from (written, failures, pruned, queued)
+
+
+_STATUS_VALUE = {"ok": 0.0, "warn": 1.0, "alert": 2.0}
+
+
+class DriftCollector(Collector):
+    """Gauges from the server's last drift report: status per column (0 ok, 1 warn, 2 alert), PSI,
+    the overall status, the window size and, with fed-back labels, accuracy."""
+
+    def __init__(self, report: Callable[[], dict[str, Any] | None]) -> None:
+        self._report = report
+
+    def describe(self) -> Iterable[Metric]:
+        return self.collect()
+
+    def collect(self) -> Iterable[Metric]:
+        report = self._report()
+        if not report or report.get("status") not in _STATUS_VALUE:
+            return
+        overall = GaugeMetricFamily(
+            "factory_edge_drift_status", "Drift status: 0 ok, 1 warn, 2 alert", labels=["scope"]
+        )
+        overall.add_metric(["overall"], _STATUS_VALUE[report["status"]])
+        if report.get("predictions"):
+            overall.add_metric(["predictions"], _STATUS_VALUE[report["predictions"]["status"]])
+        accuracy = report.get("accuracy") or {}
+        overall.add_metric(["accuracy"], _STATUS_VALUE[accuracy.get("status", "ok")])
+        yield overall
+        columns = GaugeMetricFamily(
+            "factory_edge_drift_column_status",
+            "Drift status per input column: 0 ok, 1 warn, 2 alert",
+            labels=["column"],
+        )
+        psi = GaugeMetricFamily(
+            "factory_edge_drift_psi", "Population stability index per input column", labels=["column"]
+        )
+        for name, column in report["columns"].items():
+            columns.add_metric([name], _STATUS_VALUE[column["status"]])
+            if column.get("psi") is not None:
+                psi.add_metric([name], float(column["psi"]))
+        yield columns
+        yield psi
+        rows = GaugeMetricFamily("factory_edge_drift_window_rows", "Logged predictions in the drift window")
+        rows.add_metric([], float(report["rows"]))
+        yield rows
+        if "accuracy" in accuracy:
+            value = GaugeMetricFamily("factory_edge_accuracy", "Accuracy over fed-back labels in the drift window")
+            value.add_metric([], float(accuracy["accuracy"]))
+            yield value
 
 
 def _epoch(iso: str) -> float:

@@ -55,6 +55,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -82,8 +83,9 @@ from ._inference_protocol import (
     model_metadata,
     parse_json,
 )
-from ._metrics import ServerMetrics
+from ._metrics import DriftCollector, ServerMetrics
 from ._model import BatchPrediction, Model, Prediction, load
+from ._monitor import drift_from_log
 from ._predictlog import LogEntry, PredictionLog, SyncMode
 from ._process import current_rss_mb, peak_rss_mb
 from ._reload import ModelHolder
@@ -122,6 +124,8 @@ class ServeConfig:
     log_retention_rows: int | None = None
     log_retention_days: float | None = None
     log_sync: SyncMode = "normal"
+    drift_window_rows: int = 5_000
+    drift_max_age_s: float = 60.0
 
 
 class HttpError(Exception):
@@ -248,6 +252,10 @@ class _Server:
         self.started_at = datetime.now(timezone.utc)
         self.started_monotonic = time.monotonic()
         self.log_unconfirmed = 0
+        # The last drift report over the log (monotonic time, report): /v1/drift and /metrics share it.
+        self.drift: tuple[float, dict[str, Any]] | None = None
+        self.drift_lock = asyncio.Lock()
+        self.metrics.registry.register(DriftCollector(lambda: self.drift[1] if self.drift else None))
 
     # -- the wrapper every endpoint goes through --------------------------------------------------
     def endpoint(
@@ -573,7 +581,45 @@ class _Server:
     async def metrics_text(self, request: Request, call: _Call) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
+        if self.log is not None:
+            try:
+                await self._drift_report(max_age_s=self.config.drift_max_age_s)
+            except (OSError, sqlite3.Error) as error:
+                # the drift gauges keep their last values; the log's own failure counters tell the story
+                logger.warning("drift over %s not refreshed for /metrics: %s", self.log.path, error)
         return Response(self.metrics.render(), headers={"content-type": CONTENT_TYPE_LATEST})
+
+    async def drift_status(self, request: Request, call: _Call) -> Response:
+        """Drift of the last ``?last=N`` logged predictions (default: the configured window)."""
+        if self.log is None:
+            raise HttpError(409, None, "drift is measured on the prediction log: start the server with --log")
+        last = request.query_params.get("last")
+        try:
+            rows = int(last) if last is not None else self.config.drift_window_rows
+        except ValueError:
+            raise HttpError(400, "bad_input", f"last == {last!r} must be a whole number of rows") from None
+        if rows < 1:
+            raise HttpError(400, "bad_input", f"last == {rows} must be >= 1")
+        try:
+            return _json_response(await self._drift_report(max_age_s=0.0, rows=rows))
+        except (OSError, sqlite3.Error) as error:
+            raise HttpError(503, None, f"cannot read the prediction log {str(self.log.path)!r}: {error}") from None
+
+    async def _drift_report(self, *, max_age_s: float, rows: int | None = None) -> dict[str, Any]:
+        """The drift report over the log, recomputed when older than ``max_age_s`` (in a worker thread)."""
+        async with self.drift_lock:
+            if self.drift is not None and rows is None and time.monotonic() - self.drift[0] < max_age_s:
+                return self.drift[1]
+            window_rows = rows or self.config.drift_window_rows
+            manifest = self.holder.current.manifest
+            assert self.log is not None
+            log_path = self.log.path
+            report = await anyio.to_thread.run_sync(
+                lambda: drift_from_log(log_path, manifest, last=window_rows), limiter=self.limiter
+            )
+            if rows is None or rows == self.config.drift_window_rows:
+                self.drift = (time.monotonic(), report)
+            return report
 
     # -- lifecycle --------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -631,6 +677,7 @@ def create_app(
         ("/v1/predict", server.predict, "POST", True),
         ("/v1/status", server.status, "GET", False),
         ("/v1/admin/reload", server.admin_reload, "POST", False),
+        ("/v1/drift", server.drift_status, "GET", False),
         ("/metrics", server.metrics_text, "GET", False),
     ]
     routes = [

@@ -1,0 +1,171 @@
+"""Monitoring from the prediction log: windows, late labels, accuracy drift (issue 6, must show 4)."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import numpy as np
+import pytest
+
+import runtime
+from runtime._monitor import accuracy_report, ingest_feedback, parse_duration, read_csv_window, read_log_window
+from runtime._predictlog import LogEntry, PredictionLog
+
+pd = pytest.importorskip("pandas")
+from export._data import make_demo_data  # noqa: E402
+
+FEATURES = ["temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift"]
+
+
+@pytest.fixture(scope="module")
+def model(shipped_bundle):
+    return runtime.load(shipped_bundle)
+
+
+def _records(frame) -> list[dict]:
+    records = []
+    for row in frame[FEATURES].itertuples(index=False):
+        record = {}
+        for name, value in zip(FEATURES, row):
+            missing = value is None or value == "" or (isinstance(value, float) and np.isnan(value))
+            record[name] = None if missing else value
+        records.append(record)
+    return records
+
+
+@pytest.fixture(scope="module")
+def logged(model, tmp_path_factory):
+    """2,000 demo parts predicted in 20 requests of 100 and written through the server's log writer."""
+    folder = tmp_path_factory.mktemp("log")
+    frame = make_demo_data(2000, seed=21)
+    records = _records(frame)
+    log = PredictionLog(folder / "predictions.db")
+    truth = {}
+    try:
+        for request in range(20):
+            chunk = records[request * 100 : (request + 1) * 100]
+            result = model.predict_batch(chunk)
+            entry = LogEntry(
+                request_id=f"req-{request}",
+                epoch=time.time(),
+                endpoint="/v1/predict",
+                status=200,
+                model=model.name,
+                version=model.version,
+                latency_ms=1.0,
+                inputs=chunk,
+                classes=model.classes,
+                labels=result.labels.tolist(),
+                probabilities=result.probabilities.tolist(),
+            )
+            assert log.submit(entry).result(timeout=10) == "written"
+            for row in range(100):
+                truth[(f"req-{request}", row)] = int(frame["defect"].iloc[request * 100 + row])
+    finally:
+        log.close()
+    return folder / "predictions.db", truth
+
+
+def _feedback(path, truth, flip_share: float = 0.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["request_id", "row", "label"])
+        for (request_id, row), label in truth.items():
+            writer.writerow([request_id, row, 1 - label if rng.random() < flip_share else label])
+
+
+def test_log_window_reads_inputs_and_predictions(model, logged):
+    database, _ = logged
+    window = read_log_window(database, model.manifest)
+    assert window.rows == 2000 and len(window.labels) == 2000
+    assert window.request_ids[0] == "req-0" and window.row_numbers[:3] == [0, 1, 2]
+    last = read_log_window(database, model.manifest, last=150)
+    assert last.rows == 150 and last.request_ids[-1] == "req-19"
+    assert read_log_window(database, model.manifest, since_s=3600).rows == 2000
+
+
+def test_accuracy_at_baseline_does_not_alert(model, logged, tmp_path):
+    database, truth = logged
+    _feedback(tmp_path / "labels.csv", truth)
+    counts = ingest_feedback(database, tmp_path / "labels.csv", model.manifest)
+    assert counts["labels_matching_a_prediction"] == 2000
+    report = accuracy_report(database, read_log_window(database, model.manifest), model.manifest)
+    assert abs(report["drop"]) < 0.025
+    assert report["status"] == "ok"
+
+
+def test_a_window_where_the_model_is_wrong_more_often_alerts(model, logged, tmp_path):
+    database, truth = logged
+    _feedback(tmp_path / "labels.csv", truth, flip_share=0.15, seed=3)  # the process changed under the model
+    ingest_feedback(database, tmp_path / "labels.csv", model.manifest)
+    report = accuracy_report(database, read_log_window(database, model.manifest), model.manifest)
+    assert report["drop"] > 0.05
+    assert report["status"] == "alert"
+    assert report["labelled_rows"] == 2000
+
+
+def test_feedback_with_an_unknown_class_is_refused_naming_the_entry(model, logged, tmp_path):
+    database, _ = logged
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"request_id": "req-0", "label": 1}\n{"request_id": "req-1", "label": "scrap"}\n')
+    with pytest.raises(ValueError, match=r"entry 2: label 'scrap' is not a class of 'quality'"):
+        ingest_feedback(database, path, model.manifest)
+
+
+def test_csv_window(model, tmp_path):
+    frame = make_demo_data(300, seed=22)
+    path = tmp_path / "recent.csv"
+    frame.to_csv(path, index=False)
+    window = read_csv_window(path, model.manifest)
+    assert window.rows == 300
+    assert np.isnan(window.columns["temperature"]).sum() == frame["temperature"].isna().sum()
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+# -- the CLI -------------------------------------------------------------------------------------------
+
+
+def test_drift_cli_on_the_log_text_json_and_exit_codes(shipped_bundle, logged, tmp_path, capsys):
+    from runtime._cli import main
+
+    database, truth = logged
+    _feedback(tmp_path / "labels.csv", truth)
+    assert main(["feedback", str(shipped_bundle), str(tmp_path / "labels.csv"), "--log", str(database)]) == 0
+    assert "of which 2,000 match a logged prediction" in capsys.readouterr().out
+    assert main(["drift", str(shipped_bundle), "--log", str(database)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("drift of quality 1.0.0 over 2,000 rows from prediction log ")
+    assert ": OK\n" in text.splitlines()[0] + "\n" and "accuracy: " in text
+    _feedback(tmp_path / "worse.csv", truth, flip_share=0.15, seed=3)
+    main(["feedback", str(shipped_bundle), str(tmp_path / "worse.csv"), "--log", str(database)])
+    capsys.readouterr()
+    assert main(["drift", str(shipped_bundle), "--log", str(database), "--json", "--last", "1500"]) == 2
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "alert" and report["accuracy"]["status"] == "alert"
+    assert report["rows"] == 1500
+    _feedback(tmp_path / "labels.csv", truth)  # restore the true labels for other tests
+    main(["feedback", str(shipped_bundle), str(tmp_path / "labels.csv"), "--log", str(database)])
+
+
+def test_drift_cli_on_a_csv_with_a_shifted_sensor(shipped_bundle, tmp_path, capsys):
+    from runtime._cli import main
+
+    frame = make_demo_data(1000, seed=23)
+    frame["temperature"] = frame["temperature"] + 25.0
+    frame.to_csv(tmp_path / "recent.csv", index=False)
+    html = tmp_path / "drift.html"
+    code = main(["drift", str(shipped_bundle), "--input", str(tmp_path / "recent.csv"), "--html", str(html)])
+    out = capsys.readouterr().out
+    assert code == 2
+    column_lines = [line.split() for line in out.splitlines()[2:] if line.startswith("  ") and line[2] != " "]
+    assert [words[0] for words in column_lines if words[2] == "alert"] == ["temperature"]
+    assert html.read_text().count("data:image/png;base64,") == 7
+    assert main(["drift", str(shipped_bundle), "--input", str(tmp_path / "missing.csv")]) == 4
