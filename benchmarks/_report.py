@@ -526,20 +526,9 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
 
 def _size_limit_lines(check: Mapping[str, Any] | None) -> list[str]:
     """Quality of a size-limited forest against the same forest grown fully (from the manifest)."""
-    if not check:
-        return []
-    limits = ", ".join(f"`{key}={value}`" for key, value in check["limits"].items())
-    changes = ", ".join(
-        f"{key.replace('_', ' ')} {check['this_model'][key]:.4f} vs {check['unconstrained'][key]:.4f} "
-        f"({check['difference_pp'][key]:+.2f} percentage points)"
-        for key in check["difference_pp"]
-    )
-    verdict = "within" if check["within_bound"] else "**not** within"
-    return [
-        "",
-        f"**Model size vs quality**: this model is limited by {limits}; against the same forest grown fully on the "
-        f"same held-out split (recorded by the export): {changes}, {verdict} the {check['bound_pp']}-point bound.",
-    ]
+    from export._metrics import size_limit_sentence
+
+    return ["", f"**Model size vs quality**: this model is {size_limit_sentence(dict(check))}."] if check else []
 
 
 def _notes_section(results: Mapping[str, Any]) -> list[str]:

@@ -34,10 +34,11 @@ import runtime
 from runtime._bundle import MANIFEST_FILE
 from runtime._manifest import is_semver
 
+from ._job import ExportResult
+from ._metrics import size_limit_sentence
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-    from ._job import ExportResult
 
 __all__ = [
     "CHECKLIST_FILE",
@@ -421,19 +422,7 @@ def _card_model(result: ExportResult) -> list[str]:
 
 def _size_limit_lines(check: dict[str, Any] | None) -> list[str]:
     """The quality cost of a size-limited forest against the same forest grown fully."""
-    if not check:
-        return []
-    limits = ", ".join(f"{MARKDOWN.code(f'{key}={value}')}" for key, value in check["limits"].items())
-    changes = ", ".join(
-        f"{key.replace('_', ' ')} {check['this_model'][key]:.4f} vs {check['unconstrained'][key]:.4f} "
-        f"({check['difference_pp'][key]:+.2f} pp)"
-        for key in check["difference_pp"]
-    )
-    verdict = "within" if check["within_bound"] else "NOT within"
-    return [
-        f"- Size limit {limits}, against the same forest grown fully on the same split: {changes}; "
-        f"{verdict} {check['bound_pp']} percentage points"
-    ]
+    return [f"- Size: {size_limit_sentence(check)}"] if check else []
 
 
 def _card_data(result: ExportResult) -> list[str]:

@@ -83,7 +83,10 @@ def test_default_forest_is_size_limited_with_its_quality_cost_recorded(demo_expo
     assert check["limits"] == {"max_depth": 10}
     assert set(check["difference_pp"]) == {"accuracy", "macro_f1"}
     assert check["within_bound"] == all(v >= -0.5 for v in check["difference_pp"].values())
-    assert "Size limit `max_depth=10`" in (demo_export.bundle / "model_card.md").read_text()
+    assert (
+        "- Size: limited by `max_depth=10`; against the same forest grown fully"
+        in (demo_export.bundle / "model_card.md").read_text()
+    )
 
 
 def test_fully_grown_forest_ties_are_broken_like_scikit_learn(tmp_path):
