@@ -116,6 +116,7 @@ class Model:
             self.classes = None
             self._output_names = [manifest.outputs.value]
         self._tie = manifest.label_tie_tolerance
+        self._model_name, self._model_version = manifest.name, manifest.version
         self._local = threading.local()
 
     # -- descriptive ------------------------------------------------------------------------------
@@ -155,17 +156,19 @@ class Model:
             buffer[0, 0] = rule.number(value) if rule.is_number else rule.category(value, on_unknown, flags)
         output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
-            return Prediction(None, None, float(output[0, 0]), self.name, self.version, tuple(flags))
+            return Prediction(None, None, float(output[0, 0]), self._model_name, self._model_version, tuple(flags))
         probabilities = output[0].tolist()
-        top = max(probabilities)
         # scikit-learn's argmax takes the first class among equals; see Manifest.label_tie_tolerance.
-        index = next(i for i, p in enumerate(probabilities) if p >= top - self._tie)
+        threshold = max(probabilities) - self._tie
+        for index, probability in enumerate(probabilities):  # a plain loop: this is the hot path
+            if probability >= threshold:
+                break
         return Prediction(
             self.classes[index],
             dict(zip(self.classes, probabilities)),
             None,
-            self.name,
-            self.version,
+            self._model_name,
+            self._model_version,
             tuple(flags),
         )
 
