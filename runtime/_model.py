@@ -160,9 +160,9 @@ class Model:
         probabilities = output[0].tolist()
         # scikit-learn's argmax takes the first class among equals; see Manifest.label_tie_tolerance.
         threshold = max(probabilities) - self._tie
-        for index, probability in enumerate(probabilities):  # a plain loop: this is the hot path
-            if probability >= threshold:
-                break
+        index = 0
+        while probabilities[index] < threshold:  # a plain loop: this is the hot path
+            index += 1
         return Prediction(
             self.classes[index],
             dict(zip(self.classes, probabilities)),
