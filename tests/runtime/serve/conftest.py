@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from tests.runtime.serve.records import EXAMPLE
+
 pytest.importorskip("uvicorn", reason='needs the "serve" extra: pip install ".[serve]"')
 pytest.importorskip("starlette", reason='needs the "serve" extra: pip install ".[serve]"')
 pytest.importorskip("prometheus_client", reason='needs the "serve" extra: pip install ".[serve]"')
@@ -34,15 +36,6 @@ SHIPPED = ROOT / "models" / "quality"
 BUNDLE_FILES = ("manifest.json", "model.onnx")
 STARTUP_TIMEOUT_S = 30.0
 
-EXAMPLE = {
-    "temperature": 206.61,
-    "pressure": 59.94,
-    "speed": 97.5,
-    "humidity": 38.7,
-    "vibration": 1.122,
-    "machine_type": "B",
-    "shift": "day",
-}
 
 
 @dataclass

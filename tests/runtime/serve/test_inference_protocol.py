@@ -20,16 +20,9 @@ from runtime._inference_protocol import (
     label_datatype,
     model_metadata,
 )
+from tests.runtime.serve.records import EXAMPLE
 
-RECORD = {
-    "temperature": 206.61,
-    "pressure": 59.94,
-    "speed": 97.5,
-    "humidity": 38.7,
-    "vibration": 1.122,
-    "machine_type": "B",
-    "shift": "day",
-}
+RECORD = EXAMPLE
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,13 @@ import threading
 import time
 from contextlib import closing
 
+from tests.runtime.serve.records import EXAMPLE
+
 CLIENT_THREADS = 4
 KILL_AFTER_S = 1.5
 MAX_REQUESTS_PER_THREAD = 20_000
 
-RECORD = {
-    "temperature": 206.61,
-    "pressure": 59.94,
-    "speed": 97.5,
-    "humidity": 38.7,
-    "vibration": 1.122,
-    "machine_type": "B",
-    "shift": "day",
-}
+RECORD = EXAMPLE
 
 
 def v2_body(request_id: str, rows: int) -> bytes:

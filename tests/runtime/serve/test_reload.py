@@ -11,6 +11,7 @@ import pytest
 
 import runtime
 from runtime._reload import ModelHolder
+from tests.runtime.serve.records import EXAMPLE
 
 DAMAGES = {
     "hash": "has sha256 ",
@@ -106,15 +107,7 @@ def test_the_watcher_thread_follows_current(bundles, folder):
 
 
 def example_record() -> dict[str, object]:
-    return {
-        "temperature": 206.61,
-        "pressure": 59.94,
-        "speed": 97.5,
-        "humidity": 38.7,
-        "vibration": 1.122,
-        "machine_type": "B",
-        "shift": "day",
-    }
+    return dict(EXAMPLE)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import runtime
 from runtime._predictlog import LogEntry, PredictionLog
 from runtime._reload import ModelHolder
 from runtime._serve import ServeConfig, create_app
+from tests.runtime.serve.records import EXAMPLE
 
 V2_INFER = "/v2/models/quality/infer"
 COLUMNS = ("temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift")
@@ -232,15 +233,7 @@ def test_metrics_count_requests_errors_and_the_served_version(shared_server, exa
 # ---------------------------------------------------------------------------------------------
 # acceptance 4: bad requests, each with its exact status and error
 
-EXAMPLE_ROW = {
-    "temperature": 206.61,
-    "pressure": 59.94,
-    "speed": 97.5,
-    "humidity": 38.7,
-    "vibration": 1.122,
-    "machine_type": "B",
-    "shift": "day",
-}
+EXAMPLE_ROW = EXAMPLE
 
 
 def _tensor(body: dict[str, Any], name: str) -> dict[str, Any]:

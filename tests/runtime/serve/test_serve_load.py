@@ -16,20 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from tests.runtime.serve.records import EXAMPLE
+
 DURATION_S = 8.0
 SWAP_AT_S = 3.0
 CLIENT_THREADS = 4
 MAX_REQUESTS = 200_000  # a bound on the count as well as the time
 
-RECORD = {
-    "temperature": 206.61,
-    "pressure": 59.94,
-    "speed": 97.5,
-    "humidity": 38.7,
-    "vibration": 1.122,
-    "machine_type": "B",
-    "shift": "day",
-}
+RECORD = EXAMPLE
 V1_BODY = json.dumps(RECORD).encode()
 V2_BODY = json.dumps(
     {
