@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 import runtime
+from runtime._drift import bin_shares
 from runtime._validation import MISSING_CATEGORY
 
 __all__ = ["drift_reference", "input_json_schema"]
@@ -36,12 +37,11 @@ def drift_reference(
             numbers = values.to_numpy(dtype=np.float64)
             present = numbers[~np.isnan(numbers)]
             edges = np.unique(np.quantile(present, np.linspace(0, 1, REFERENCE_BINS + 1)[1:-1]))
-            counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
             reference["columns"][spec.name] = {
                 "kind": "number",
                 "missing_rate": float(np.isnan(numbers).mean()),
                 "bin_edges": edges.tolist(),
-                "bin_shares": (counts / max(1, len(present))).tolist(),
+                "bin_shares": bin_shares(edges, present).tolist(),
                 "quantiles": np.quantile(present, np.linspace(0, 1, REFERENCE_QUANTILES)).tolist(),
                 "mean": float(present.mean()),
                 "std": float(present.std()),

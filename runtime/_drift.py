@@ -30,11 +30,10 @@ import numpy as np
 from ._manifest import Manifest
 from ._validation import MISSING_CATEGORY
 
-__all__ = ["ColumnDrift", "DriftReport", "Thresholds", "drift_report", "ks_statistic", "psi", "worst"]
+__all__ = ["ColumnDrift", "DriftReport", "Thresholds", "bin_shares", "drift_report", "ks_statistic", "psi", "worst"]
 
 Status = Literal["ok", "warn", "alert"]
 _ORDER = {"ok": 0, "warn": 1, "alert": 2}
-# Bins are [lower, upper) (searchsorted side="right"), as the export counted the training data.
 # Shares of zero make PSI infinite; both sides are floored at this share, as is customary.
 PSI_FLOOR = 1e-4
 
@@ -72,6 +71,18 @@ def psi(reference: Sequence[float] | np.ndarray, recent: Sequence[float] | np.nd
     expected = np.maximum(np.asarray(reference, dtype=np.float64), PSI_FLOOR)
     actual = np.maximum(np.asarray(recent, dtype=np.float64), PSI_FLOOR)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def bin_shares(edges: Sequence[float] | np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Share of ``values`` in each bin between inner ``edges``: [lower, upper), the outer bins open.
+
+    The export counts the training data with this same function, so reference and recent shares
+    always use the same convention for a value exactly on an edge.
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    shares: np.ndarray = counts / max(1, len(values))
+    return shares
 
 
 def reference_cdf(quantiles: Sequence[float]) -> Any:
@@ -149,32 +160,39 @@ def _missing_status(column: ColumnDrift, thresholds: Thresholds) -> Status:
     return status
 
 
+def _start(
+    name: str, kind: str, missing: np.ndarray, reference: Mapping[str, Any], thresholds: Thresholds
+) -> tuple[ColumnDrift, list[Status]]:
+    """A column's report with its missing-rate check done."""
+    column = ColumnDrift(
+        name,
+        kind,
+        "ok",
+        len(missing),
+        missing_rate=float(missing.mean()) if len(missing) else 0.0,
+        reference_missing_rate=float(reference["missing_rate"]),
+    )
+    return column, [_missing_status(column, thresholds)]
+
+
+def _check(column: ColumnDrift, label: str, value: float, warn: float, alert: float) -> Status:
+    """Grade one statistic and record why when it is not ok."""
+    status = _grade(value, warn, alert)
+    if status != "ok":
+        column.reasons.append(f"{label} {value:.3f} (warn at {warn}, alert at {alert})")
+    return status
+
+
 def _number_drift(name: str, values: np.ndarray, reference: Mapping[str, Any], thresholds: Thresholds) -> ColumnDrift:
     numbers = np.asarray(values, dtype=np.float64)
     missing = np.isnan(numbers)
     present = numbers[~missing]
-    column = ColumnDrift(
-        name,
-        "number",
-        "ok",
-        len(numbers),
-        missing_rate=float(missing.mean()) if len(numbers) else 0.0,
-        reference_missing_rate=float(reference["missing_rate"]),
-    )
-    statuses = [_missing_status(column, thresholds)]
+    column, statuses = _start(name, "number", missing, reference, thresholds)
     if len(present):
-        edges = np.asarray(reference["bin_edges"], dtype=np.float64)
-        counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
-        column.psi = psi(reference["bin_shares"], counts / len(present))
+        column.psi = psi(reference["bin_shares"], bin_shares(reference["bin_edges"], present))
         column.ks = ks_statistic(present, reference["quantiles"])
-        for label, value, warn, alert in (
-            ("PSI", column.psi, thresholds.psi_warn, thresholds.psi_alert),
-            ("KS", column.ks, thresholds.ks_warn, thresholds.ks_alert),
-        ):
-            status = _grade(value, warn, alert)
-            if status != "ok":
-                column.reasons.append(f"{label} {value:.3f} (warn at {warn}, alert at {alert})")
-            statuses.append(status)
+        statuses.append(_check(column, "PSI", column.psi, thresholds.psi_warn, thresholds.psi_alert))
+        statuses.append(_check(column, "KS", column.ks, thresholds.ks_warn, thresholds.ks_alert))
     column.status = worst(statuses)
     return column
 
@@ -186,15 +204,7 @@ def _category_drift(name: str, values: np.ndarray, reference: Mapping[str, Any],
     )
     present = text[~missing]
     shares: Mapping[str, float] = reference["shares"]
-    column = ColumnDrift(
-        name,
-        "category",
-        "ok",
-        len(text),
-        missing_rate=float(missing.mean()) if len(text) else 0.0,
-        reference_missing_rate=float(reference["missing_rate"]),
-    )
-    statuses = [_missing_status(column, thresholds)]
+    column, statuses = _start(name, "category", missing, reference, thresholds)
     if len(present):
         known = list(shares)
         counts = {category: 0 for category in known}
@@ -212,17 +222,13 @@ def _category_drift(name: str, values: np.ndarray, reference: Mapping[str, Any],
         column.psi = psi(
             [shares[c] for c in known] + [0.0], [counts[c] / total for c in known] + [unknown_count / total]
         )
-        psi_status = _grade(column.psi, thresholds.psi_warn, thresholds.psi_alert)
-        if psi_status != "ok":
-            column.reasons.append(
-                f"PSI {column.psi:.3f} (warn at {thresholds.psi_warn}, alert at {thresholds.psi_alert})"
-            )
+        statuses.append(_check(column, "PSI", column.psi, thresholds.psi_warn, thresholds.psi_alert))
         unknown_status = _grade(
             column.unknown_rate, thresholds.unknown_warn, thresholds.unknown_alert, strictly_above_warn=True
         )
         if unknown_status != "ok":
             column.reasons.append(f"unknown categories in {column.unknown_rate:.1%} of rows: {column.unknown_examples}")
-        statuses += [psi_status, unknown_status]
+        statuses.append(unknown_status)
     column.status = worst(statuses)
     return column
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._drift import Thresholds, drift_report
+from ._drift import Thresholds, bin_shares, drift_report
 from ._model import load
 from ._monitor import drift_from_log, ingest_feedback, parse_duration, read_csv_window, read_log_window
 
@@ -213,9 +213,7 @@ def _write_html(path: Path, data: dict[str, Any], reference: dict[str, Any], col
         if column["kind"] == "number":
             edges = np.asarray(ref["bin_edges"], dtype=float)
             values = np.asarray(columns[name], dtype=float)
-            values = values[~np.isnan(values)]
-            counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-            recent = (counts / max(1, len(values))).tolist()
+            recent = bin_shares(edges, values[~np.isnan(values)]).tolist()
             labels = ["< " + f"{edges[0]:.3g}"] + [f"{e:.3g}" for e in edges]
             shares = ref["bin_shares"]
         else:
