@@ -194,18 +194,17 @@ def threshold_cases(
                 rows.append(row)
                 columns.append(inverse[int(structure.feature[node])][0])
                 targets.append(float(structure.threshold[node]))
-        feature_of_column = {name: feature for feature, (name, _, _) in inverse.items()}
     else:
-        splits = [(f, t) for f, t in _hist_splits(estimator) if f in inverse]
-        rng = np.random.default_rng(0)
-        picks = rng.integers(0, len(x_train), size=len(splits)) if splits else np.array([], dtype=int)
+        all_splits = _hist_splits(estimator)
+        if not all_splits:
+            return CaseSet("threshold", x_train.iloc[:0].copy(), "the model has no tree splits")
+        splits = [(f, t) for f, t in all_splits if f in inverse]
+        picks = np.random.default_rng(0).integers(0, len(x_train), size=len(splits))
         for (feature, threshold), row in zip(splits, picks.tolist()):
             rows.append(row)
             columns.append(inverse[feature][0])
             targets.append(threshold)
-        feature_of_column = {name: feature for feature, (name, _, _) in inverse.items()}
-        if not splits and not _hist_splits(estimator):
-            return CaseSet("threshold", x_train.iloc[:0].copy(), "the model has no tree splits")
+    feature_of_column = {name: feature for feature, (name, _, _) in inverse.items()}
 
     if not rows:
         return CaseSet("threshold", x_train.iloc[:0].copy(), "; ".join(notes))
