@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import runtime
+from runtime._contract import MISSING_CATEGORY
 
 __all__ = [
     "MISSING_CATEGORY",
@@ -25,8 +26,6 @@ __all__ = [
     "synthetic_columns",
     "sklearn_frame",
 ]
-
-MISSING_CATEGORY = ""
 
 
 def benchmark_records(model: runtime.Model, limit: int = 16) -> list[dict[str, Any]]:

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runtime._contract import MISSING_CATEGORY
+
 __all__ = ["DEMO_NUMERIC_RANGES", "TableSpec", "load_table", "make_demo_data", "prepare_frame", "read_schema_file"]
 
 DEMO_TARGET = "defect"
@@ -44,7 +46,6 @@ DEMO_NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "humidity": (0.0, 100.0),
     "vibration": (0.0, 20.0),
 }
-MISSING_CATEGORY = ""
 # Ranges inferred from data are widened by this share of the observed span on each side
 # (but not below 0 for a column that is never negative in training).
 RANGE_MARGIN = 0.10

@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import runtime
-from runtime._bundle import MANIFEST_FILE
-from runtime._manifest import is_semver
+from runtime._contract import MANIFEST_FILE, is_semver
 
 from ._job import ExportResult
 from ._metrics import size_limit_sentence

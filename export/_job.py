@@ -34,8 +34,16 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 
 import runtime
-from runtime._bundle import CURRENT_FILE, MANIFEST_FILE
-from runtime._manifest import is_semver, semver_key
+from runtime._contract import (
+    CLASSIFICATION_TOLERANCE,
+    LABEL_TIE_TOLERANCE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    REGRESSION_TOLERANCE,
+    is_semver,
+    semver_key,
+    write_current,
+)
 
 from ._convert import describe_onnx, to_onnx
 from ._data import (
@@ -52,9 +60,6 @@ from ._data import (
 from ._errors import BudgetError, ExportError, ParityError
 from ._metrics import evaluate, unconstrained_reference
 from ._parity import (
-    CLASSIFICATION_TOLERANCE,
-    LABEL_TIE_TOLERANCE,
-    REGRESSION_TOLERANCE,
     ParityReport,
     generate_cases,
     run_parity,
@@ -66,7 +71,6 @@ __all__ = ["ExportConfig", "ExportResult", "run_export", "next_version"]
 
 logger = logging.getLogger(__name__)
 
-MODEL_FILE = "model.onnx"
 JOBLIB_LEVELS = (0, 3, 9)
 
 
@@ -332,18 +336,6 @@ def check_budget(
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
-
-
-def _replace_current(model_folder: Path, version: str) -> None:
-    """Point CURRENT at ``version`` atomically: readers see the old or the new name, never half."""
-    with tempfile.NamedTemporaryFile(
-        "w", dir=model_folder, prefix=".CURRENT-", delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(version + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it 0600; devices' service users must read it
-    os.replace(handle.name, model_folder / CURRENT_FILE)
 
 
 @dataclasses.dataclass
@@ -640,6 +632,6 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         raise
     # The finished folder must load and self-test before any device is pointed at it.
     runtime.load(model_folder / version)
-    _replace_current(model_folder, version)
+    write_current(model_folder, version)
     timings["total_s"] = time.perf_counter() - started
     return result

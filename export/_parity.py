@@ -41,14 +41,11 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 import runtime
-from runtime._validation import MISSING_CATEGORY
+from runtime._contract import MISSING_CATEGORY
 
 from ._data import TableSpec
 
 __all__ = [
-    "CLASSIFICATION_TOLERANCE",
-    "LABEL_TIE_TOLERANCE",
-    "REGRESSION_TOLERANCE",
     "CaseSet",
     "ParityReport",
     "generate_cases",
@@ -57,10 +54,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CLASSIFICATION_TOLERANCE = 1e-9
-REGRESSION_TOLERANCE = 1e-9  # relative to max(1, |value|)
-# Probabilities closer than this count as tied, and the first class wins, as in numpy's argmax.
-LABEL_TIE_TOLERANCE = 1e-9
 UNKNOWN_CATEGORY = "__unseen_category__"
 THRESHOLD_OFFSETS = (-1, 0, 1, 2)  # float32 ulps from the largest float32 <= threshold
 TIE_SEARCH_ROWS = 20_000

@@ -21,7 +21,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ._data import MISSING_CATEGORY, TableSpec
+from runtime._contract import MISSING_CATEGORY
+
+from ._data import TableSpec
 
 __all__ = ["ESTIMATORS", "TUNING_GRIDS", "build_pipeline", "is_regression", "load_user_pipeline", "parse_params"]
 

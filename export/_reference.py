@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 import runtime
-from runtime._drift import bin_shares
-from runtime._validation import MISSING_CATEGORY
+from runtime._contract import MISSING_CATEGORY
+from runtime._monitor.drift import bin_shares
 
 __all__ = ["drift_reference", "input_json_schema"]
 

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, cast
 
+from ._contract import CLASSIFICATION_TOLERANCE, LABEL_TIE_TOLERANCE, is_semver
 from ._errors import BundleError, SchemaVersionError
 
 __all__ = [
@@ -46,7 +47,6 @@ TASKS: tuple[str, ...] = ("binary_classification", "multiclass_classification", 
 ColumnKind = Literal["number", "category"]
 Label = int | str | bool | float
 
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 T = TypeVar("T")
 
 
@@ -64,21 +64,6 @@ def _opt(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], wh
     if data.get(key) is None:
         return None
     return _get(data, key, kind, where)
-
-
-def is_semver(version: str) -> bool:
-    """True when ``version`` is a semantic version such as ``1.0.0`` or ``2.1.0-rc.1``."""
-    return bool(_SEMVER.match(version))
-
-
-def semver_key(version: str) -> tuple[int, int, int, int, str]:
-    """Sort key ordering semantic versions (a pre-release sorts before its release)."""
-    match = _SEMVER.match(version)
-    if not match:
-        raise ValueError(f"{version!r} is not a semantic version such as '1.0.0'")
-    major, minor, patch = (int(part) for part in match.groups())
-    pre = version.split("+")[0].partition("-")[2]
-    return (major, minor, patch, 0 if pre else 1, pre)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,10 +233,10 @@ class Manifest:
     target: str | None = None
     # Probabilities of two classes closer than this are a tie, broken like scikit-learn's argmax
     # (first class wins): summation order can tip an exact 0.5/0.5 vote by an ulp either way.
-    label_tie_tolerance: float = 1e-9
+    label_tie_tolerance: float = LABEL_TIE_TOLERANCE
     # Largest |scikit-learn - onnxruntime| accepted when replaying golden cases (relative to
     # max(1, |value|) for regression).
-    tolerance: float = 1e-9
+    tolerance: float = CLASSIFICATION_TOLERANCE
     libraries: dict[str, str] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     parity: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._contract import MISSING_CATEGORY
 from ._errors import InputError
 from ._manifest import ColumnSpec
 
 __all__ = ["ColumnRule", "Problem", "UnknownPolicy", "cap_list", "compile_rules", "describe_allowed"]
 
 UnknownPolicy = Literal["reject", "flag"]
-MISSING_CATEGORY = ""
 # How an unknown-category message tells Python users to accept such values; the CLI swaps in its flag.
 UNKNOWN_HINT = '(load with on_unknown="flag" to accept and flag it)'
 

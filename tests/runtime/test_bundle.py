@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import runtime
-from runtime._bundle import refuse_external_data
+from runtime._onnx_scan import refuse_external_data
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"

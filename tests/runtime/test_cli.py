@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import runtime
-from runtime._cli import main
+from runtime._cli._base import main
 
 # The bundle every test uses. "demo_bundle" exports a fresh one (needs the export extra) while the
 # committed default bundle does not exist yet; switch to "shipped_bundle" once models/quality is in.
@@ -75,9 +75,7 @@ def csv_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def write_csv(
-    path: Path, records: Sequence[dict[str, Any]], columns: Sequence[str] | None = None
-) -> Path:
+def write_csv(path: Path, records: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> Path:
     columns = list(columns or records[0])
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -93,9 +91,7 @@ def write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> Path:
 
 
 def read_csv(path_or_text: Path | str) -> list[dict[str, str]]:
-    text = (
-        path_or_text.read_text(encoding="utf-8") if isinstance(path_or_text, Path) else path_or_text
-    )
+    text = path_or_text.read_text(encoding="utf-8") if isinstance(path_or_text, Path) else path_or_text
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -118,9 +114,7 @@ def one_line(stderr: str) -> str:
 
 
 def first_number_with_range(model: runtime.Model) -> runtime.ColumnSpec:
-    return next(
-        spec for spec in model.manifest.inputs if spec.kind == "number" and spec.valid_range
-    )
+    return next(spec for spec in model.manifest.inputs if spec.kind == "number" and spec.valid_range)
 
 
 def first_required_category(model: runtime.Model) -> runtime.ColumnSpec:
@@ -162,9 +156,7 @@ def test_info_text_names_everything_the_model_expects(
     assert "performance " in out
 
 
-def test_info_json_is_machine_readable(
-    capsys: pytest.CaptureFixture[str], bundle: Path, model: runtime.Model
-) -> None:
+def test_info_json_is_machine_readable(capsys: pytest.CaptureFixture[str], bundle: Path, model: runtime.Model) -> None:
     code, out, err = run(capsys, "info", bundle, "--json")
     assert (code, err) == (0, "")
     info = json.loads(out)
@@ -178,9 +170,7 @@ def test_info_json_is_machine_readable(
     for column, spec in zip(info["inputs"], manifest.inputs):
         assert column["kind"] == spec.kind and column["nullable"] == spec.nullable
         assert column["valid_range"] == (list(spec.valid_range) if spec.valid_range else None)
-        assert column["categories"] == (
-            list(spec.categories) if spec.categories is not None else None
-        )
+        assert column["categories"] == (list(spec.categories) if spec.categories is not None else None)
     assert info["classes"] == list(manifest.classes or [])
     assert info["output"]["columns"] == [
         "label",
@@ -227,29 +217,19 @@ def test_predict_csv_matches_predict_batch(
     rows: list[dict[str, Any]],
 ) -> None:
     source = write_csv(tmp_path / "in.csv", rows)
-    code, out, err = run(
-        capsys, "predict", bundle, "--input", source, "--output", tmp_path / "out.csv"
-    )
+    code, out, err = run(capsys, "predict", bundle, "--input", source, "--output", tmp_path / "out.csv")
     assert (code, out) == (0, "")
     assert counts(err) == (len(rows), len(rows), 0)
     written = read_csv(tmp_path / "out.csv")
     expected = model.predict_batch(rows)
-    assert (
-        expected.labels is not None
-        and expected.probabilities is not None
-        and model.classes is not None
-    )
+    assert expected.labels is not None and expected.probabilities is not None and model.classes is not None
     assert list(written[0]) == [
         *model.columns,
         "label",
         *(f"probability_{label}" for label in model.classes),
     ]
-    for record, result, label, probabilities in zip(
-        rows, written, expected.labels, expected.probabilities
-    ):
-        assert all(
-            result[name] == csv_text(record[name]) for name in model.columns
-        )  # carried as read
+    for record, result, label, probabilities in zip(rows, written, expected.labels, expected.probabilities):
+        assert all(result[name] == csv_text(record[name]) for name in model.columns)  # carried as read
         assert result["label"] == str(label.item())
         assert [float(result[f"probability_{c}"]) for c in model.classes] == probabilities.tolist()
 
@@ -266,14 +246,8 @@ def test_predict_jsonl_matches_predict_batch(
     assert code == 0 and counts(err) == (len(rows), len(rows), 0)
     written = read_jsonl(tmp_path / "out.ndjson")
     expected = model.predict_batch(rows)
-    assert (
-        expected.labels is not None
-        and expected.probabilities is not None
-        and model.classes is not None
-    )
-    for record, result, label, probabilities in zip(
-        rows, written, expected.labels, expected.probabilities
-    ):
+    assert expected.labels is not None and expected.probabilities is not None and model.classes is not None
+    for record, result, label, probabilities in zip(rows, written, expected.labels, expected.probabilities):
         assert {name: result[name] for name in model.columns} == record
         assert result["label"] == label.item()
         assert [result[f"probability_{c}"] for c in model.classes] == probabilities.tolist()
@@ -292,9 +266,7 @@ def test_small_chunks_give_the_same_output(
     outputs = []
     for chunk_size in ("7", "100000"):
         target = tmp_path / f"out-{chunk_size}{suffix}"
-        code, _, err = run(
-            capsys, "predict", bundle, "-i", source, "-o", target, "--chunk-size", chunk_size
-        )
+        code, _, err = run(capsys, "predict", bundle, "-i", source, "-o", target, "--chunk-size", chunk_size)
         assert code == 0 and counts(err) == (len(rows), len(rows), 0)
         outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1]
@@ -309,9 +281,7 @@ def test_stdin_to_stdout(
 ) -> None:
     source = write_csv(tmp_path / "in.csv", rows)
     run(capsys, "predict", bundle, "-i", source, "-o", tmp_path / "out.csv")
-    monkeypatch.setattr(
-        sys, "stdin", io.TextIOWrapper(io.BytesIO(source.read_bytes()), encoding="utf-8")
-    )
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(source.read_bytes()), encoding="utf-8"))
     code, out, err = run(capsys, "predict", bundle, "--input", "-", "--input-format", "csv")
     assert code == 0
     assert out == (tmp_path / "out.csv").read_text(encoding="utf-8")  # stdout defaults to CSV
@@ -526,9 +496,7 @@ def test_a_line_that_is_not_utf8_rejects_only_its_row(
     lines[2] = lines[2] + b"\xff"  # the last field of data row 2 gets a byte that is not UTF-8
     source.write_bytes(b"\r\n".join(lines))
     rejects = tmp_path / "rejects.csv"
-    code, out, err = run(
-        capsys, "predict", bundle, "-i", source, "--on-error", "skip", "--rejects", rejects
-    )
+    code, out, err = run(capsys, "predict", bundle, "-i", source, "--on-error", "skip", "--rejects", rejects)
     assert code == 1 and counts(err) == (3, 2, 1)
     assert len(read_csv(out)) == 2
     [rejected] = read_csv(rejects)
@@ -553,8 +521,7 @@ def test_an_unparseable_csv_stops_after_the_rows_before_it(
     assert message.startswith(f"error: line 4 of {str(source)!r} cannot be read as CSV")
     rejects = str(tmp_path / "rejects.csv")
     assert message.endswith(
-        f"read 2 rows: 2 predicted (written to {str(target)!r}), "
-        f"0 rejected (written to {rejects!r})"
+        f"read 2 rows: 2 predicted (written to {str(target)!r}), 0 rejected (written to {rejects!r})"
     )
     assert len(read_csv(target)) == 2
 
@@ -588,9 +555,7 @@ def test_header_that_does_not_fit_exits_2(
     source = write_csv(tmp_path / "in.csv", records, columns)
     code, out, err = run(capsys, "predict", bundle, "-i", source, "--keep-extra")
     assert (code, out) == (2, "")
-    expected = message.format(
-        model=f"{model.name!r} {model.version}", first=first, source=repr(str(source))
-    )
+    expected = message.format(model=f"{model.name!r} {model.version}", first=first, source=repr(str(source)))
     assert expected in one_line(err)
 
 
@@ -636,14 +601,10 @@ def test_missing_input_and_stdin_without_format_exit_4(
     code, _, err = run(capsys, "predict", bundle, "-i", tmp_path / "nope.csv")
     assert (
         code == 4
-        and one_line(err)
-        == f"error: cannot read --input {str(tmp_path / 'nope.csv')!r}: No such file or directory"
+        and one_line(err) == f"error: cannot read --input {str(tmp_path / 'nope.csv')!r}: No such file or directory"
     )
     code, _, err = run(capsys, "predict", bundle, "-i", "-")
-    assert (
-        code == 4
-        and one_line(err) == "error: reading stdin needs --input-format csv or --input-format jsonl"
-    )
+    assert code == 4 and one_line(err) == "error: reading stdin needs --input-format csv or --input-format jsonl"
 
 
 def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -667,12 +628,7 @@ def test_progress_line_only_on_a_terminal(
     for extra, shown in (([], True), (["--no-progress"], False)):
         terminal = Terminal()
         monkeypatch.setattr(sys, "stderr", terminal)
-        assert (
-            main(
-                ["predict", str(bundle), "-i", str(source), "-o", str(tmp_path / "out.csv"), *extra]
-            )
-            == 0
-        )
+        assert main(["predict", str(bundle), "-i", str(source), "-o", str(tmp_path / "out.csv"), *extra]) == 0
         assert (f"\r{len(rows)} rows, " in terminal.getvalue()) is shown
         assert terminal.getvalue().rstrip("\n").split("\r")[-1].startswith(f"read {len(rows)} rows")
 
@@ -698,9 +654,7 @@ def test_corrupted_bundle_exits_3(
     assert (code, out) == (3, "")
     assert one_line(err).startswith("error: bundle refused: ") and "sha256" in err
     source = write_csv(tmp_path / "in.csv", rows[:3])
-    code, out, err = run(
-        capsys, "predict", corrupted_bundle, "-i", source, "-o", tmp_path / "out.csv"
-    )
+    code, out, err = run(capsys, "predict", corrupted_bundle, "-i", source, "-o", tmp_path / "out.csv")
     assert (code, out) == (3, "") and "sha256" in one_line(err)
     assert not (tmp_path / "out.csv").exists()  # nothing written for a refused bundle
 
@@ -727,29 +681,19 @@ def test_module_entry_point_and_exit_codes(
     corrupted_bundle: Path,
 ) -> None:
     source = write_csv(tmp_path / "in.csv", rows[:10])
-    done = python_m_runtime(
-        "predict", bundle, "--input", source, "--output", tmp_path / "out.jsonl"
-    )
+    done = python_m_runtime("predict", bundle, "--input", source, "--output", tmp_path / "out.jsonl")
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith("read 10 rows: 10 predicted")
     assert len(read_jsonl(tmp_path / "out.jsonl")) == 10
 
     number = first_number_with_range(model)
-    bad = write_csv(
-        tmp_path / "bad.csv", [rows[0], {**rows[1], number.name: math.inf}], model.columns
-    )
-    done = python_m_runtime(
-        "predict", bundle, "--input", bad, "--on-error", "skip", "--rejects", tmp_path / "r.csv"
-    )
+    bad = write_csv(tmp_path / "bad.csv", [rows[0], {**rows[1], number.name: math.inf}], model.columns)
+    done = python_m_runtime("predict", bundle, "--input", bad, "--on-error", "skip", "--rejects", tmp_path / "r.csv")
     assert done.returncode == 1, done.stderr
     assert done.stdout.count("\n") == 2  # header + the good row, on stdout
 
     done = python_m_runtime("predict", bundle, "--input", bad)
-    assert (
-        done.returncode == 2
-        and "row 2 (line 3" in one_line(done.stderr)
-        and "Traceback" not in done.stderr
-    )
+    assert done.returncode == 2 and "row 2 (line 3" in one_line(done.stderr) and "Traceback" not in done.stderr
 
     done = python_m_runtime("info", corrupted_bundle)
     assert done.returncode == 3 and "sha256" in one_line(done.stderr)
@@ -757,9 +701,7 @@ def test_module_entry_point_and_exit_codes(
     assert done.returncode == 3 and "Traceback" in done.stderr  # tracebacks only with --verbose
 
 
-def test_cli_imports_no_export_side_library(
-    tmp_path: Path, bundle: Path, rows: list[dict[str, Any]]
-) -> None:
+def test_cli_imports_no_export_side_library(tmp_path: Path, bundle: Path, rows: list[dict[str, Any]]) -> None:
     source = write_csv(tmp_path / "in.csv", rows[:5])
     argv = ["predict", str(bundle), "-i", str(source), "-o", str(tmp_path / "o.csv")]
     heavy = {"sklearn", "scipy", "pandas", "joblib", "skl2onnx", "onnx", "export"}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import runtime
-from runtime._drift import Thresholds, drift_report, ks_statistic, psi, reference_cdf
+from runtime._monitor.drift import Thresholds, drift_report, ks_statistic, psi, reference_cdf
 
 pd = pytest.importorskip("pandas")
 from export._data import make_demo_data  # noqa: E402  (the demo generator: the training distribution)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import runtime
-from runtime._monitor import accuracy_report, ingest_feedback, parse_duration, read_csv_window, read_log_window
-from runtime._predictlog import LogEntry, PredictionLog
+from runtime._monitor.predictlog import LogEntry, PredictionLog
+from runtime._monitor.windows import accuracy_report, ingest_feedback, parse_duration, read_csv_window, read_log_window
 
 pd = pytest.importorskip("pandas")
 from export._data import make_demo_data  # noqa: E402
@@ -132,7 +132,7 @@ def test_durations(text, seconds):
 
 
 def test_drift_cli_on_the_log_text_json_and_exit_codes(shipped_bundle, logged, tmp_path, capsys):
-    from runtime._cli import main
+    from runtime._cli._base import main
 
     database, truth = logged
     _feedback(tmp_path / "labels.csv", truth)
@@ -156,7 +156,7 @@ def test_drift_cli_on_the_log_text_json_and_exit_codes(shipped_bundle, logged, t
 
 
 def test_drift_cli_on_a_csv_with_a_shifted_sensor(shipped_bundle, tmp_path, capsys):
-    from runtime._cli import main
+    from runtime._cli._base import main
 
     frame = make_demo_data(1000, seed=23)
     frame["temperature"] = frame["temperature"] + 25.0

@@ -37,7 +37,6 @@ BUNDLE_FILES = ("manifest.json", "model.onnx")
 STARTUP_TIMEOUT_S = 30.0
 
 
-
 @dataclass
 class Reply:
     status: int
@@ -60,7 +59,9 @@ def http_request(
     """One request on a fresh connection to 127.0.0.1:port (closed before returning)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
-        connection.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=dict(headers or {}))
+        connection.request(
+            method, path, body=body.encode() if isinstance(body, str) else body, headers=dict(headers or {})
+        )
         response = connection.getresponse()
         data = response.read()
         return Reply(response.status, {key.lower(): value for key, value in response.getheaders()}, data)
@@ -89,7 +90,9 @@ class Server:
         return self.request("GET", path, **kwargs)
 
     def post_json(self, path: str, payload: Any, headers: Mapping[str, str] | None = None) -> Reply:
-        return self.request("POST", path, json.dumps(payload), headers={"Content-Type": "application/json", **(headers or {})})
+        return self.request(
+            "POST", path, json.dumps(payload), headers={"Content-Type": "application/json", **(headers or {})}
+        )
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
@@ -139,7 +142,9 @@ def running_server(model_folder: Path, workdir: Path, *args: str, log: bool = Tr
         if log_path is not None:
             command += ["--log", str(log_path)]
         with open(stderr_path, "wb") as stderr:
-            process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+            process = subprocess.Popen(
+                command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
         try:
             if _wait_ready(process, port):
                 yield Server(port, process, stderr_path, model_folder, log_path)
@@ -240,9 +245,13 @@ SHARED_MAX_BODY_BYTES = 100_000
 
 
 @pytest.fixture(scope="session")
-def shared_server(bundles: Bundles, start_server: Callable[..., contextlib.AbstractContextManager[Server]]) -> Iterator[Server]:
+def shared_server(
+    bundles: Bundles, start_server: Callable[..., contextlib.AbstractContextManager[Server]]
+) -> Iterator[Server]:
     """One server for the tests that only read: metadata, predictions, bad requests, metrics."""
-    with start_server(bundles.model_folder(), "--max-body-bytes", str(SHARED_MAX_BODY_BYTES), "--timeout-s", "5") as server:
+    with start_server(
+        bundles.model_folder(), "--max-body-bytes", str(SHARED_MAX_BODY_BYTES), "--timeout-s", "5"
+    ) as server:
         yield server
 
 

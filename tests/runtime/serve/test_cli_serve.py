@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime._cli import main
+from runtime._cli._base import main
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import runtime
-from runtime._inference_protocol import (
+from runtime._serve.protocol_v2 import (
     InferRequest,
     Outcome,
     decode_infer_request,
@@ -43,7 +43,14 @@ def binary_request(columns: dict[str, Any], datatypes: dict[str, str] | None = N
             chunk = strings(values)
         else:
             chunk = np.asarray(values, dtype="<f8" if datatype == "FP64" else "<f4").tobytes()
-        inputs.append({"name": name, "shape": [len(values), 1], "datatype": datatype, "parameters": {"binary_data_size": len(chunk)}})
+        inputs.append(
+            {
+                "name": name,
+                "shape": [len(values), 1],
+                "datatype": datatype,
+                "parameters": {"binary_data_size": len(chunk)},
+            }
+        )
         chunks.append(chunk)
     header = json.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}}).encode()
     return header + b"".join(chunks), str(len(header))
@@ -59,7 +66,9 @@ def test_binary_inputs_with_missing_values(model):
     assert request.columns["pressure"].dtype == np.float64 and math.isnan(request.columns["pressure"][1])
     assert request.columns["shift"].tolist() == ["day", ""]
     assert request.record(0) == RECORD
-    assert type(request.record(0)["temperature"]) is float  # Python values: error messages show 412.0, not np.float64(412.0)
+    assert (
+        type(request.record(0)["temperature"]) is float
+    )  # Python values: error messages show 412.0, not np.float64(412.0)
     expected = model.predict_batch([RECORD, {**RECORD, "pressure": None, "shift": None}])
     assert model.predict_batch(request.columns).probabilities.tolist() == expected.probabilities.tolist()
 
@@ -69,7 +78,12 @@ def test_fp32_values_are_rounded_as_the_client_declared_them(model):
     binary = decode_infer_request(body, header_length, model)
     json_body = {
         "inputs": [
-            {"name": n, "shape": [1], "datatype": "FP32" if n == "vibration" else ("BYTES" if isinstance(v, str) else "FP64"), "data": [v]}
+            {
+                "name": n,
+                "shape": [1],
+                "datatype": "FP32" if n == "vibration" else ("BYTES" if isinstance(v, str) else "FP64"),
+                "data": [v],
+            }
             for n, v in RECORD.items()
         ]
     }
@@ -80,8 +94,14 @@ def test_fp32_values_are_rounded_as_the_client_declared_them(model):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda body: body + b"\x00", "request body has 1 bytes of binary data that no input's binary_data_size accounts for."),
-        (lambda body: body[:-1], "input 'shift' has binary_data_size 7, but the request has only 6 bytes of binary data left (is the Inference-Header-Content-Length header set?)."),
+        (
+            lambda body: body + b"\x00",
+            "request body has 1 bytes of binary data that no input's binary_data_size accounts for.",
+        ),
+        (
+            lambda body: body[:-1],
+            "input 'shift' has binary_data_size 7, but the request has only 6 bytes of binary data left (is the Inference-Header-Content-Length header set?).",
+        ),
     ],
     ids=["bytes left over", "body cut short"],
 )
@@ -116,8 +136,14 @@ def test_malformed_binary_strings_are_named(model):
 @pytest.mark.parametrize(
     ("tensor_change", "message"),
     [
-        ({"parameters": {"shared_memory_region": "r"}}, "input 'temperature' uses shared memory, which this server does not support: send \"data\" or binary data."),
-        ({"parameters": {"binary_data_size": 8}}, "input 'temperature' has both \"data\" and binary_data_size; send one."),
+        (
+            {"parameters": {"shared_memory_region": "r"}},
+            "input 'temperature' uses shared memory, which this server does not support: send \"data\" or binary data.",
+        ),
+        (
+            {"parameters": {"binary_data_size": 8}},
+            "input 'temperature' has both \"data\" and binary_data_size; send one.",
+        ),
         ({"data": "206.61"}, "input 'temperature' field \"data\" must be a list, got a string."),
         ({"datatype": None}, "input 'temperature' has datatype null, must be FP64 or FP32 (the column holds numbers)."),
         ({"shape": "1"}, "input 'temperature' has shape \"1\", must be [N] or [N, 1] (one value per row)."),
@@ -125,7 +151,12 @@ def test_malformed_binary_strings_are_named(model):
     ],
 )
 def test_malformed_tensors(model, tensor_change, message):
-    body = {"inputs": [{"name": n, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "FP64", "data": [v]} for n, v in RECORD.items()]}
+    body = {
+        "inputs": [
+            {"name": n, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "FP64", "data": [v]}
+            for n, v in RECORD.items()
+        ]
+    }
     body["inputs"][0].update(tensor_change)
     with pytest.raises(runtime.InputError) as error:
         decode_infer_request(json.dumps(body).encode(), None, model)
@@ -140,7 +171,12 @@ def test_outputs_can_be_picked_and_sent_as_binary_or_json():
     header = json.loads(body[:length])
     assert header["id"] == "r-1" and header["model_version"] == "2.0.0"
     probabilities, label = header["outputs"]
-    assert probabilities == {"name": "probabilities", "datatype": "FP64", "shape": [2, 2], "data": [0.25, 0.75, 1.0, 0.0]}
+    assert probabilities == {
+        "name": "probabilities",
+        "datatype": "FP64",
+        "shape": [2, 2],
+        "data": [0.25, 0.75, 1.0, 0.0],
+    }
     assert label == {"name": "label", "datatype": "BYTES", "shape": [2], "parameters": {"binary_data_size": 13}}
     assert body[length:] == strings(["yes", "no"])
     tritonclient_http = pytest.importorskip("tritonclient.http")
@@ -154,7 +190,12 @@ def test_outputs_can_be_picked_and_sent_as_binary_or_json():
 
 
 def test_label_datatypes_follow_the_classes():
-    assert [label_datatype(c) for c in ((0, 1), ("a", "b"), (False, True), (0.5, 1.5))] == ["INT64", "BYTES", "BOOL", "FP64"]
+    assert [label_datatype(c) for c in ((0, 1), ("a", "b"), (False, True), (0.5, 1.5))] == [
+        "INT64",
+        "BYTES",
+        "BOOL",
+        "FP64",
+    ]
 
 
 def test_metadata_describes_the_rules(model):

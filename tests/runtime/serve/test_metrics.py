@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import runtime
-from runtime._metrics import ERROR_KINDS, ServerMetrics
-from runtime._predictlog import PredictionLog
-from runtime._reload import ModelHolder
+from runtime._monitor.predictlog import PredictionLog
+from runtime._serve.holder import ModelHolder
+from runtime._serve.metrics import ERROR_KINDS, ServerMetrics
 
 
 def sample(text: str, name: str) -> float:
@@ -41,7 +41,7 @@ def test_state_is_read_from_the_holder_and_the_log_at_scrape_time(bundles, tmp_p
         bundles.add_version(folder, "1.0.1", damage="golden")
         bundles.set_current(folder, "1.0.1")
         holder.check_pointer()
-        from runtime._predictlog import LogEntry
+        from runtime._monitor.predictlog import LogEntry
 
         entry = LogEntry("r", 0.0, "/v1/predict", 400, None, None, 0.1, error="x")
         assert log.submit(entry).result(5) == "failed"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime._predictlog import LOG_SCHEMA_VERSION, LogEntry, PredictionLog, check_prediction_log
+from runtime._monitor.predictlog import LOG_SCHEMA_VERSION, LogEntry, PredictionLog, check_prediction_log
 
 RECORD = {"temperature": 201.5, "pressure": None, "machine_type": "B"}
 
@@ -158,7 +158,7 @@ def test_unwritable_path_fails_every_write_and_counts_it(tmp_path, caplog):
         check_prediction_log(path)  # what serve runs before it starts
     log = PredictionLog(path)
     try:
-        with caplog.at_level(logging.ERROR, logger="runtime._predictlog"):
+        with caplog.at_level(logging.ERROR, logger="runtime._monitor.predictlog"):
             assert log.submit(prediction("a", rows=2)).result(5) == "failed"
             assert log.submit(rejection("b")).result(5) == "failed"
         status = log.status()
@@ -208,7 +208,9 @@ def test_close_writes_what_is_queued_and_later_entries_fail(log_path):
 def test_a_log_of_another_schema_version_is_refused(log_path):
     with closing(sqlite3.connect(log_path)) as db:
         db.execute("PRAGMA user_version = 7")
-    with pytest.raises(sqlite3.DatabaseError, match="has schema version 7, this runtime writes 1: pass another --log path"):
+    with pytest.raises(
+        sqlite3.DatabaseError, match="has schema version 7, this runtime writes 1: pass another --log path"
+    ):
         check_prediction_log(log_path)
 
 

@@ -25,7 +25,12 @@ RECORD = EXAMPLE
 
 def v2_body(request_id: str, rows: int) -> bytes:
     inputs = [
-        {"name": name, "shape": [rows], "datatype": "BYTES" if isinstance(value, str) else "FP64", "data": [value] * rows}
+        {
+            "name": name,
+            "shape": [rows],
+            "datatype": "BYTES" if isinstance(value, str) else "FP64",
+            "data": [value] * rows,
+        }
         for name, value in RECORD.items()
     ]
     return json.dumps({"id": request_id, "inputs": inputs}).encode()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import runtime
-from runtime._reload import ModelHolder
+from runtime._serve.holder import ModelHolder
 from tests.runtime.serve.records import EXAMPLE
 
 DAMAGES = {
@@ -48,7 +48,7 @@ def test_a_damaged_version_is_refused_and_the_old_one_keeps_serving(bundles, fol
     holder = holder_for(folder)
     bundles.add_version(folder, "1.0.1", damage=damage)
     bundles.set_current(folder, "1.0.1")
-    with caplog.at_level("ERROR", logger="runtime._reload"):
+    with caplog.at_level("ERROR", logger="runtime._serve.holder"):
         attempt = holder.check_pointer()
     assert attempt is not None and attempt.outcome == "refused"
     assert DAMAGES[damage] in (attempt.error or "")
@@ -72,7 +72,10 @@ def test_another_models_bundle_is_refused(bundles, folder):
     bundles.set_current(folder, "2.0.0")
     attempt = holder.check_pointer()
     assert attempt is not None and attempt.outcome == "refused"
-    assert attempt.error == f"{str(target)!r} holds model 'other', but this server serves 'quality'; start another server for it"
+    assert (
+        attempt.error
+        == f"{str(target)!r} holds model 'other', but this server serves 'quality'; start another server for it"
+    )
 
 
 def test_current_naming_a_missing_version_is_refused(bundles, folder):
@@ -154,7 +157,12 @@ def test_server_refuses_a_damaged_version_visibly_then_takes_a_good_one(bundles,
         assert (reply.status, reply.json()["version"]) == (200, "1.0.2")
         infer = server.post_json(
             "/v2/models/quality/versions/1.0.2/infer",
-            {"inputs": [{"name": k, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "FP64", "data": [v]} for k, v in example_record().items()]},
+            {
+                "inputs": [
+                    {"name": k, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "FP64", "data": [v]}
+                    for k, v in example_record().items()
+                ]
+            },
         )
         assert (infer.status, infer.json()["model_version"]) == (200, "1.0.2")
         assert server.get("/v2/models/quality/versions/1.0.0/ready").status == 404

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import runtime
-from runtime._predictlog import LogEntry, PredictionLog
-from runtime._reload import ModelHolder
-from runtime._serve import ServeConfig, create_app
+from runtime._monitor.predictlog import LogEntry, PredictionLog
+from runtime._serve.holder import ModelHolder
+from runtime._serve.server import ServeConfig, create_app
 from tests.runtime.serve.records import EXAMPLE
 
 V2_INFER = "/v2/models/quality/infer"
@@ -30,7 +30,13 @@ NUMBERS = COLUMNS[:5]
 def random_rows(count: int, seed: int = 3) -> list[dict[str, Any]]:
     """Valid records across the ranges and categories, some values missing where the model allows it."""
     rng = random.Random(seed)
-    ranges = {"temperature": (100, 300), "pressure": (0, 120), "speed": (0, 200), "humidity": (0, 100), "vibration": (0, 20)}
+    ranges = {
+        "temperature": (100, 300),
+        "pressure": (0, 120),
+        "speed": (0, 200),
+        "humidity": (0, 100),
+        "vibration": (0, 20),
+    }
     rows = []
     for _ in range(count):
         row: dict[str, Any] = {name: round(rng.uniform(*ranges[name]), 3) for name in NUMBERS}
@@ -126,7 +132,9 @@ def test_tritonclient_health_metadata_and_infer_match_the_runtime(shared_server,
             json_inputs.append(tensor.set_data_from_numpy(array, binary_data=False))
         as_float32 = [{k: float(np.float32(v)) if k in NUMBERS else v for k, v in row.items()} for row in few]
         result = client.infer("quality", json_inputs)
-        np.testing.assert_array_equal(result.as_numpy("probabilities"), served_model.predict_batch(as_float32).probabilities)
+        np.testing.assert_array_equal(
+            result.as_numpy("probabilities"), served_model.predict_batch(as_float32).probabilities
+        )
 
         with pytest.raises(tritonclient_http.InferenceServerException, match="unknown model 'other'"):
             client.infer("other", inputs)
@@ -163,7 +171,9 @@ def test_v1_predict_one_record_and_a_list(shared_server, served_model, example):
     batch = served_model.predict_batch(rows)
     assert body["version"] == "1.0.0" and len(body["predictions"]) == 30
     assert [item["label"] for item in body["predictions"]] == batch.labels.tolist()
-    assert [[item["probabilities"]["0"], item["probabilities"]["1"]] for item in body["predictions"]] == batch.probabilities.tolist()
+    assert [
+        [item["probabilities"]["0"], item["probabilities"]["1"]] for item in body["predictions"]
+    ] == batch.probabilities.tolist()
     assert uuid.UUID(body["request_id"])  # made up by the server when not given
 
 
@@ -184,7 +194,9 @@ def test_v2_json_infer_with_nulls_and_nested_data(shared_server, served_model):
 
 def test_every_prediction_and_rejection_is_in_the_log(shared_server, example):
     good = shared_server.post_json("/v1/predict", [example, example], headers={"X-Request-Id": "logged-ok"})
-    bad = shared_server.post_json("/v1/predict", {**example, "temperature": 999.0}, headers={"X-Request-Id": "logged-bad"})
+    bad = shared_server.post_json(
+        "/v1/predict", {**example, "temperature": 999.0}, headers={"X-Request-Id": "logged-bad"}
+    )
     assert (good.status, bad.status) == (200, 400)
     assert good.headers["x-log-status"] == bad.headers["x-log-status"] == "written"
     with closing(sqlite3.connect(shared_server.log_path)) as db:
@@ -270,91 +282,369 @@ LIMIT = 100_000
 
 BAD_REQUESTS = [
     # (case, method, path, body, headers, status, exact error)
-    ("malformed JSON", "POST", V2_INFER, b'{"inputs": [', {}, 400,
-     "request body is not valid JSON: Expecting value at line 1 column 13."),
-    ("malformed JSON (v1)", "POST", "/v1/predict", b"{'temperature': 1}", {}, 400,
-     "request body is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2."),
-    ("NaN is not JSON", "POST", "/v1/predict", b'{"temperature": NaN}', {}, 400,
-     "request body holds NaN, which is not JSON: send null for a missing value."),
-    ("not UTF-8", "POST", "/v1/predict", b'{"a": "\xc3\x28"}', {}, 400,
-     "request body is not UTF-8 text: invalid continuation byte at byte 7."),
-    ("nested too deeply", "POST", V2_INFER, b"[" * 40_000, {}, 400,
-     "request body is not valid JSON: nested too deeply."),
-    ("body is a list", "POST", V2_INFER, b"[1, 2]", {}, 400,
-     'infer request must be a JSON object with "inputs", got a list.'),
-    ("no inputs", "POST", V2_INFER, b'{"id": "x"}', {}, 400,
-     'infer request has no "inputs": send a list with one tensor per column.'),
-    ("id not a string", "POST", V2_INFER, _v2(lambda b: b.update(id=5)), {}, 400,
-     'infer request field "id" == 5 must be a string.'),
-    ("wrong shape [1, 2]", "POST", V2_INFER, _v2(_set("temperature", shape=[1, 2])), {}, 400,
-     "input 'temperature' has shape [1, 2], must be [N] or [N, 1] (one value per row)."),
-    ("wrong shape, 3 dimensions", "POST", V2_INFER, _v2(_set("speed", shape=[1, 1, 1])), {}, 400,
-     "input 'speed' has shape [1, 1, 1], must be [N] or [N, 1] (one value per row)."),
-    ("zero rows", "POST", V2_INFER, _v2(_set("temperature", shape=[0, 1], data=[])), {}, 400,
-     "input 'temperature' has shape [0, 1]: at least one row is needed."),
-    ("INT8 for a number", "POST", V2_INFER, _v2(_set("pressure", datatype="INT8")), {}, 400,
-     "input 'pressure' has datatype INT8, must be FP64 or FP32 (the column holds numbers)."),
-    ("BYTES for a number", "POST", V2_INFER, _v2(_set("temperature", datatype="BYTES")), {}, 400,
-     "input 'temperature' has datatype BYTES, must be FP64 or FP32 (the column holds numbers)."),
-    ("FP64 for a category", "POST", V2_INFER, _v2(_set("machine_type", datatype="FP64")), {}, 400,
-     "input 'machine_type' has datatype FP64, must be BYTES (the column holds categories as strings)."),
-    ("missing input", "POST", V2_INFER, _v2(_drop("shift")), {}, 400,
-     "infer request has 6 columns, but model 'quality' 1.0.0 expects 7: missing ['shift']."),
-    ("unknown input", "POST", V2_INFER, _v2(lambda b: b["inputs"].append({"name": "colour", "shape": [1], "datatype": "BYTES", "data": ["red"]})), {}, 400,
-     "infer request has 8 columns, but model 'quality' 1.0.0 expects 7: unknown ['colour']."),
-    ("input twice", "POST", V2_INFER, _v2(lambda b: b["inputs"].append(dict(b["inputs"][0]))), {}, 400,
-     "input 'temperature' appears twice in \"inputs\"."),
-    ("data shorter than shape", "POST", V2_INFER, _v2(_set("humidity", data=[38.7]), rows=2), {}, 400,
-     "input 'humidity' has 1 value in \"data\", but its shape [2, 1] needs 2."),
-    ("rows differ between inputs", "POST", V2_INFER, _v2(_set("pressure", shape=[2, 1], data=[1.0, 2.0])), {}, 400,
-     "input 'pressure' has 2 rows (shape [2, 1]), but 'temperature' has 1: every input needs one value per row."),
-    ("no data", "POST", V2_INFER, _v2(lambda b: _tensor(b, "vibration").pop("data")), {}, 400,
-     "input 'vibration' has no \"data\" (and no binary_data_size parameter)."),
-    ("string in a number column", "POST", V2_INFER, _v2(_set("temperature", data=["hot"])), {}, 400,
-     "temperature == 'hot' in row 0 has type str, must be a finite number within [100.0, 300.0] or missing (None): "
-     "strings are not converted to numbers."),
-    ("out of range", "POST", V2_INFER, _v2(_set("temperature", data=[412.0])), {}, 400,
-     "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits)."),
-    ("null where not nullable", "POST", V2_INFER, _v2(_set("machine_type", data=[None])), {}, 400,
-     "machine_type is missing (None) in row 0, but the column does not allow missing values: must be a string, one of ['A', 'B', 'C']."),
-    ("unknown category", "POST", V2_INFER, _v2(_set("machine_type", data=["Z"])), {}, 400,
-     f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {HINT}."),
-    ("binary data shorter than shape", "POST", V2_INFER, BINARY_BODY, BINARY_HEADERS, 400,
-     "input 'temperature' has 12 bytes of binary data, but shape [1, 1] of FP64 needs 8."),
-    ("binary header length not a number", "POST", V2_INFER, _v2(), {"Inference-Header-Content-Length": "ten"}, 400,
-     f"Inference-Header-Content-Length == 'ten' must be a whole number of bytes no larger than the body ({len(_v2())})."),
-    ("unknown output", "POST", V2_INFER, _v2(lambda b: b.update(outputs=[{"name": "logits"}])), {}, 400,
-     "infer request asks for output 'logits', but model 'quality' 1.0.0 has outputs ['label', 'probabilities']."),
-    ("request id too long", "POST", "/v1/predict", json.dumps(EXAMPLE_ROW), {"X-Request-Id": "x" * 300}, 400,
-     "X-Request-Id header == 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... must be 1 to 256 printable ASCII characters (no leading space)."),
-    ("v1 body a number", "POST", "/v1/predict", b"42", {}, 400,
-     "request body must be one record (a JSON object of column -> value) or a list of records, got int."),
-    ("v1 list holding a number", "POST", "/v1/predict", json.dumps([EXAMPLE_ROW, 7]), {}, 400,
-     "row 1 is a int, but a list batch must hold mappings of column -> value (one per record)."),
-    ("v1 empty list", "POST", "/v1/predict", b"[]", {}, 400,
-     "batch is empty: at least one row is needed."),
-    ("v1 missing column", "POST", "/v1/predict", json.dumps({k: v for k, v in EXAMPLE_ROW.items() if k != "shift"}), {}, 400,
-     "record has 6 columns, but model 'quality' 1.0.0 expects 7: missing ['shift']."),
-    ("compressed body", "POST", V2_INFER, _v2(), {"Content-Encoding": "gzip"}, 400,
-     "Content-Encoding 'gzip' is not supported: send the body uncompressed."),
-    ("oversized body", "POST", "/v1/predict", b" " * (LIMIT + 1), {}, 413,
-     f"request body is larger than the limit of {LIMIT} bytes (--max-body-bytes)."),
-    ("unknown model", "POST", "/v2/models/nope/infer", _v2(), {}, 404,
-     "unknown model 'nope': this server serves 'quality'."),
-    ("unknown version", "POST", "/v2/models/quality/versions/9.9.9/infer", _v2(), {}, 404,
-     "model 'quality' has no version '9.9.9' here: it serves 1.0.0."),
-    ("unknown model metadata", "GET", "/v2/models/nope", None, {}, 404,
-     "unknown model 'nope': this server serves 'quality'."),
-    ("unknown path", "GET", "/v2/nothing", None, {}, 404,
-     "no endpoint at /v2/nothing."),
-    ("GET on infer", "GET", V2_INFER, None, {}, 405,
-     "method GET is not allowed at /v2/models/quality/infer; use POST."),
-    ("POST on metadata", "POST", "/v2/models/quality", b"{}", {}, 405,
-     "method POST is not allowed at /v2/models/quality; use GET, HEAD."),
-    ("DELETE on predict", "DELETE", "/v1/predict", None, {}, 405,
-     "method DELETE is not allowed at /v1/predict; use POST."),
-    ("unload", "POST", "/v2/repository/models/quality/unload", b"{}", {}, 400,
-     "unload is not supported: this server serves one model; stop the server to stop serving it."),
+    (
+        "malformed JSON",
+        "POST",
+        V2_INFER,
+        b'{"inputs": [',
+        {},
+        400,
+        "request body is not valid JSON: Expecting value at line 1 column 13.",
+    ),
+    (
+        "malformed JSON (v1)",
+        "POST",
+        "/v1/predict",
+        b"{'temperature': 1}",
+        {},
+        400,
+        "request body is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2.",
+    ),
+    (
+        "NaN is not JSON",
+        "POST",
+        "/v1/predict",
+        b'{"temperature": NaN}',
+        {},
+        400,
+        "request body holds NaN, which is not JSON: send null for a missing value.",
+    ),
+    (
+        "not UTF-8",
+        "POST",
+        "/v1/predict",
+        b'{"a": "\xc3\x28"}',
+        {},
+        400,
+        "request body is not UTF-8 text: invalid continuation byte at byte 7.",
+    ),
+    (
+        "nested too deeply",
+        "POST",
+        V2_INFER,
+        b"[" * 40_000,
+        {},
+        400,
+        "request body is not valid JSON: nested too deeply.",
+    ),
+    (
+        "body is a list",
+        "POST",
+        V2_INFER,
+        b"[1, 2]",
+        {},
+        400,
+        'infer request must be a JSON object with "inputs", got a list.',
+    ),
+    (
+        "no inputs",
+        "POST",
+        V2_INFER,
+        b'{"id": "x"}',
+        {},
+        400,
+        'infer request has no "inputs": send a list with one tensor per column.',
+    ),
+    (
+        "id not a string",
+        "POST",
+        V2_INFER,
+        _v2(lambda b: b.update(id=5)),
+        {},
+        400,
+        'infer request field "id" == 5 must be a string.',
+    ),
+    (
+        "wrong shape [1, 2]",
+        "POST",
+        V2_INFER,
+        _v2(_set("temperature", shape=[1, 2])),
+        {},
+        400,
+        "input 'temperature' has shape [1, 2], must be [N] or [N, 1] (one value per row).",
+    ),
+    (
+        "wrong shape, 3 dimensions",
+        "POST",
+        V2_INFER,
+        _v2(_set("speed", shape=[1, 1, 1])),
+        {},
+        400,
+        "input 'speed' has shape [1, 1, 1], must be [N] or [N, 1] (one value per row).",
+    ),
+    (
+        "zero rows",
+        "POST",
+        V2_INFER,
+        _v2(_set("temperature", shape=[0, 1], data=[])),
+        {},
+        400,
+        "input 'temperature' has shape [0, 1]: at least one row is needed.",
+    ),
+    (
+        "INT8 for a number",
+        "POST",
+        V2_INFER,
+        _v2(_set("pressure", datatype="INT8")),
+        {},
+        400,
+        "input 'pressure' has datatype INT8, must be FP64 or FP32 (the column holds numbers).",
+    ),
+    (
+        "BYTES for a number",
+        "POST",
+        V2_INFER,
+        _v2(_set("temperature", datatype="BYTES")),
+        {},
+        400,
+        "input 'temperature' has datatype BYTES, must be FP64 or FP32 (the column holds numbers).",
+    ),
+    (
+        "FP64 for a category",
+        "POST",
+        V2_INFER,
+        _v2(_set("machine_type", datatype="FP64")),
+        {},
+        400,
+        "input 'machine_type' has datatype FP64, must be BYTES (the column holds categories as strings).",
+    ),
+    (
+        "missing input",
+        "POST",
+        V2_INFER,
+        _v2(_drop("shift")),
+        {},
+        400,
+        "infer request has 6 columns, but model 'quality' 1.0.0 expects 7: missing ['shift'].",
+    ),
+    (
+        "unknown input",
+        "POST",
+        V2_INFER,
+        _v2(lambda b: b["inputs"].append({"name": "colour", "shape": [1], "datatype": "BYTES", "data": ["red"]})),
+        {},
+        400,
+        "infer request has 8 columns, but model 'quality' 1.0.0 expects 7: unknown ['colour'].",
+    ),
+    (
+        "input twice",
+        "POST",
+        V2_INFER,
+        _v2(lambda b: b["inputs"].append(dict(b["inputs"][0]))),
+        {},
+        400,
+        "input 'temperature' appears twice in \"inputs\".",
+    ),
+    (
+        "data shorter than shape",
+        "POST",
+        V2_INFER,
+        _v2(_set("humidity", data=[38.7]), rows=2),
+        {},
+        400,
+        "input 'humidity' has 1 value in \"data\", but its shape [2, 1] needs 2.",
+    ),
+    (
+        "rows differ between inputs",
+        "POST",
+        V2_INFER,
+        _v2(_set("pressure", shape=[2, 1], data=[1.0, 2.0])),
+        {},
+        400,
+        "input 'pressure' has 2 rows (shape [2, 1]), but 'temperature' has 1: every input needs one value per row.",
+    ),
+    (
+        "no data",
+        "POST",
+        V2_INFER,
+        _v2(lambda b: _tensor(b, "vibration").pop("data")),
+        {},
+        400,
+        "input 'vibration' has no \"data\" (and no binary_data_size parameter).",
+    ),
+    (
+        "string in a number column",
+        "POST",
+        V2_INFER,
+        _v2(_set("temperature", data=["hot"])),
+        {},
+        400,
+        "temperature == 'hot' in row 0 has type str, must be a finite number within [100.0, 300.0] or missing (None): "
+        "strings are not converted to numbers.",
+    ),
+    (
+        "out of range",
+        "POST",
+        V2_INFER,
+        _v2(_set("temperature", data=[412.0])),
+        {},
+        400,
+        "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits).",
+    ),
+    (
+        "null where not nullable",
+        "POST",
+        V2_INFER,
+        _v2(_set("machine_type", data=[None])),
+        {},
+        400,
+        "machine_type is missing (None) in row 0, but the column does not allow missing values: must be a string, one of ['A', 'B', 'C'].",
+    ),
+    (
+        "unknown category",
+        "POST",
+        V2_INFER,
+        _v2(_set("machine_type", data=["Z"])),
+        {},
+        400,
+        f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {HINT}.",
+    ),
+    (
+        "binary data shorter than shape",
+        "POST",
+        V2_INFER,
+        BINARY_BODY,
+        BINARY_HEADERS,
+        400,
+        "input 'temperature' has 12 bytes of binary data, but shape [1, 1] of FP64 needs 8.",
+    ),
+    (
+        "binary header length not a number",
+        "POST",
+        V2_INFER,
+        _v2(),
+        {"Inference-Header-Content-Length": "ten"},
+        400,
+        f"Inference-Header-Content-Length == 'ten' must be a whole number of bytes no larger than the body ({len(_v2())}).",
+    ),
+    (
+        "unknown output",
+        "POST",
+        V2_INFER,
+        _v2(lambda b: b.update(outputs=[{"name": "logits"}])),
+        {},
+        400,
+        "infer request asks for output 'logits', but model 'quality' 1.0.0 has outputs ['label', 'probabilities'].",
+    ),
+    (
+        "request id too long",
+        "POST",
+        "/v1/predict",
+        json.dumps(EXAMPLE_ROW),
+        {"X-Request-Id": "x" * 300},
+        400,
+        "X-Request-Id header == 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... must be 1 to 256 printable ASCII characters (no leading space).",
+    ),
+    (
+        "v1 body a number",
+        "POST",
+        "/v1/predict",
+        b"42",
+        {},
+        400,
+        "request body must be one record (a JSON object of column -> value) or a list of records, got int.",
+    ),
+    (
+        "v1 list holding a number",
+        "POST",
+        "/v1/predict",
+        json.dumps([EXAMPLE_ROW, 7]),
+        {},
+        400,
+        "row 1 is a int, but a list batch must hold mappings of column -> value (one per record).",
+    ),
+    ("v1 empty list", "POST", "/v1/predict", b"[]", {}, 400, "batch is empty: at least one row is needed."),
+    (
+        "v1 missing column",
+        "POST",
+        "/v1/predict",
+        json.dumps({k: v for k, v in EXAMPLE_ROW.items() if k != "shift"}),
+        {},
+        400,
+        "record has 6 columns, but model 'quality' 1.0.0 expects 7: missing ['shift'].",
+    ),
+    (
+        "compressed body",
+        "POST",
+        V2_INFER,
+        _v2(),
+        {"Content-Encoding": "gzip"},
+        400,
+        "Content-Encoding 'gzip' is not supported: send the body uncompressed.",
+    ),
+    (
+        "oversized body",
+        "POST",
+        "/v1/predict",
+        b" " * (LIMIT + 1),
+        {},
+        413,
+        f"request body is larger than the limit of {LIMIT} bytes (--max-body-bytes).",
+    ),
+    (
+        "unknown model",
+        "POST",
+        "/v2/models/nope/infer",
+        _v2(),
+        {},
+        404,
+        "unknown model 'nope': this server serves 'quality'.",
+    ),
+    (
+        "unknown version",
+        "POST",
+        "/v2/models/quality/versions/9.9.9/infer",
+        _v2(),
+        {},
+        404,
+        "model 'quality' has no version '9.9.9' here: it serves 1.0.0.",
+    ),
+    (
+        "unknown model metadata",
+        "GET",
+        "/v2/models/nope",
+        None,
+        {},
+        404,
+        "unknown model 'nope': this server serves 'quality'.",
+    ),
+    ("unknown path", "GET", "/v2/nothing", None, {}, 404, "no endpoint at /v2/nothing."),
+    (
+        "GET on infer",
+        "GET",
+        V2_INFER,
+        None,
+        {},
+        405,
+        "method GET is not allowed at /v2/models/quality/infer; use POST.",
+    ),
+    (
+        "POST on metadata",
+        "POST",
+        "/v2/models/quality",
+        b"{}",
+        {},
+        405,
+        "method POST is not allowed at /v2/models/quality; use GET, HEAD.",
+    ),
+    (
+        "DELETE on predict",
+        "DELETE",
+        "/v1/predict",
+        None,
+        {},
+        405,
+        "method DELETE is not allowed at /v1/predict; use POST.",
+    ),
+    (
+        "unload",
+        "POST",
+        "/v2/repository/models/quality/unload",
+        b"{}",
+        {},
+        400,
+        "unload is not supported: this server serves one model; stop the server to stop serving it.",
+    ),
 ]
 
 
@@ -403,7 +693,9 @@ def test_garbage_never_gets_a_500(shared_server):
 # in-process: a bug gives a 500 with a fixed message; unknown categories can be flagged
 
 
-def asgi_request(app: Any, method: str, path: str, body: bytes = b"", request_id: str = "") -> tuple[int, dict[str, str], bytes]:
+def asgi_request(
+    app: Any, method: str, path: str, body: bytes = b"", request_id: str = ""
+) -> tuple[int, dict[str, str], bytes]:
     """Call the ASGI app directly (no server, no lifespan) and collect its response."""
     scope = {
         "type": "http",
@@ -415,7 +707,8 @@ def asgi_request(app: Any, method: str, path: str, body: bytes = b"", request_id
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-length", str(len(body)).encode())] + ([(b"x-request-id", request_id.encode())] if request_id else []),
+        "headers": [(b"content-length", str(len(body)).encode())]
+        + ([(b"x-request-id", request_id.encode())] if request_id else []),
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
@@ -444,7 +737,7 @@ def test_unexpected_exception_is_a_500_with_a_fixed_message_and_a_logged_traceba
 
     model.predict = broken  # type: ignore[method-assign]
     app = create_app(ModelHolder(model.path, model, loader=runtime.load, poll_s=0), config=ServeConfig())
-    with caplog.at_level("ERROR", logger="runtime._serve"):
+    with caplog.at_level("ERROR", logger="runtime._serve.server"):
         status, headers, body = asgi_request(app, "POST", "/v1/predict", json.dumps(example).encode())
     assert (status, json.loads(body)) == (500, {"error": "internal error, see the server log"})
     assert headers["x-request-id"]
@@ -458,7 +751,9 @@ def test_on_unknown_flag_predicts_and_lists_the_unknown_category(shared_server, 
     status, _, body = asgi_request(app, "POST", "/v1/predict", json.dumps({**example, "shift": "weekend"}).encode())
     assert status == 200
     assert json.loads(body)["flags"] == ["unknown category: shift == 'weekend'"]
-    status, _, body = asgi_request(app, "POST", V2_INFER, json.dumps(v2_body([example, {**example, "machine_type": "Q"}])).encode())
+    status, _, body = asgi_request(
+        app, "POST", V2_INFER, json.dumps(v2_body([example, {**example, "machine_type": "Q"}])).encode()
+    )
     assert status == 200
     assert json.loads(body)["parameters"] == {"flags": {"1": ["unknown category: machine_type == 'Q'"]}}
 
@@ -469,7 +764,9 @@ def test_on_unknown_flag_predicts_and_lists_the_unknown_category(shared_server, 
 
 @pytest.fixture(scope="module")
 def impatient_server(bundles, start_server):
-    with start_server(bundles.model_folder(), "--timeout-s", "0.3", "--max-body-bytes", str(64 * 2**20), log=False) as server:
+    with start_server(
+        bundles.model_folder(), "--timeout-s", "0.3", "--max-body-bytes", str(64 * 2**20), log=False
+    ) as server:
         yield server
 
 
@@ -504,12 +801,18 @@ def test_a_batch_that_takes_too_long_times_out(impatient_server):
             value = EXAMPLE_ROW[name].encode()
             chunk = (len(value).to_bytes(4, "little") + value) * rows
             datatype = "BYTES"
-        inputs.append({"name": name, "shape": [rows, 1], "datatype": datatype, "parameters": {"binary_data_size": len(chunk)}})
+        inputs.append(
+            {"name": name, "shape": [rows, 1], "datatype": datatype, "parameters": {"binary_data_size": len(chunk)}}
+        )
         chunks.append(chunk)
     del columns
     header = json.dumps({"inputs": inputs}).encode()
     reply = impatient_server.request(
-        "POST", V2_INFER, header + b"".join(chunks), headers={"Inference-Header-Content-Length": str(len(header))}, timeout_s=60
+        "POST",
+        V2_INFER,
+        header + b"".join(chunks),
+        headers={"Inference-Header-Content-Length": str(len(header))},
+        timeout_s=60,
     )
     assert reply.status == 503
     assert reply.json()["error"].startswith("request timed out after 0.3 s (--timeout-s) while ")
@@ -536,7 +839,9 @@ def test_a_log_that_cannot_confirm_in_time_answers_unconfirmed(shared_server, ex
     path = tmp_path / "predictions.db"
     log = PredictionLog(path, busy_timeout_s=3.0)
     model = runtime.load(shared_server.model_folder)
-    app = create_app(ModelHolder(model.path, model, loader=runtime.load, poll_s=0), log=log, config=ServeConfig(timeout_s=0.1))
+    app = create_app(
+        ModelHolder(model.path, model, loader=runtime.load, poll_s=0), log=log, config=ServeConfig(timeout_s=0.1)
+    )
     try:
         assert log.submit(LogEntry("warm", 0.0, "/v1/predict", 400, None, None, 0.0, error="x")).result(5) == "written"
         with closing(sqlite3.connect(path, isolation_level=None)) as other:

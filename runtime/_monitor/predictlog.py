@@ -43,9 +43,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+
+from .._text import json_safe, utc_iso
 
 __all__ = ["LOG_SCHEMA_VERSION", "LogEntry", "LogStatus", "PredictionLog", "check_prediction_log"]
 
@@ -124,7 +125,7 @@ class LogEntry:
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """The table rows for this entry, in ``_INSERT`` order."""
-        time_utc = _iso(self.epoch)
+        time_utc = utc_iso(self.epoch)
         head = (self.request_id,)
         if self.error is not None:
             excerpt = self.request_excerpt
@@ -184,25 +185,8 @@ def _records(inputs: Any, count: int) -> list[Any] | None:
     return list(inputs)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready: NaN (a missing number) as None, numpy scalars as Python scalars, containers walked."""
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars, without importing numpy here
-        return _plain(value.item())
-    return value
-
-
 def _json(value: Any) -> str:
-    return json.dumps(_plain(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=repr)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps(json_safe(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=repr)
 
 
 def _connect(path: Path, sync: SyncMode, busy_timeout_s: float) -> sqlite3.Connection:
@@ -477,7 +461,7 @@ class PredictionLog:
         with self._queued_lock:
             self.write_failures += rows
             self.last_error = message
-            self.last_error_at = _iso(time.time())
+            self.last_error_at = utc_iso()
             self._failures_unlogged += rows
             now = time.monotonic()
             if now - self._last_failure_logged < FAILURE_LOG_INTERVAL_S:
@@ -526,7 +510,7 @@ class PredictionLog:
             upper = min(cutoff, low + PRUNE_SLICE_ROWS - 1)
             deleted = connection.execute("DELETE FROM predictions WHERE id <= ?", (upper,)).rowcount
             self.rows_pruned += max(deleted, 0)
-            self.last_pruned_at = _iso(time.time())
+            self.last_pruned_at = utc_iso()
             if upper < cutoff:
                 # More to delete: come back right after serving what is queued.
                 self._next_prune = time.monotonic()
@@ -535,6 +519,6 @@ class PredictionLog:
         except (sqlite3.Error, OSError) as error:
             logger.error("prediction log %s: pruning failed: %s", self.path, error)
             self.last_error = f"pruning failed: {type(error).__name__}: {error}"
-            self.last_error_at = _iso(time.time())
+            self.last_error_at = utc_iso()
             self._reset()
             return False

@@ -1,7 +1,7 @@
 """Monitoring data: recent inputs from the prediction log (or a CSV), ground truth fed back later,
 and accuracy over a window against the baseline the bundle recorded at export.
 
-The prediction log is the server's SQLite database (``runtime._predictlog``): one row per predicted
+The prediction log is the server's SQLite database (``runtime._monitor.predictlog``): one row per predicted
 record with its request id, row within the request, time, inputs and outputs as JSON. Feedback is
 kept in the same database, in a ``feedback`` table keyed by (request id, row), so a late label can
 be joined with the prediction it belongs to; a label whose request is not (yet) in the log is kept
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ._drift import Thresholds, drift_report, worst
-from ._manifest import Manifest
+from .._manifest import Manifest
+from .._text import utc_iso
+from .drift import Thresholds, drift_report, worst
 
 __all__ = [
     "Window",
@@ -188,7 +189,7 @@ def ingest_feedback(log_path: str | Path, feedback_path: str | Path, manifest: M
     """
     classes = {str(c): c for c in (manifest.classes or ())}
     entries: list[tuple[str, int, str, str]] = []
-    received = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    received = utc_iso(timespec="seconds")
     for number, item in enumerate(_feedback_rows(Path(feedback_path)), start=1):
         request_id, label = item.get("request_id"), item.get("label")
         if request_id in (None, "") or label in (None, ""):

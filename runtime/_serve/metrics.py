@@ -33,8 +33,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ._predictlog import PredictionLog
-from ._reload import ModelHolder
+from .._monitor.predictlog import PredictionLog
+from .holder import ModelHolder
 
 __all__ = ["ERROR_KINDS", "ServerMetrics"]
 

@@ -44,11 +44,12 @@ from typing import Any, NoReturn, Protocol, TextIO
 
 import numpy as np
 
-from ._errors import BundleError, InputError
-from ._manifest import ColumnSpec, Label
-from ._model import BatchPrediction, Model, load
-from ._monitor_cli import add_drift, add_feedback
-from ._validation import UNKNOWN_HINT, ColumnRule, UnknownPolicy, cap_list, compile_rules, describe_allowed
+from .._errors import BundleError, InputError
+from .._manifest import ColumnSpec, Label
+from .._model import BatchPrediction, Model, load
+from .._text import json_safe
+from .._validation import UNKNOWN_HINT, ColumnRule, UnknownPolicy, cap_list, compile_rules, describe_allowed
+from .monitor import add_drift, add_feedback
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -218,7 +219,7 @@ def _verbose_logging(verbose: bool, stream: TextIO) -> Iterator[None]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with every subcommand in ``_COMMANDS``."""
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(
         prog=PROG,
@@ -276,7 +277,7 @@ def _run_info(args: argparse.Namespace, console: Console) -> int:
     model = load(args.bundle)
     summary = model_summary(model)
     if args.json:
-        console.stdout.write(json.dumps(_json_safe(summary), indent=2, ensure_ascii=False) + "\n")
+        console.stdout.write(json.dumps(json_safe(summary), indent=2, ensure_ascii=False) + "\n")
     else:
         console.stdout.write(_info_text(summary))
     console.stdout.flush()
@@ -343,17 +344,6 @@ def _column_summary(column: ColumnSpec) -> dict[str, Any]:
         "description": column.description,
         "accepts": describe_allowed(column),
     }
-
-
-def _json_safe(value: Any) -> Any:
-    """The value with NaN and infinities as null, so the output is standard JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 _METRIC_NAMES = {
@@ -462,7 +452,7 @@ def _performance_text(performance: Mapping[str, Any] | None) -> str:
         for key in ("machine", "threads")
         if key in performance
     )
-    text = "; ".join(parts) if parts else json.dumps(_json_safe(performance))
+    text = "; ".join(parts) if parts else json.dumps(json_safe(performance))
     return text + (f" ({where})" if where else "")
 
 
@@ -1034,7 +1024,7 @@ class _JsonlSink:
     def write(self, items: list[tuple[str, Any]]) -> None:
         # Standard JSON has no NaN or infinity: NaN (a missing number) and the infinities a
         # rejected row may hold are written as null; the reject reason still names the value.
-        self._stream.write(json.dumps(_json_safe(dict(items)), ensure_ascii=False, allow_nan=False) + "\n")
+        self._stream.write(json.dumps(json_safe(dict(items)), ensure_ascii=False, allow_nan=False) + "\n")
 
     def flush(self) -> None:
         self._stream.flush()
@@ -1433,14 +1423,14 @@ _SERVE_EXTRA = frozenset({"uvicorn", "starlette", "prometheus_client", "anyio", 
 
 def _run_serve(args: argparse.Namespace, console: Console) -> int:
     try:
-        from . import _serve
+        from .._serve import server as _serve
     except ImportError as error:
         if (error.name or "").split(".")[0] not in _SERVE_EXTRA:
             raise
         raise CliError(f'{PROG} serve needs the "serve" extra: pip install ".[serve]"', EXIT_USAGE) from error
     import sqlite3
 
-    from ._predictlog import check_prediction_log
+    from .._monitor.predictlog import check_prediction_log
 
     model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
     if args.log is not None:

@@ -26,13 +26,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ._bundle import CURRENT_FILE, MANIFEST_FILE, resolve_bundle
-from ._errors import BundleError
-from ._model import Model
+from .._bundle import resolve_bundle
+from .._contract import CURRENT_FILE, MANIFEST_FILE, read_current
+from .._errors import BundleError
+from .._model import Model
+from .._text import utc_iso
 
 __all__ = ["ModelHolder", "ReloadAttempt"]
 
@@ -40,10 +41,6 @@ logger = logging.getLogger(__name__)
 
 Outcome = Literal["loaded", "refused", "unchanged"]
 Loader = Callable[[Path], Model]
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ class ModelHolder:
     ) -> None:
         self.path = Path(path)
         self.current: Model = model
-        self.loaded_at = _now_iso()
+        self.loaded_at = utc_iso()
         self.loader = loader
         self.poll_s = poll_s if poll_s and poll_s > 0 else None
         self.succeeded = 0
@@ -163,7 +160,7 @@ class ModelHolder:
         try:
             folder = resolve_bundle(self.path)
             if not force and folder.resolve() == old.path.resolve():
-                return self._record(ReloadAttempt(_now_iso(), trigger, "unchanged", old.version, str(folder)))
+                return self._record(ReloadAttempt(utc_iso(), trigger, "unchanged", old.version, str(folder)))
             new = self.loader(folder)
             version = new.version
             if new.name != old.name:
@@ -179,7 +176,7 @@ class ModelHolder:
             logger.error("reload (%s) refused: %s; still serving %r %s", trigger, message, old.name, old.version)
             return self._record(
                 ReloadAttempt(
-                    _now_iso(),
+                    utc_iso(),
                     trigger,
                     "refused",
                     version or (folder.name if folder is not None else None),
@@ -189,7 +186,7 @@ class ModelHolder:
                 )
             )
         self.current = new  # the swap: one reference assignment; requests in flight keep `old`
-        self.loaded_at = _now_iso()
+        self.loaded_at = utc_iso()
         self.succeeded += 1
         logger.info(
             "reload (%s): now serving %r %s from %s (was %s)", trigger, new.name, new.version, new.path, old.version
@@ -226,7 +223,7 @@ class ModelHolder:
         if self.pointer_file is None:
             return None
         try:
-            text = self.pointer_file.read_text(encoding="utf-8").strip()
+            text = read_current(self.pointer_file.parent)
         except OSError as error:
             # Reported once per distinct state through the refused reload it triggers.
             return f"<unreadable: {error.strerror or error}>"

@@ -1,6 +1,6 @@
 """Open Inference Protocol (KServe v2) payloads: decode an infer request, encode its response.
 
-Only the standard library and numpy: the web server around it lives in :mod:`runtime._serve`.
+Only the standard library and numpy: the web server around it lives in :mod:`runtime._serve.server`.
 
 Tensors
 -------
@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
-from ._manifest import Label
-from ._model import Model
-from ._validation import cap_list, column_mismatch
+from .._errors import InputError
+from .._manifest import Label
+from .._model import Model
+from .._validation import cap_list, column_mismatch
 
 __all__ = [
     "InferRequest",

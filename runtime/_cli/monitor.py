@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._drift import Thresholds, bin_shares, drift_report
-from ._model import load
-from ._monitor import drift_from_log, ingest_feedback, parse_duration, read_csv_window, read_log_window
+from .._model import load
+from .._monitor.drift import Thresholds, bin_shares, drift_report
+from .._monitor.windows import drift_from_log, ingest_feedback, parse_duration, read_csv_window, read_log_window
 
 __all__ = ["add_drift", "add_feedback"]
 
@@ -94,7 +94,7 @@ def _thresholds(args: argparse.Namespace) -> Thresholds:
 
 
 def _run_drift(args: argparse.Namespace, console: Any) -> int:
-    from ._cli import EXIT_USAGE, CliError
+    from ._base import EXIT_USAGE, CliError
 
     model = load(args.bundle, on_unknown="flag")
     manifest = model.manifest
@@ -132,7 +132,7 @@ def _run_drift(args: argparse.Namespace, console: Any) -> int:
 
 
 def _run_feedback(args: argparse.Namespace, console: Any) -> int:
-    from ._cli import EXIT_OK, EXIT_USAGE, CliError
+    from ._base import EXIT_OK, EXIT_USAGE, CliError
 
     model = load(args.bundle, on_unknown="flag")
     if not model.manifest.is_classifier:
@@ -190,7 +190,7 @@ def _drift_text(data: dict[str, Any]) -> str:
 
 def _write_html(path: Path, data: dict[str, Any], reference: dict[str, Any], columns: dict[str, Any]) -> None:
     """Reference vs recent histograms per column, as one self-contained HTML page."""
-    from ._cli import EXIT_USAGE, CliError
+    from ._base import EXIT_USAGE, CliError
 
     try:
         import base64

@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._manifest import Manifest
-from ._validation import MISSING_CATEGORY
+from .._contract import MISSING_CATEGORY
+from .._manifest import Manifest
 
 __all__ = ["ColumnDrift", "DriftReport", "Thresholds", "bin_shares", "drift_report", "ks_statistic", "psi", "worst"]
 

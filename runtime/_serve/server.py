@@ -12,7 +12,7 @@ Open Inference Protocol (KServe v2) REST, as spoken by Triton and ``tritonclient
 ``GET  /v2/health/live``, ``/v2/health/ready``        liveness, readiness
 ``GET  /v2/models/{name}[/versions/{v}]``             model metadata: inputs, outputs, classes
 ``GET  /v2/models/{name}[/versions/{v}]/ready``       model readiness
-``POST /v2/models/{name}[/versions/{v}]/infer``       predict (see :mod:`runtime._inference_protocol`)
+``POST /v2/models/{name}[/versions/{v}]/infer``       predict (see :mod:`runtime._serve.protocol_v2`)
 ``POST /v2/repository/index``                         the one model and its state
 ``POST /v2/repository/models/{name}/load``            reload the bundle folder now
 ====================================================  ===============================================
@@ -24,7 +24,7 @@ For people and scripts:
   ``model``, ``version`` and ``request_id`` (a list gets ``predictions``, one per record);
 - ``GET /v1/status``: the model served, its reloads, the prediction log, uptime and memory;
 - ``POST /v1/admin/reload``: reload now (200 with what was loaded, 409 if refused);
-- ``GET /metrics``: Prometheus metrics (:mod:`runtime._metrics`).
+- ``GET /metrics``: Prometheus metrics (:mod:`runtime._serve.metrics`).
 
 Every response carries ``X-Request-Id`` (the request's ``X-Request-Id`` header or infer ``id``, else a
 new one); prediction responses carry ``X-Log-Status``: ``written`` (committed to the prediction log
@@ -59,7 +59,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TextIO, TypeVar
 
@@ -73,8 +72,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._errors import InputError
-from ._inference_protocol import (
+from .._errors import InputError
+from .._model import BatchPrediction, Model, Prediction, load
+from .._monitor.predictlog import LogEntry, PredictionLog
+from .._monitor.windows import drift_from_log
+from .._process import current_rss_mb, peak_rss_mb
+from .._text import utc_iso
+from .._validation import UNKNOWN_HINT
+from .config import ServeConfig
+from .holder import ModelHolder
+from .metrics import DriftCollector, ServerMetrics
+from .protocol_v2 import (
     HEADER_LENGTH,
     InferRequest,
     Outcome,
@@ -83,13 +91,6 @@ from ._inference_protocol import (
     model_metadata,
     parse_json,
 )
-from ._metrics import DriftCollector, ServerMetrics
-from ._model import BatchPrediction, Model, Prediction, load
-from ._monitor import drift_from_log
-from ._predictlog import LogEntry, PredictionLog, SyncMode
-from ._process import current_rss_mb, peak_rss_mb
-from ._reload import ModelHolder
-from ._validation import UNKNOWN_HINT, UnknownPolicy
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
@@ -105,27 +106,6 @@ INTERNAL_ERROR = "internal error, see the server log"
 # The runtime's unknown-category messages say how to load a model that flags them; a server is started instead.
 _SERVE_FLAG_HINT = "(start the server with --on-unknown flag to accept and flag it)"
 _REQUEST_ID = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,255}")
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    """Everything ``serve`` was told, with the CLI's defaults."""
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    max_body_bytes: int = 8 * 1024 * 1024
-    timeout_s: float = 10.0
-    poll_s: float = 2.0
-    threads: int = 1
-    on_unknown: UnknownPolicy = "reject"
-    worker_threads: int = max(1, os.cpu_count() or 1)
-    access_log: bool = False
-    log_path: str | None = None
-    log_retention_rows: int | None = None
-    log_retention_days: float | None = None
-    log_sync: SyncMode = "normal"
-    drift_window_rows: int = 5_000
-    drift_max_age_s: float = 60.0
 
 
 class HttpError(Exception):
@@ -429,7 +409,7 @@ class _Server:
 
     # -- Open Inference Protocol ------------------------------------------------------------------
     async def server_metadata(self, request: Request, call: _Call) -> Response:
-        from . import __version__
+        from .. import __version__
 
         return _json_response(
             {"name": "factory-edge", "version": __version__, "extensions": ["binary_tensor_data", "model_repository"]}
@@ -551,7 +531,7 @@ class _Server:
         return Response(content, headers={"X-Log-Status": status}, media_type="application/json")
 
     async def status(self, request: Request, call: _Call) -> Response:
-        from . import __version__
+        from .. import __version__
 
         return _json_response(
             {
@@ -561,7 +541,7 @@ class _Server:
                 "server": {
                     "runtime_version": __version__,
                     "pid": os.getpid(),
-                    "started_at": self.started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "started_at": utc_iso(self.started_at.timestamp(), timespec="seconds"),
                     "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
                     "rss_mb": round(current_rss_mb(), 1),
                     "peak_rss_mb": round(peak_rss_mb(), 1),

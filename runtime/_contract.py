@@ -1,0 +1,118 @@
+"""The one seam between the halves: what the export stage and the runtime must agree on, beyond the manifest.
+
+``export`` and ``benchmarks`` import :mod:`runtime` (the public facade) and this module, nothing else
+of the runtime; ``tests/test_layering.py`` enforces it. Everything here is plain data or a small
+function with no dependency beyond the standard library:
+
+- the names of the files of a bundle and of a model folder's ``CURRENT`` pointer;
+- the marker a missing category is fed to the graph as;
+- the default tolerances of the parity proof and the golden replay;
+- semantic-version helpers (strict: anchored at both ends, so ``"1.0.0\\n"`` is not a version);
+- reading and atomically writing ``CURRENT``.
+
+Model folder layout::
+
+    models/quality/            model folder
+        CURRENT                text file naming the current version, e.g. "1.0.0"
+        1.0.0/                 version folder (a bundle)
+            manifest.json
+            model.onnx
+            ...documents for people (model card, report, checklist, schema)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+__all__ = [
+    "CLASSIFICATION_TOLERANCE",
+    "CURRENT_FILE",
+    "LABEL_TIE_TOLERANCE",
+    "MANIFEST_FILE",
+    "MISSING_CATEGORY",
+    "MODEL_FILE",
+    "REGRESSION_TOLERANCE",
+    "is_semver",
+    "read_current",
+    "semver_key",
+    "write_current",
+]
+
+# -- bundle files ------------------------------------------------------------------------------
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.onnx"
+
+# -- values fed to the graph -------------------------------------------------------------------
+# A missing category reaches the graph as this string; the export trains its imputers on it.
+MISSING_CATEGORY = ""
+
+# -- tolerances --------------------------------------------------------------------------------
+# Largest |scikit-learn - onnxruntime| a probability may differ by in the parity proof and the
+# golden replay; for regression relative to max(1, |value|).
+CLASSIFICATION_TOLERANCE = 1e-9
+REGRESSION_TOLERANCE = 1e-9
+# Probabilities of two classes closer than this are a tie, broken like scikit-learn's argmax
+# (the first class wins): summation order can tip an exact 0.5/0.5 vote by an ulp either way.
+LABEL_TIE_TOLERANCE = 1e-9
+
+# -- versions ----------------------------------------------------------------------------------
+_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
+# CURRENT holds one version and a newline; anything much longer is not a pointer at all.
+CURRENT_MAX_BYTES = 256
+
+
+def is_semver(version: str) -> bool:
+    """True when ``version`` is exactly a semantic version such as ``1.0.0`` or ``2.1.0-rc.1``.
+
+    >>> is_semver("1.0.0"), is_semver("1.0.0\\n"), is_semver("1.0")
+    (True, False, False)
+    """
+    return isinstance(version, str) and _SEMVER.fullmatch(version) is not None
+
+
+def semver_key(version: str) -> tuple[int, int, int, int, str]:
+    """Sort key ordering semantic versions (a pre-release sorts before its release).
+
+    >>> sorted(["1.10.0", "1.2.0", "1.2.0-rc.1"], key=semver_key)
+    ['1.2.0-rc.1', '1.2.0', '1.10.0']
+    """
+    match = _SEMVER.fullmatch(version)
+    if not match:
+        raise ValueError(f"{version!r} is not a semantic version such as '1.0.0'")
+    major, minor, patch = (int(part) for part in match.groups())
+    pre = version.split("+")[0].partition("-")[2]
+    return (major, minor, patch, 0 if pre else 1, pre)
+
+
+# -- CURRENT -----------------------------------------------------------------------------------
+def read_current(model_folder: str | os.PathLike[str]) -> str | None:
+    """The text of ``model_folder/CURRENT`` without surrounding whitespace; None when there is none.
+
+    At most ``CURRENT_MAX_BYTES`` are read, so a huge file costs nothing; the caller decides whether
+    the text is a version (:func:`is_semver`). Raises ``OSError`` when the file exists but cannot be
+    read, ``UnicodeDecodeError`` when it is not UTF-8.
+    """
+    path = Path(model_folder) / CURRENT_FILE
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(CURRENT_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    return raw.decode("utf-8").strip()
+
+
+def write_current(model_folder: str | os.PathLike[str], version: str) -> None:
+    """Point ``CURRENT`` at ``version`` atomically: readers see the old or the new name, never half."""
+    if not is_semver(version):
+        raise ValueError(f"{version!r} is not a semantic version such as '1.0.0'")
+    folder = Path(model_folder)
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".CURRENT-", delete=False, encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it 0600; devices' service users must read it
+    os.replace(handle.name, folder / CURRENT_FILE)
