@@ -13,7 +13,10 @@ Every message names the field, the value, what is allowed and, where there is on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._validation import Problem
 
 __all__ = ["FactoryEdgeError", "InputError", "BundleError", "SchemaVersionError"]
 
@@ -30,6 +33,8 @@ class InputError(FactoryEdgeError, ValueError):
     column : the column at fault, or None when the problem is the batch's shape.
     value : the offending value, or None.
     row : the 0-based row within the batch, or None for a single record.
+    problem : the validation problem behind the message, when there is one; ``render`` words it
+        again for another caller (without the row, with another hint).
     """
 
     def __init__(
@@ -39,11 +44,19 @@ class InputError(FactoryEdgeError, ValueError):
         column: str | None = None,
         value: Any = None,
         row: int | None = None,
+        problem: Problem | None = None,
     ) -> None:
         super().__init__(message)
         self.column = column
         self.value = value
         self.row = row
+        self.problem = problem
+
+    def render(self, *, row: bool = True, hint: str | None = None) -> str:
+        """The message, worded by the problem behind it when there is one (see ``Problem.render``)."""
+        if self.problem is None:
+            return str(self)
+        return self.problem.render(row=row, hint=hint)
 
 
 class BundleError(FactoryEdgeError, ValueError):

@@ -53,10 +53,15 @@ class Prediction:
 
 @dataclass(frozen=True)
 class RejectedRow:
-    """A batch row that failed validation and was not predicted, with every reason found."""
+    """A batch row that failed validation and was not predicted, with every reason found.
+
+    ``reasons`` are the messages as the Python API words them; ``problems`` the same reasons as
+    parts, for callers that word them their own way (``Problem.render``).
+    """
 
     row: int
     reasons: tuple[str, ...]
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,16 +228,19 @@ class Model:
         rows = np.arange(n_rows)
         rejected: tuple[RejectedRow, ...] = ()
         if problems:
-            by_row: dict[int, list[str]] = {}
+            by_row: dict[int, list[Problem]] = {}
             for problem in problems:
-                by_row.setdefault(problem.row if problem.row is not None else -1, []).append(problem.message)
+                by_row.setdefault(problem.row if problem.row is not None else -1, []).append(problem)
             if errors == "raise":
                 first = min(problems, key=lambda p: p.row if p.row is not None else -1)
                 error = first.error()
                 if len(by_row) > 1:
                     error.args = (f"{first.message} ({len(by_row)} of {n_rows} rows are invalid.)",)
                 raise error
-            rejected = tuple(RejectedRow(row, tuple(reasons)) for row, reasons in sorted(by_row.items()))
+            rejected = tuple(
+                RejectedRow(row, tuple(problem.message for problem in found), tuple(found))
+                for row, found in sorted(by_row.items())
+            )
             keep = np.ones(n_rows, dtype=bool)
             keep[[r.row for r in rejected]] = False
             rows = rows[keep]

@@ -22,7 +22,7 @@ from ._manifest import ColumnSpec
 __all__ = ["ColumnRule", "Problem", "UnknownPolicy", "cap_list", "compile_rules", "describe_allowed"]
 
 UnknownPolicy = Literal["reject", "flag"]
-# How an unknown-category message tells Python users to accept such values; the CLI swaps in its flag.
+# How an unknown-category message tells Python users to accept such values; the CLI and server render their own.
 UNKNOWN_HINT = '(load with on_unknown="flag" to accept and flag it)'
 
 
@@ -63,15 +63,35 @@ def _is_missing(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Problem:
-    """One rejected value: where it is and why, already worded for people."""
+    """One rejected value: where it is (row, column), the value, and why, kept apart until rendered.
+
+    A message reads ``<subject><where><reason>[ <hint>].``: for example ``temperature == 412.0``,
+    `` in row 17``, ``, must be within [100.0, 300.0] (valid range from ...)``. ``hint`` says how a
+    caller could accept the value instead; it is worded for Python users, and the command line and
+    the server render the same problem with their own (``--on-unknown flag``) instead of patching
+    the text.
+    """
 
     row: int | None
     column: str | None
     value: Any
-    message: str
+    subject: str
+    reason: str
+    hint: str | None = None
+
+    def render(self, *, row: bool = True, hint: str | None = None) -> str:
+        """The message; ``row=False`` leaves out " in row N" (for callers that say where themselves),
+        ``hint`` replaces the default hint where the problem has one."""
+        where = f" in row {self.row}" if row and self.row is not None else ""
+        shown = (hint or self.hint) if self.hint is not None else None
+        return f"{self.subject}{where}{self.reason}" + (f" {shown}" if shown else "") + "."
+
+    @property
+    def message(self) -> str:
+        return self.render()
 
     def error(self) -> InputError:
-        return InputError(self.message, column=self.column, value=self.value, row=self.row)
+        return InputError(self.message, column=self.column, value=self.value, row=self.row, problem=self)
 
 
 class ColumnRule:
@@ -102,8 +122,8 @@ class ColumnRule:
         self.allowed = describe_allowed(spec)
 
     # -- messages ---------------------------------------------------------------------------------
-    def _where(self, row: int | None) -> str:
-        return "" if row is None else f" in row {row}"
+    def _problem(self, row: int | None, value: Any, subject: str, reason: str, hint: str | None = None) -> Problem:
+        return Problem(row, self.name, value, subject, reason, hint)
 
     def bad_type(self, value: Any, row: int | None) -> Problem:
         kind = type(value).__name__
@@ -114,43 +134,39 @@ class ColumnRule:
                 why = "booleans are not numbers here"
             else:
                 why = f"{kind} is not a number"
-            message = f"{self.name} == {value!r}{self._where(row)} has type {kind}, must be {self.allowed}: {why}."
         else:
-            message = (
-                f"{self.name} == {value!r}{self._where(row)} has type {kind}, must be {self.allowed}: "
-                "categories are matched as strings and numbers are not converted."
-            )
-        return Problem(row, self.name, value, message)
+            why = "categories are matched as strings and numbers are not converted"
+        return self._problem(
+            row, value, f"{self.name} == {value!r}", f" has type {kind}, must be {self.allowed}: {why}"
+        )
 
     def missing(self, value: Any, row: int | None) -> Problem:
-        return Problem(
+        return self._problem(
             row,
-            self.name,
             value,
-            f"{self.name} is missing ({value!r}){self._where(row)}, but the column does not allow "
-            f"missing values: must be {self.allowed}.",
+            f"{self.name} is missing ({value!r})",
+            f", but the column does not allow missing values: must be {self.allowed}",
         )
 
     def not_finite(self, value: float, row: int | None) -> Problem:
-        return Problem(row, self.name, value, f"{self.name} == {value!r}{self._where(row)}, must be {self.allowed}.")
+        return self._problem(row, value, f"{self.name} == {value!r}", f", must be {self.allowed}")
 
     def out_of_range(self, value: float, row: int | None) -> Problem:
         source = self.spec.range_source or "the model manifest"
-        return Problem(
+        return self._problem(
             row,
-            self.name,
             value,
-            f"{self.name} == {value!r}{self._where(row)}, must be within [{_fmt(self.low)}, {_fmt(self.high)}] "
-            f"(valid range from {source}).",
+            f"{self.name} == {value!r}",
+            f", must be within [{_fmt(self.low)}, {_fmt(self.high)}] (valid range from {source})",
         )
 
     def unknown(self, value: str, row: int | None) -> Problem:
-        return Problem(
+        return self._problem(
             row,
-            self.name,
             value,
-            f"{self.name} == {value!r}{self._where(row)} is not a known category, must be one of "
-            f"{cap_list(sorted(self.categories))} {UNKNOWN_HINT}.",
+            f"{self.name} == {value!r}",
+            f" is not a known category, must be one of {cap_list(sorted(self.categories))}",
+            UNKNOWN_HINT,
         )
 
     def flag(self, value: str) -> str:
