@@ -8,7 +8,9 @@ function with no dependency beyond the standard library:
 - the marker a missing category is fed to the graph as;
 - the default tolerances of the parity proof and the golden replay;
 - semantic-version helpers (strict: anchored at both ends, so ``"1.0.0\\n"`` is not a version);
-- reading and atomically writing ``CURRENT``.
+- reading and atomically writing ``CURRENT``;
+- the exit codes of both command lines (``python -m runtime`` and ``python -m export``), one table, so
+  a number means the same thing wherever a script sees it.
 
 Model folder layout::
 
@@ -22,14 +24,19 @@ Model folder layout::
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
     "CLASSIFICATION_TOLERANCE",
     "CURRENT_FILE",
+    "EXIT_CODES_HELP",
+    "ExitCode",
+    "exit_codes_text",
     "LABEL_TIE_TOLERANCE",
     "MANIFEST_FILE",
     "MISSING_CATEGORY",
@@ -116,3 +123,48 @@ def write_current(model_folder: str | os.PathLike[str], version: str) -> None:
         os.fsync(handle.fileno())
     os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes it 0600; devices' service users must read it
     os.replace(handle.name, folder / CURRENT_FILE)
+
+
+# -- exit codes --------------------------------------------------------------------------------
+class ExitCode(enum.IntEnum):
+    """Every exit code of ``python -m runtime`` and ``python -m export``; a number means one thing.
+
+    What each means is in ``EXIT_CODES_HELP``; ``exit_codes_text`` renders a command's codes for
+    its ``--help``.
+    """
+
+    OK = 0
+    REJECTED_ROWS = 1
+    BAD_INPUT = 2
+    BUNDLE_REFUSED = 3
+    USAGE = 4
+    INTERNAL = 5
+    DRIFT_WARN = 6
+    DRIFT_ALERT = 7
+    NOTHING_TO_JUDGE = 8
+    PARITY_FAILED = 9
+    BUDGET_MISSED = 10
+    INTERRUPTED = 130
+
+
+EXIT_CODES_HELP: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.REJECTED_ROWS: "predict --on-error skip: some rows were rejected (see the rejects file); "
+    "the rest were predicted",
+    ExitCode.BAD_INPUT: "bad input: a bad row under --on-error stop, or an input whose columns, encoding or "
+    "syntax do not fit the model",
+    ExitCode.BUNDLE_REFUSED: "the bundle was refused at load (hash, manifest, golden cases); nothing was run",
+    ExitCode.USAGE: "usage or I/O error (bad options, unreadable input, unwritable output)",
+    ExitCode.INTERNAL: "internal error (a bug): rerun with --verbose for the traceback",
+    ExitCode.DRIFT_WARN: "drift: something crossed a warning threshold",
+    ExitCode.DRIFT_ALERT: "drift: something crossed an alert threshold",
+    ExitCode.NOTHING_TO_JUDGE: "drift: the window holds no rows of this model; nothing was judged",
+    ExitCode.PARITY_FAILED: "export: scikit-learn and onnxruntime disagree; nothing was made current",
+    ExitCode.BUDGET_MISSED: "export: the bundle misses a device budget; nothing was made current",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+def exit_codes_text(codes: Iterable[ExitCode] = tuple(ExitCode)) -> str:
+    """The ``exit codes:`` block of a ``--help`` for ``codes`` (default: all of them)."""
+    return "exit codes:\n" + "\n".join(f"  {int(code):<4} {EXIT_CODES_HELP[code]}" for code in codes)

@@ -1,13 +1,14 @@
 """Shared fixtures: bundles are built once per session.
 
-``shipped_bundle`` is the default bundle committed under models/quality (no scikit-learn needed),
-so the runtime suite runs on a device image. ``demo_bundle`` exports a fresh one (needs the export
+``shipped_bundle`` is a copy of the default bundle committed under models/quality/1.0.0 (no
+scikit-learn needed), so the runtime suite runs on a device image. ``demo_bundle`` exports a fresh one (needs the export
 extra; skipped cleanly without it).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,22 @@ AI4I = SHARED / "datasets" / "ai4i2020.csv"
 HAS_EXPORT = all(importlib.util.find_spec(name) for name in ("sklearn", "skl2onnx", "onnx", "pandas", "joblib"))
 
 
+SHIPPED_VERSION = ROOT / "models" / "quality" / "1.0.0"
+
+
 @pytest.fixture(scope="session")
-def shipped_bundle() -> Path:
-    path = ROOT / "models" / "quality"
-    if not (path / "CURRENT").is_file():
-        pytest.fail("models/quality has no CURRENT file: the default bundle must be committed")
-    return path
+def shipped_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder holding a copy of the committed bundle ``models/quality/1.0.0``, with ``CURRENT``.
+
+    A copy, because ``python -m export`` adds versions to ``models/quality`` and moves its ``CURRENT``:
+    no test may depend on what the main job last wrote.
+    """
+    if not (SHIPPED_VERSION / "manifest.json").is_file():
+        pytest.fail("models/quality/1.0.0 is missing: the default bundle must be committed")
+    folder = tmp_path_factory.mktemp("shipped") / "quality"
+    shutil.copytree(SHIPPED_VERSION, folder / SHIPPED_VERSION.name)
+    (folder / "CURRENT").write_text(SHIPPED_VERSION.name + "\n", encoding="utf-8")
+    return folder
 
 
 @pytest.fixture(scope="session")
