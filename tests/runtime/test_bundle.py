@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +11,16 @@ import pytest
 
 import runtime
 from runtime._onnx_scan import refuse_external_data
+from tests.runtime.damage import (
+    bundle_copy,
+    escaping_path,
+    external_data,
+    flip_byte,
+    golden_drift,
+    missing_model,
+    newer_schema,
+    wrong_hash,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,64 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture()
 def bundle(shipped_bundle, tmp_path) -> Path:
     """A private copy of the shipped version folder, free to damage."""
-    version = (shipped_bundle / "CURRENT").read_text().strip()
-    target = tmp_path / "quality" / version
-    shutil.copytree(shipped_bundle / version, target)
-    (tmp_path / "quality" / "CURRENT").write_text(version + "\n")
-    return target
-
-
-def edit_manifest(bundle: Path, change) -> None:
-    path = bundle / "manifest.json"
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
-
-
-def flip_byte(bundle: Path) -> None:
-    path = bundle / "model.onnx"
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
-def wrong_hash(bundle: Path) -> None:
-    edit_manifest(bundle, lambda m: m["model_file"].update(sha256="0" * 64))
-
-
-def missing_model(bundle: Path) -> None:
-    (bundle / "model.onnx").unlink()
-
-
-def newer_schema(bundle: Path) -> None:
-    edit_manifest(bundle, lambda m: m.update(schema_version=runtime.SCHEMA_VERSION + 1))
-
-
-def golden_drift(bundle: Path) -> None:
-    def change(manifest):
-        case = manifest["golden_cases"][0]
-        case["probabilities"] = [round(1.0 - p, 6) for p in case["probabilities"]]
-        case["label"] = [c for c in manifest["classes"] if c != case["label"]][0]
-
-    edit_manifest(bundle, change)
-
-
-def escaping_path(bundle: Path) -> None:
-    edit_manifest(bundle, lambda m: m["model_file"].update(path="../model.onnx"))
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (payloads here are shorter than 128 bytes)."""
-    return bytes([number << 3 | 2, len(payload)]) + payload
-
-
-def external_data(bundle: Path) -> None:
-    # ModelProto{graph{initializer{name, external_data{location: ../secret.bin}, data_location: EXTERNAL}}}
-    entry = _field(1, b"location") + _field(2, b"../secret.bin")
-    tensor = _field(8, b"w") + _field(13, entry) + b"\x70\x01"
-    model = _field(7, _field(5, tensor))
-    (bundle / "model.onnx").write_bytes(model)
-    edit_manifest(bundle, lambda m: m["model_file"].update(sha256=hashlib.sha256(model).hexdigest(), size=len(model)))
+    return bundle_copy(shipped_bundle / "1.0.0", tmp_path)
 
 
 REFUSALS = [
