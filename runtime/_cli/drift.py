@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import inspect
 import json
+import sqlite3
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
             data, window_columns = _judge_csv(args, manifest, thresholds)
     except ValueError as error:
         raise CliError(str(error), ExitCode.USAGE) from None
+    except sqlite3.Error as error:  # a file that is not a prediction log
+        raise CliError(f"cannot read --log {args.log!r}: {error}", ExitCode.USAGE) from None
     if args.json:
         console.stdout.write(json.dumps(json_safe(data), indent=2) + "\n")
     else:

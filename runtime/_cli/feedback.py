@@ -4,6 +4,7 @@ log beside the predictions, where ``drift`` joins them to measure accuracy."""
 from __future__ import annotations
 
 import argparse
+import sqlite3
 
 from .._contract import ExitCode
 from .._model import load
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
         counts = ingest_feedback(args.log, args.file, model.manifest)
     except ValueError as error:
         raise CliError(str(error), ExitCode.USAGE) from None
+    except sqlite3.Error as error:  # a file that is not a prediction log
+        raise CliError(f"cannot store labels in --log {args.log!r}: {error}", ExitCode.USAGE) from None
     console.stdout.write(
         f"stored {counts['ingested']:,} labels; the log now holds {counts['labels_stored']:,}, of which "
         f"{counts['labels_matching_a_prediction']:,} match a logged prediction\n"

@@ -158,6 +158,7 @@ def test_a_refused_bundle_is_not_a_verdict(capsys: pytest.CaptureFixture[str], t
         (["--input", "{window}", "--since", "1h"], "--since and --last select log rows; they do not apply to --input"),
         (["--input", "{missing}"], "No such file or directory: '{missing}'"),
         (["--log", "{missing}"], "no such prediction log: '{missing}'"),
+        (["--log", "{window}"], "cannot read --log '{window}': file is not a database"),
         (["--log", "{window}", "--since", "soon"], "--since 'soon' must be a number and a unit, e.g. 30m, 24h or 7d"),
         (
             ["--input", "{window}", "--log", "{window}"],

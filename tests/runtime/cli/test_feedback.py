@@ -74,3 +74,13 @@ def test_a_missing_log_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_
     code, _, err = run(capsys, "feedback", bundle, labels)
     assert code == 4
     assert one_line(err) == "error: the following arguments are required: --log (see python -m runtime feedback --help)"
+
+
+def test_a_file_that_is_not_a_prediction_log_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle: Path
+) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id,label\nreq-1,1\n", encoding="utf-8")
+    code, _, err = run(capsys, "feedback", bundle, labels, "--log", labels)
+    assert code == 4
+    assert one_line(err) == f"error: cannot store labels in --log {str(labels)!r}: file is not a database"
