@@ -22,7 +22,7 @@ from .._model import load
 from .._monitor.drift import Thresholds, drift_report
 from .._monitor.windows import drift_from_log, parse_duration, read_csv_window, read_log_window
 from .._text import json_safe
-from ._base import BUNDLE_HELP, CliError, Console
+from ._base import BUNDLE_HELP, CliError, Console, non_negative_float, positive_int
 from .drift_report import report_text, write_html
 
 __all__ = ["DESCRIPTION", "EXIT_CODES", "STATUS_EXIT", "add_arguments", "run"]
@@ -78,20 +78,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--log", metavar="DB", help="the server's prediction log (SQLite)")
     source.add_argument("--input", metavar="CSV", help="a CSV of recent inputs instead of the log")
     parser.add_argument("--since", metavar="DURATION", help="only log rows of the last DURATION (e.g. 30m, 24h, 7d)")
-    parser.add_argument("--last", type=int, metavar="N", help="only the N most recent log rows")
+    parser.add_argument("--last", type=positive_int, metavar="N", help="only the N most recent log rows")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--html", metavar="FILE", help="also write an HTML report with histograms (needs matplotlib)")
     for threshold in dataclasses.fields(Thresholds):
         parser.add_argument(
             f"--{threshold.name.replace('_', '-')}",
-            type=float,
+            type=non_negative_float,
             default=threshold.default,
             metavar="X",
             help=f"{_THRESHOLD_HELP[threshold.name]} (default {threshold.default:g})",
         )
     parser.add_argument(
         "--accuracy-drop",
-        type=float,
+        type=non_negative_float,
         default=ACCURACY_DROP_DEFAULT,
         metavar="X",
         help=f"accuracy this far below the baseline alerts, half as far warns (default {ACCURACY_DROP_DEFAULT:g})",
@@ -125,7 +125,7 @@ def _judge_log(
     args: argparse.Namespace, manifest: Manifest, thresholds: Thresholds
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report over the log's window, and (for --html only) the window's columns."""
-    since = parse_duration(args.since) if args.since else None
+    since = parse_duration(args.since) if args.since is not None else None
     data = drift_from_log(
         args.log, manifest, since_s=since, last=args.last, thresholds=thresholds, max_drop=args.accuracy_drop
     )
@@ -139,7 +139,7 @@ def _judge_log(
 def _judge_csv(
     args: argparse.Namespace, manifest: Manifest, thresholds: Thresholds
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    if args.since or args.last:
+    if args.since is not None or args.last is not None:
         raise CliError("--since and --last select log rows; they do not apply to --input", ExitCode.USAGE)
     window = read_csv_window(args.input, manifest)
     if window.rows == 0:

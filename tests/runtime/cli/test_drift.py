@@ -165,6 +165,24 @@ def test_a_refused_bundle_is_not_a_verdict(capsys: pytest.CaptureFixture[str], t
             "argument --log: not allowed with argument --input (see python -m runtime drift --help)",
         ),
         ([], "one of the arguments --log --input is required (see python -m runtime drift --help)"),
+        # --last 0 used to pass with --input, and LIMIT -1 reads the whole log
+        (
+            ["--input", "{window}", "--last", "0"],
+            "argument --last: '0' must be >= 1 (see python -m runtime drift --help)",
+        ),
+        (
+            ["--log", "{window}", "--last", "-1"],
+            "argument --last: '-1' must be >= 1 (see python -m runtime drift --help)",
+        ),
+        (["--log", "{window}", "--since", ""], "--since '' must be a number and a unit, e.g. 30m, 24h or 7d"),
+        (
+            ["--log", "{window}", "--psi-alert", "nan"],
+            "argument --psi-alert: 'nan' must be a finite number >= 0 (see python -m runtime drift --help)",
+        ),
+        (
+            ["--log", "{window}", "--accuracy-drop", "-0.1"],
+            "argument --accuracy-drop: '-0.1' must be a finite number >= 0 (see python -m runtime drift --help)",
+        ),
     ],
 )
 def test_usage_errors_exit_4(
