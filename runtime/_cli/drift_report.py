@@ -40,16 +40,25 @@ def report_text(data: Mapping[str, Any]) -> str:
         lines += [f"      {reason}" for reason in column["reasons"]]
     predictions = data.get("predictions")
     if predictions:
-        shares = ", ".join(f"{k}: {v:.1%}" for k, v in predictions["recent_shares"].items())
-        reference = ", ".join(f"{k}: {v:.1%}" for k, v in predictions["reference_shares"].items())
-        lines.append(
-            f"  predictions: PSI {predictions['psi']:.3f} {predictions['status']} "
-            f"(recent {shares}; held-out {reference})"
-        )
+        lines += _prediction_lines(predictions)
     accuracy = data.get("accuracy")
     if accuracy:
         lines.append(_accuracy_line(accuracy))
     return "\n".join(lines) + "\n"
+
+
+def _prediction_lines(predictions: Mapping[str, Any]) -> list[str]:
+    if "recent_shares" in predictions:  # a classifier's predicted classes
+        shares = ", ".join(f"{k}: {v:.1%}" for k, v in predictions["recent_shares"].items())
+        reference = ", ".join(f"{k}: {v:.1%}" for k, v in predictions["reference_shares"].items())
+        verdict = f"PSI {predictions['psi']:.3f} {predictions['status']}"
+        return [f"  predictions: {verdict} (recent {shares}; held-out {reference})"]
+    # a regressor's predicted values, judged as a number column is
+    return [
+        f"  predictions: PSI {_cell(predictions['psi'])} KS {_cell(predictions['ks'])} {predictions['status']} "
+        f"(predicted values of {predictions['rows']:,} rows against the held-out split)",
+        *(f"      {reason}" for reason in predictions["reasons"]),
+    ]
 
 
 def _accuracy_line(accuracy: Mapping[str, Any]) -> str:

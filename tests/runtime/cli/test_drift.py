@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import runtime
+from runtime import NumberReference, PredictionReference
 from runtime._cli import drift
 from runtime._cli.drift_report import report_text
-from runtime._monitor.drift import Thresholds
+from runtime._monitor.drift import Thresholds, drift_report
 from runtime._monitor.predictlog import LogEntry, PredictionLog
 from tests.runtime.cli.invoke import one_line, run
 from tests.runtime.damage import bundle_copy, flip_byte
@@ -248,3 +249,26 @@ def test_text_report_of_a_classifier_window() -> None:
         "  predictions: PSI 0.020 ok (recent 0: 80.0%, 1: 20.0%; held-out 0: 83.0%, 1: 17.0%)\n"
         "  accuracy: too few labelled predictions to judge (3 < 30)\n"
     )
+
+
+def test_text_report_of_a_regressors_predicted_values(model: runtime.Model) -> None:
+    """A regressor's predictions are judged like a number column (PSI and KS); the text shows that."""
+    reference = NumberReference.build(np.linspace(0.0, 100.0, 1001))
+    manifest = dataclasses.replace(
+        model.manifest,
+        drift_reference=dataclasses.replace(
+            model.manifest.drift_reference, predictions=PredictionReference("held-out split", values=reference)
+        ),
+    )
+    columns = columns_like_training(manifest, 500, seed=4)
+    report = drift_report(manifest, columns, predicted_values=np.linspace(50.0, 150.0, 500))
+    text = report_text(report.to_dict() | {"source": "CSV recent.csv"})
+    predictions = report.predictions
+    assert predictions is not None and predictions["status"] == "alert"
+    expected = [
+        f"  predictions: PSI {predictions['psi']:.3f} KS {predictions['ks']:.3f} alert "
+        "(predicted values of 500 rows against the held-out split)",
+        *(f"      {reason}" for reason in predictions["reasons"]),
+    ]
+    assert len(expected) == 3  # PSI and KS both past their alert thresholds
+    assert text.splitlines()[-3:] == expected
