@@ -322,7 +322,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
     """The line's object, or None and why the line is not one."""
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
+        # without the line ending: json counts an error at the end of the line as column 1 of the next
+        data = json.loads(text.rstrip("\r\n"), object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
         preview = text.strip()
         if len(preview) > _PREVIEW_CHARS:

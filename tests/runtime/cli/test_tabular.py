@@ -241,6 +241,10 @@ def jsonl_records(layout: Layout, text: str) -> list[Record]:
             '{"a": 1 ' + "x" * 80,
             "is not valid JSON (Expecting ',' delimiter at column 9): '{\"a\": 1 " + "x" * 49 + "...'",
         ),
+        (
+            '{"temperature": 201.5',
+            "is not valid JSON (Expecting ',' delimiter at column 22): '{\"temperature\": 201.5'",
+        ),
         ('{"temperature": 1, "temperature": 2}', "names key 'temperature' twice; each column must appear once"),
         ("[1, 2]", "is a JSON array, expected an object of column -> value on each line"),
         ('"text"', "is a JSON string, expected an object of column -> value on each line"),
@@ -248,11 +252,12 @@ def jsonl_records(layout: Layout, text: str) -> list[Record]:
         ("null", "is a JSON null, expected an object of column -> value on each line"),
         ("true", "is a JSON boolean, expected an object of column -> value on each line"),
     ],
-    ids=["syntax", "long-preview", "duplicate-key", "array", "string", "number", "null", "boolean"],
+    ids=["syntax", "long-preview", "cut-short", "duplicate-key", "array", "string", "number", "null", "boolean"],
 )
 def test_jsonl_lines_that_are_not_an_object(layout: Layout, line: str, problem: str) -> None:
-    [record] = jsonl_records(layout, line + "\n")
-    assert record.problems == [problem] and record.fields == {} and record.values == {}
+    for ending in ("\n", "\r\n", ""):
+        [record] = jsonl_records(layout, line + ending)
+        assert record.problems == [problem] and record.fields == {} and record.values == {}
 
 
 def test_jsonl_keys_are_checked_per_line(model: runtime.Model) -> None:
