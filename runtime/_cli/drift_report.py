@@ -109,7 +109,8 @@ def _shares(reference: ColumnReference, values: Any) -> tuple[list[str], list[fl
         edges = np.asarray(reference.bin_edges, dtype=float)
         numbers = np.asarray(values, dtype=float)
         recent = bin_shares(edges, numbers[~np.isnan(numbers)]).tolist()
-        labels = ["< " + f"{edges[0]:.3g}"] + [f"{e:.3g}" for e in edges]
+        # no edges: the column was never present in training, and its one bin holds everything
+        labels = [f"< {edges[0]:.3g}", *(f"{e:.3g}" for e in edges)] if len(edges) else ["all values"]
         return labels, list(reference.bin_shares), recent
     labels = list(reference.shares) + ["(unknown)"]
     shares = list(reference.shares.values()) + [0.0]

@@ -16,7 +16,7 @@ import pytest
 import runtime
 from runtime import NumberReference, PredictionReference
 from runtime._cli import drift
-from runtime._cli.drift_report import report_text
+from runtime._cli.drift_report import report_text, write_html
 from runtime._monitor.drift import Thresholds, drift_report
 from runtime._monitor.predictlog import LogEntry, PredictionLog
 from tests.runtime.cli.invoke import one_line, run
@@ -272,3 +272,20 @@ def test_text_report_of_a_regressors_predicted_values(model: runtime.Model) -> N
     ]
     assert len(expected) == 3  # PSI and KS both past their alert thresholds
     assert text.splitlines()[-3:] == expected
+
+
+def test_html_report_draws_a_column_without_reference_bins(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    never_present = NumberReference(missing_rate=1.0, bin_edges=(), bin_shares=(1.0,), quantiles=())
+    data = {
+        "model": "quality",
+        "version": "1.0.0",
+        "rows": 2,
+        "status": "ok",
+        "source": "CSV recent.csv",
+        "columns": {"temperature": {"kind": "number", "status": "ok", "reasons": []}},
+    }
+    write_html(tmp_path / "drift.html", data, {"temperature": never_present}, {"temperature": np.array([np.nan, 1.0])})
+    page = (tmp_path / "drift.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 1
+    assert "<h2>temperature: ok</h2><p>within thresholds</p>" in page
