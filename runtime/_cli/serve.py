@@ -72,87 +72,77 @@ def _size_text(size: int) -> str:
     return f"{size // _MIB} MiB" if size % _MIB == 0 else f"{size:,} bytes"
 
 
+# (flag, ServeConfig field, help, argparse settings): the option's value lands in the field and
+# defaults to the field's default; "%(default)s" in a help is argparse's, so the help shows that default.
+_OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("--host", "host", "address to listen on (default: %(default)s, this machine only)", {}),
+    ("--port", "port", "TCP port (default: %(default)s; 0 picks a free one)", {"type": port}),
+    ("--log", "log_path", "SQLite prediction log to append to (default: no log)", {"metavar": "FILE"}),
+    (
+        "--log-retention-rows",
+        "log_retention_rows",
+        "keep at most the newest N rows in the log",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--log-retention-days",
+        "log_retention_days",
+        "delete log rows older than D days",
+        {"type": positive_float, "metavar": "D"},
+    ),
+    (
+        "--log-sync",
+        "log_sync",
+        "normal (default): committed rows survive a crash of the server; full: also a power cut, at the cost of "
+        "an fsync per group commit",
+        {"choices": get_args(SyncMode)},
+    ),
+    (
+        "--drift-window",
+        "drift_window_rows",
+        "GET /v1/drift and the drift gauges in /metrics judge the last N logged predictions (default %(default)s; "
+        "recomputed at most once a minute for /metrics)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--max-body-bytes",
+        "max_body_bytes",
+        f"refuse request bodies larger than this with 413 (default: {_size_text(DEFAULTS['max_body_bytes'])})",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--timeout-s",
+        "timeout_s",
+        "answer 503 when reading a request or predicting it takes longer (default: %(default)g)",
+        {"type": positive_float, "metavar": "S"},
+    ),
+    (
+        "--threads",
+        "threads",
+        "onnxruntime threads per call (default: %(default)s)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--on-unknown",
+        "on_unknown",
+        "an unknown category is a 400 (reject, default), or is predicted and listed in the flags (flag)",
+        {"choices": ON_UNKNOWN_CHOICES},
+    ),
+    (
+        "--poll-s",
+        "poll_s",
+        "how often the model folder's CURRENT file is read for a new version (default: %(default)g; 0: never, "
+        "reload with SIGHUP or POST /v1/admin/reload)",
+        {"type": non_negative_float, "metavar": "S"},
+    ),
+    ("--access-log", "access_log", "log every request (uvicorn's access log)", {"action": "store_true"}),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", metavar="PATH", help="a model folder with a CURRENT file, or a version folder")
-    _add_listening(parser)
-    _add_prediction_log(parser)
-    _add_limits(parser)
-    parser.add_argument(
-        "--threads",
-        type=positive_int,
-        default=DEFAULTS["threads"],
-        metavar="N",
-        help=f"onnxruntime threads per call (default: {DEFAULTS['threads']})",
-    )
-    parser.add_argument(
-        "--on-unknown",
-        choices=ON_UNKNOWN_CHOICES,
-        default=DEFAULTS["on_unknown"],
-        help="an unknown category is a 400 (reject, default), or is predicted and listed in the flags (flag)",
-    )
-    parser.add_argument(
-        "--poll-s",
-        type=non_negative_float,
-        default=DEFAULTS["poll_s"],
-        metavar="S",
-        help=f"how often the model folder's CURRENT file is read for a new version (default: {DEFAULTS['poll_s']:g}; "
-        "0: never, reload with SIGHUP or POST /v1/admin/reload)",
-    )
-    parser.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
-
-
-def _add_listening(parser: argparse.ArgumentParser) -> None:
-    host = DEFAULTS["host"]
-    parser.add_argument("--host", default=host, help=f"address to listen on (default: {host}, this machine only)")
-    default_port = DEFAULTS["port"]
-    parser.add_argument(
-        "--port", type=port, default=default_port, help=f"TCP port (default: {default_port}; 0 picks a free one)"
-    )
-
-
-def _add_limits(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-body-bytes",
-        type=positive_int,
-        default=DEFAULTS["max_body_bytes"],
-        metavar="N",
-        help=f"refuse request bodies larger than this with 413 (default: {_size_text(DEFAULTS['max_body_bytes'])})",
-    )
-    parser.add_argument(
-        "--timeout-s",
-        type=positive_float,
-        default=DEFAULTS["timeout_s"],
-        metavar="S",
-        help=f"answer 503 when reading a request or predicting it takes longer (default: {DEFAULTS['timeout_s']:g})",
-    )
-
-
-def _add_prediction_log(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--log", dest="log_path", metavar="FILE", help="SQLite prediction log to append to (default: no log)"
-    )
-    parser.add_argument(
-        "--log-retention-rows", type=positive_int, metavar="N", help="keep at most the newest N rows in the log"
-    )
-    parser.add_argument(
-        "--log-retention-days", type=positive_float, metavar="D", help="delete log rows older than D days"
-    )
-    parser.add_argument(
-        "--log-sync",
-        choices=get_args(SyncMode),
-        default=DEFAULTS["log_sync"],
-        help="normal (default): committed rows survive a crash of the server; full: also a power cut, "
-        "at the cost of an fsync per group commit",
-    )
-    parser.add_argument(
-        "--drift-window",
-        dest="drift_window_rows",
-        type=positive_int,
-        default=DEFAULTS["drift_window_rows"],
-        metavar="N",
-        help="GET /v1/drift and the drift gauges in /metrics judge the last N logged predictions "
-        f"(default {DEFAULTS['drift_window_rows']}; recomputed at most once a minute for /metrics)",
-    )
+    for flag, field, help, settings in _OPTIONS:
+        parser.add_argument(flag, dest=field, default=DEFAULTS[field], help=help, **settings)
 
 
 def run(args: argparse.Namespace, console: Console) -> ExitCode:
