@@ -62,11 +62,11 @@ def test_serve_help_needs_no_extra_and_imports_no_server():
 def test_options_default_to_the_serve_config():
     parser = argparse.ArgumentParser()
     serve.add_arguments(parser)
-    args = parser.parse_args(["models/quality"])
+    args = parser.parse_args(["BUNDLE"])
     given = {field.name for field in dataclasses.fields(ServeConfig) if hasattr(args, field.name)}
     assert {field.name for field in dataclasses.fields(ServeConfig)} - given == {"worker_threads", "drift_max_age_s"}
     assert ServeConfig(**{name: getattr(args, name) for name in given}) == ServeConfig()
-    args = parser.parse_args(["models/quality", "--log", "p.db", "--drift-window", "50", "--port", "0"])
+    args = parser.parse_args(["BUNDLE", "--log", "p.db", "--drift-window", "50", "--port", "0"])
     assert (args.log_path, args.drift_window_rows, args.port) == ("p.db", 50, 0)
 
 
@@ -123,7 +123,7 @@ def test_a_taken_port_is_a_one_line_error(bundles):
     ],
 )
 def test_bad_options_are_usage_errors(args, message, capsys):
-    assert main(["serve", "models/quality", *args]) == 4
+    assert main(["serve", "BUNDLE", *args]) == 4  # refused before any bundle is read
     assert capsys.readouterr().err == f"error: {message} (see python -m runtime serve --help)\n"
 
 
