@@ -14,7 +14,7 @@ Open Inference Protocol (KServe v2) REST, as spoken by Triton and ``tritonclient
 ``GET  /v2/models/{name}[/versions/{v}]/ready``       model readiness
 ``POST /v2/models/{name}[/versions/{v}]/infer``       predict (see :mod:`runtime._serve.protocol_v2`)
 ``POST /v2/repository/index``                         the one model and its state
-``POST /v2/repository/models/{name}/load``            reload the bundle folder now
+``POST /v2/repository/models/{name}/load``            reload the bundle folder now (409 if refused)
 ====================================================  ===============================================
 
 For people and scripts:
@@ -34,9 +34,10 @@ log did not confirm within the request's time; also counted) or ``off`` (no ``--
 
 Errors are ``{"error": "..."}``: 400 for anything wrong with a request (the runtime's validation
 messages name the column, value and row), 404 unknown model, version or path, 405 wrong method,
-413 body over ``--max-body-bytes`` (counted while reading, whatever Content-Length says), 503 when
-``--timeout-s`` passes while reading the body or predicting, 500 (``internal error, see the server
-log``) for a bug, logged with its traceback.
+409 for a well-formed request the server's state refuses (a reload whose bundle fails verification,
+drift without ``--log``), 413 body over ``--max-body-bytes`` (counted while reading, whatever
+Content-Length says), 503 when ``--timeout-s`` passes while reading the body or predicting, 500
+(``internal error, see the server log``) for a bug, logged with its traceback.
 
 Concurrency: one event loop. A request of up to ``INLINE_ROWS`` rows is validated and predicted on
 the loop itself (a record takes tens of microseconds; a thread hop would cost more); larger
@@ -477,7 +478,7 @@ class _Server:
                 )
         attempt = await asyncio.wrap_future(self.holder.request_reload("admin"))
         if attempt.outcome == "refused":
-            raise HttpError(400, None, f"reload refused: {attempt.error}; still serving {attempt.serving}.")
+            raise HttpError(409, None, f"reload refused: {attempt.error}; still serving {attempt.serving}.")
         return _json_response({})
 
     async def repository_unload(self, request: Request, call: _Call) -> Response:
