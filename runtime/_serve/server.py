@@ -483,9 +483,7 @@ class _Server:
 
     async def repository_unload(self, request: Request, call: _Call) -> Response:
         self._served_model(request, call)
-        raise HttpError(
-            400, None, "unload is not supported: this server serves one model; stop the server to stop serving it."
-        )
+        raise InputError("unload is not supported: this server serves one model; stop the server to stop serving it.")
 
     # -- for people and scripts -------------------------------------------------------------------
     async def predict(self, request: Request, call: _Call) -> Response:

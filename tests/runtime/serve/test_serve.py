@@ -659,6 +659,13 @@ def test_bad_request_gets_exact_status_and_error(shared_server, method, path, bo
     assert reply.headers["content-type"] == "application/json"
 
 
+def test_every_400_is_counted_as_bad_input(shared_server):
+    """Unload's 400 was counted in requests_total but not in errors_total{kind="bad_input"}."""
+    before = shared_server.metric('factory_edge_http_errors_total{kind="bad_input"}')
+    assert shared_server.request("POST", "/v2/repository/models/quality/unload", b"{}").status == 400
+    assert shared_server.metric('factory_edge_http_errors_total{kind="bad_input"}') == before + 1
+
+
 def test_oversized_chunked_body_is_refused_while_reading(shared_server):
     """No Content-Length to trust: the limit is enforced on the bytes as they arrive."""
     connection = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=10)
