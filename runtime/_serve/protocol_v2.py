@@ -173,7 +173,8 @@ def _header_length(value: str | None, body_size: int) -> int:
     if value is None:
         return body_size
     text = value.strip()
-    if not text.isdigit() or int(text) > body_size:
+    # isdigit alone accepts digits int() refuses ("²", which a latin-1 header can carry)
+    if not (text.isascii() and text.isdigit()) or int(text) > body_size:
         raise InputError(
             f"{HEADER_LENGTH} == {value!r} must be a whole number of bytes no larger than the body ({body_size})."
         )

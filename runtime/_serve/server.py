@@ -298,7 +298,7 @@ class _Server:
             raise InputError(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed.")
         limit = self.config.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise self._too_large()
         chunks: list[bytes] = []
         size = 0

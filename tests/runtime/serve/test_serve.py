@@ -518,6 +518,15 @@ BAD_REQUESTS = [
         f"Inference-Header-Content-Length == 'ten' must be a whole number of bytes no larger than the body ({len(_v2())}).",
     ),
     (
+        "binary header length a non-ASCII digit",
+        "POST",
+        V2_INFER,
+        _v2(),
+        {"Inference-Header-Content-Length": "\u00b2"},  # "²": str.isdigit() says yes, int() says no
+        400,
+        f"Inference-Header-Content-Length == '\u00b2' must be a whole number of bytes no larger than the body ({len(_v2())}).",
+    ),
+    (
         "unknown output",
         "POST",
         V2_INFER,
