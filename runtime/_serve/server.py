@@ -106,6 +106,7 @@ LOG_WAIT_MIN_S = 1.0
 INTERNAL_ERROR = "internal error, see the server log"
 # The runtime's unknown-category messages say how to load a model that flags them; a server is started instead.
 _SERVE_FLAG_HINT = "(start the server with --on-unknown flag to accept and flag it)"
+_SQLITE_MAX_INT = 2**63 - 1
 _REQUEST_ID = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,255}")
 
 
@@ -579,6 +580,8 @@ class _Server:
             raise HttpError(400, "bad_input", f"last == {last!r} must be a whole number of rows") from None
         if rows < 1:
             raise HttpError(400, "bad_input", f"last == {rows} must be >= 1")
+        # More rows than SQLite's LIMIT can hold means all of them (int64 overflow raised a 500).
+        rows = min(rows, _SQLITE_MAX_INT)
         try:
             return _json_response(await self._drift_report(max_age_s=0.0, rows=rows))
         except (OSError, sqlite3.Error) as error:

@@ -226,6 +226,13 @@ def test_status_names_model_log_and_uptime(shared_server):
         assert key in status["log"]
 
 
+def test_drift_over_more_rows_than_the_log_holds_is_all_of_them(shared_server, example):
+    assert shared_server.post_json("/v1/predict", example).status == 200
+    reply = shared_server.get(f"/v1/drift?last={10**30}")  # past SQLite's int64 LIMIT: was a 500
+    assert reply.status == 200, reply.body
+    assert reply.json()["rows"] >= 1
+
+
 def test_metrics_count_requests_errors_and_the_served_version(shared_server, example):
     before = shared_server.metric('factory_edge_http_requests_total{endpoint="/v1/predict",status="200"}')
     shared_server.post_json("/v1/predict", example)
