@@ -18,8 +18,9 @@ import pytest
 
 import runtime
 from runtime._monitor.predictlog import LogEntry, PredictionLog
+from runtime._serve.app import create_app
+from runtime._serve.config import ServeConfig
 from runtime._serve.holder import ModelHolder
-from runtime._serve.server import ServeConfig, create_app
 from tests.runtime.serve.records import EXAMPLE
 
 V2_INFER = "/v2/models/quality/infer"
@@ -760,7 +761,7 @@ def test_unexpected_exception_is_a_500_with_a_fixed_message_and_a_logged_traceba
 
     model.predict = broken  # type: ignore[method-assign]
     app = create_app(ModelHolder(model.path, model, loader=runtime.load, poll_s=0), config=ServeConfig())
-    with caplog.at_level("ERROR", logger="runtime._serve.server"):
+    with caplog.at_level("ERROR", logger="runtime._serve.endpoints"):
         status, headers, body = asgi_request(app, "POST", "/v1/predict", json.dumps(example).encode())
     assert (status, json.loads(body)) == (500, {"error": "internal error, see the server log"})
     assert headers["x-request-id"]
