@@ -49,7 +49,7 @@ from .outcome import Outcome
 from .protocol_v1 import check_records, encode_predict_response
 from .protocol_v2 import InferRequest, decode_infer_request, encode_infer_response, model_metadata
 
-__all__ = ["INLINE_BODY_BYTES", "INLINE_ROWS", "Answer", "DataPlane"]
+__all__ = ["INLINE_BODY_BYTES", "INLINE_ROWS", "SERVE_FLAG_HINT", "Answer", "DataPlane"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ INLINE_BODY_BYTES = 64 * 1024
 # However little of --timeout-s is left, the log gets this long to confirm a commit.
 LOG_WAIT_MIN_S = 1.0
 _SQLITE_MAX_INT = 2**63 - 1
+# How a server is told to accept unknown categories (the runtime's messages name load(on_unknown="flag")).
+SERVE_FLAG_HINT = "(start the server with --on-unknown flag to accept and flag it)"
 _JSON = {"content-type": "application/json"}
 
 
@@ -75,20 +77,47 @@ class Answer:
     log_status: str
 
 
-def _predict_record(model: Model, record: Mapping[str, Any], row_numbers: bool) -> Outcome:
+def _predict_record(model: Model, record: Mapping[str, Any], *, row_numbers: bool) -> Outcome:
     """One record on the fast path; on bad input, the batch path words the error with its row."""
     try:
         return Outcome.of_prediction(model.predict(record), model.classes)
-    except InputError:
+    except InputError as error:
         if not row_numbers:
-            raise
-    return Outcome.of_batch(model.predict_batch([record]))
+            raise _as_served(error) from None
+    return _predict_batch(model, [record])
+
+
+def _predict_batch(model: Model, batch: Any) -> Outcome:
+    try:
+        return Outcome.of_batch(model.predict_batch(batch))
+    except InputError as error:
+        raise _as_served(error, model, batch) from None
 
 
 def _predict_columns(model: Model, request: InferRequest) -> Outcome:
     if request.rows == 1:
         return _predict_record(model, request.record(0), row_numbers=True)
-    return Outcome.of_batch(model.predict_batch(request.columns))
+    return _predict_batch(model, request.columns)
+
+
+def _as_served(error: InputError, model: Model | None = None, batch: Any = None) -> InputError:
+    """``error`` worded for the server: an unknown category's hint names ``--on-unknown flag``
+    where the runtime's names ``load(on_unknown="flag")``; other errors are returned as they are.
+
+    For an error of ``model.predict_batch(batch)``, the batch is validated again (only on this
+    path, only for a hint) to count its invalid rows, which the runtime adds after the first
+    problem's message and ``InputError.render`` leaves out.
+    """
+    problem = error.problem
+    if problem is None or problem.hint is None:
+        return error
+    message = error.render(hint=SERVE_FLAG_HINT)
+    if model is not None:
+        _, rows, problems, _ = model.validate_batch(batch)
+        invalid = len({found.row for found in problems})
+        if invalid > 1:  # worded as Model.predict_batch words it
+            message = f"{message} ({invalid} of {rows} rows are invalid.)"
+    return InputError(message, column=error.column, value=error.value, row=error.row, problem=problem)
 
 
 class DataPlane:
@@ -176,7 +205,7 @@ class DataPlane:
             return await self._answer(call, outcome, [records], content, _JSON, "/v1/predict")
 
         def batch() -> tuple[Outcome, bytes]:
-            outcome = Outcome.of_batch(model.predict_batch(records))
+            outcome = _predict_batch(model, records)
             return outcome, encode_predict_response(outcome, call.request_id, single=False)
 
         if len(records) > INLINE_ROWS:

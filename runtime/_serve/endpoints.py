@@ -33,7 +33,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import InputError
-from .._validation import UNKNOWN_HINT
 from .call import Call
 from .dataplane import Answer, DataPlane
 from .errors import DeadlineError, LogUnreadableError, NotServedError, RefusedError
@@ -47,8 +46,6 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Request, Call], Awaitable[Response]]
 
 INTERNAL_ERROR = "internal error, see the server log"
-# The runtime's unknown-category messages say how to load a model that flags them; a server is started instead.
-_SERVE_FLAG_HINT = "(start the server with --on-unknown flag to accept and flag it)"
 _STATUS: tuple[tuple[type[Exception], int, str | None], ...] = (
     (InputError, 400, "bad_input"),
     (NotServedError, 404, "not_found"),
@@ -119,10 +116,7 @@ class Endpoints:
             return _error_response(error.status, str(error), {"Connection": "close"}), error.kind, str(error)
         for kind, status, label in _STATUS:
             if isinstance(error, kind):
-                message = str(error)
-                if isinstance(error, InputError):
-                    message = message.replace(UNKNOWN_HINT, _SERVE_FLAG_HINT)
-                return _error_response(status, message), label, message
+                return _error_response(status, str(error)), label, str(error)
         logger.exception("internal error answering %s %s (request %s)", request.method, call.endpoint, call.request_id)
         return _error_response(500, INTERNAL_ERROR), "internal", f"internal error: {type(error).__name__}: {error}"
 
