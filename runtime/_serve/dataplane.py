@@ -26,7 +26,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, NoReturn, TypeVar
 
 import anyio
@@ -38,7 +37,7 @@ from .._model import Model
 from .._monitor.predictlog import LogEntry, PredictionLog
 from .._monitor.windows import drift_from_log
 from .._process import current_rss_mb, peak_rss_mb
-from .._text import utc_iso
+from .._text import json_safe, utc_iso
 from .call import Call
 from .config import ServeConfig
 from .errors import DeadlineError, LogUnreadableError, NotServedError, RefusedError
@@ -139,7 +138,7 @@ class DataPlane:
         self.config = config or ServeConfig()
         self.metrics = ServerMetrics(holder, log)
         self.limiter = anyio.CapacityLimiter(self.config.worker_threads)
-        self.started_at = datetime.now(timezone.utc)
+        self.started_epoch = time.time()
         self.started_monotonic = time.monotonic()
         self.log_unconfirmed = 0
         # The last drift report over the log (monotonic time, report): /v1/drift and /metrics share it.
@@ -310,7 +309,7 @@ class DataPlane:
             "server": {
                 "runtime_version": __version__,
                 "pid": os.getpid(),
-                "started_at": utc_iso(self.started_at.timestamp(), timespec="seconds"),
+                "started_at": utc_iso(self.started_epoch, timespec="seconds"),
                 "uptime_s": round(time.monotonic() - self.started_monotonic, 3),
                 "rss_mb": round(current_rss_mb(), 1),
                 "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -382,8 +381,9 @@ class DataPlane:
             manifest = self.holder.current.manifest
             assert self.log is not None
             log_path = self.log.path
-            report = await anyio.to_thread.run_sync(
-                lambda: drift_from_log(log_path, manifest, last=window_rows), limiter=self.limiter
+            # json_safe: a NaN from the bundle (a baseline metric) must not make the report unservable
+            report: dict[str, Any] = await anyio.to_thread.run_sync(
+                lambda: json_safe(drift_from_log(log_path, manifest, last=window_rows)), limiter=self.limiter
             )
             if rows is None or rows == self.config.drift_window_rows:
                 self._drift = (time.monotonic(), report)
