@@ -12,6 +12,7 @@ b'{"label":1,"flags":[]}'
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from .._errors import InputError
@@ -35,6 +36,14 @@ def parse_json(body: bytes) -> Any:
         raise InputError(f"request body is not UTF-8 text: {error.reason} at byte {error.start}.") from None
     except RecursionError:
         raise InputError("request body is not valid JSON: nested too deeply.") from None
+    except InputError:
+        raise  # NaN or Infinity, refused by _no_constants (InputError is a ValueError too)
+    except ValueError:
+        # Python's int -> str limit: json.loads raises a plain ValueError for a number that long.
+        raise InputError(
+            f"request body holds a number of more than {sys.get_int_max_str_digits()} digits, "
+            "which is not JSON this server reads."
+        ) from None
 
 
 def dump_json(payload: Any) -> bytes:

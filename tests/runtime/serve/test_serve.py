@@ -336,6 +336,15 @@ BAD_REQUESTS = [
         "request body is not valid JSON: nested too deeply.",
     ),
     (
+        "a number of 5000 digits",  # Python's int limit raises ValueError inside json.loads, not JSONDecodeError
+        "POST",
+        "/v1/predict",
+        b'{"temperature": ' + b"1" * 5000 + b"}",
+        {},
+        400,
+        "request body holds a number of more than 4300 digits, which is not JSON this server reads.",
+    ),
+    (
         "body is a list",
         "POST",
         V2_INFER,
