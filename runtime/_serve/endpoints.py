@@ -21,6 +21,7 @@ anything else (a bug, logged)          500     ``internal``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -102,13 +103,17 @@ class Endpoints:
                 response, kind, message = self._failure(request, call, error)
                 if prediction:
                     response.headers["X-Log-Status"] = await plane.log_rejection(call, response.status_code, message)
-            response.headers["X-Request-Id"] = call.request_id
-            # Every response names the version that served it (or, for the rest, the one serving now).
-            response.headers["X-Model-Version"] = (call.model or plane.holder.current).version
-            plane.metrics.observe(template, response.status_code, time.perf_counter() - call.started, kind)
-            return response
+            return self._finish(response, call, kind)
 
         return run
+
+    def _finish(self, response: Response, call: Call, kind: str | None) -> Response:
+        """The headers every response carries, and the request metrics."""
+        response.headers["X-Request-Id"] = call.request_id
+        # Every response names the version that served it (or, for the rest, the one serving now).
+        response.headers["X-Model-Version"] = (call.model or self.plane.holder.current).version
+        self.plane.metrics.observe(call.endpoint, response.status_code, time.perf_counter() - call.started, kind)
+        return response
 
     def _failure(self, request: Request, call: Call, error: Exception) -> tuple[Response, str | None, str]:
         """The response for ``error``, its metrics kind, and the message the log keeps."""
@@ -121,8 +126,12 @@ class Endpoints:
         return _error_response(500, INTERNAL_ERROR), "internal", f"internal error: {type(error).__name__}: {error}"
 
     async def not_routed(self, request: Request, error: Exception) -> Response:
-        """404 and 405 raised by the router, before any endpoint runs."""
-        started = time.perf_counter()
+        """404 and 405 raised by the router, before any endpoint runs (and without its wrapper)."""
+        call = Call(self.plane.config.timeout_s, "unmatched")
+        given = request.headers.get("x-request-id")
+        if given is not None:
+            with contextlib.suppress(InputError):  # a bad id gets a new one: the 404 or 405 is the answer
+                call.set_request_id(given, "X-Request-Id header")
         status = error.status_code if isinstance(error, HTTPException) else 500
         headers = dict(error.headers or {}) if isinstance(error, HTTPException) else {}
         if status == 405:
@@ -136,8 +145,7 @@ class Endpoints:
         else:
             kind = "bad_input" if status < 500 else "internal"
             message = str(error.detail) if isinstance(error, HTTPException) else INTERNAL_ERROR
-        self.plane.metrics.observe("unmatched", status, time.perf_counter() - started, kind)
-        return _error_response(status, message, headers)
+        return self._finish(_error_response(status, message, headers), call, kind)
 
     async def _body(self, request: Request, call: Call) -> bytes:
         """The body, refused with 413 as soon as it passes the limit and 503 if it is too slow."""

@@ -721,6 +721,19 @@ def test_bad_request_gets_exact_status_and_error(shared_server, method, path, bo
     assert reply.headers["content-type"] == "application/json"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("GET", "/nowhere", 404), ("DELETE", "/v1/predict", 405), ("GET", "/v1/status", 200)]
+)
+def test_every_response_names_its_request_and_the_version(shared_server, method, path, status):
+    """The router's own 404 and 405 skipped the endpoint wrapper, and with it both headers."""
+    reply = shared_server.request(method, path, headers={"X-Request-Id": "router-1"})
+    assert reply.status == status
+    assert (reply.headers["x-request-id"], reply.headers["x-model-version"]) == ("router-1", "1.0.0")
+    reply = shared_server.request(method, path, headers={"X-Request-Id": "x" * 300})
+    assert reply.status == (400 if status == 200 else status)  # on a route, a bad id is the error
+    assert uuid.UUID(reply.headers["x-request-id"]) and reply.headers["x-model-version"] == "1.0.0"
+
+
 def test_every_400_is_counted_as_bad_input(shared_server):
     """Unload's 400 was counted in requests_total but not in errors_total{kind="bad_input"}."""
     before = shared_server.metric('factory_edge_http_errors_total{kind="bad_input"}')
