@@ -201,7 +201,7 @@ class DataPlane:
         if isinstance(records, dict):
             outcome = _predict_record(model, records, row_numbers=False)
             content = encode_predict_response(outcome, call.request_id, single=True)
-            return await self._answer(call, outcome, [records], content, _JSON, "/v1/predict")
+            return await self._answer(call, outcome, [records], content, _JSON)
 
         def batch() -> tuple[Outcome, bytes]:
             outcome = _predict_batch(model, records)
@@ -211,7 +211,7 @@ class DataPlane:
             outcome, content = await self._offload(call, batch, f"predicting {len(records)} rows")
         else:
             outcome, content = batch()
-        return await self._answer(call, outcome, records, content, _JSON, "/v1/predict")
+        return await self._answer(call, outcome, records, content, _JSON)
 
     async def infer(self, call: Call, model: Model, body: bytes, header_length: str | None) -> Answer:
         """``POST /v2/models/{name}/infer`` (:mod:`runtime._serve.protocol_v2`) with ``model``, what
@@ -236,7 +236,7 @@ class DataPlane:
             outcome, content, headers = await self._offload(call, work, f"predicting {decoded.rows} rows")
         else:
             outcome, content, headers = respond(decoded)
-        return await self._answer(call, outcome, decoded.columns, content, headers, "/v2/models/{name}/infer")
+        return await self._answer(call, outcome, decoded.columns, content, headers)
 
     async def _offload(self, call: Call, work: Callable[[], T], what: str) -> T:
         """Run ``work`` in a worker thread within the request's time."""
@@ -245,14 +245,14 @@ class DataPlane:
         raise DeadlineError(f"request timed out after {self.config.timeout_s:g} s (--timeout-s) while {what}.")
 
     async def _answer(
-        self, call: Call, outcome: Outcome, inputs: Any, body: bytes, headers: Mapping[str, str], endpoint: str
+        self, call: Call, outcome: Outcome, inputs: Any, body: bytes, headers: Mapping[str, str]
     ) -> Answer:
         """Count the rows, log them and wait for the log's commit, then hand the answer back."""
         self.metrics.predicted_rows.labels(outcome.version).inc(outcome.rows)
         entry = LogEntry(
             request_id=call.request_id,
             epoch=call.epoch,
-            endpoint=endpoint,
+            endpoint=call.endpoint,
             status=200,
             model=outcome.model,
             version=outcome.version,

@@ -215,6 +215,26 @@ def test_every_prediction_and_rejection_is_in_the_log(shared_server, example):
     assert found[2][6].startswith("temperature == 999.0, must be within [100.0, 300.0]")
 
 
+def test_the_log_names_the_route_that_answered(shared_server, example):
+    """A versioned infer was logged as /v2/models/{name}/infer when it succeeded and under its own
+    route when it was refused."""
+    good = v2_body([example], id="versioned-ok")
+    bad = v2_body([{**example, "temperature": 999.0}], id="versioned-bad")
+    for body in (good, bad):
+        shared_server.post_json("/v2/models/quality/versions/1.0.0/infer", body)
+    assert shared_server.post_json(V2_INFER, v2_body([example], id="unversioned-ok")).status == 200
+    with closing(sqlite3.connect(shared_server.log_path)) as db:
+        found = db.execute(
+            "SELECT request_id, status, endpoint FROM predictions "
+            "WHERE request_id IN ('versioned-ok', 'versioned-bad', 'unversioned-ok') ORDER BY id"
+        ).fetchall()
+    assert found == [
+        ("versioned-ok", 200, "/v2/models/{name}/versions/{version}/infer"),
+        ("versioned-bad", 400, "/v2/models/{name}/versions/{version}/infer"),
+        ("unversioned-ok", 200, "/v2/models/{name}/infer"),
+    ]
+
+
 def test_status_names_model_log_and_uptime(shared_server):
     status = shared_server.get("/v1/status").json()
     assert status["model"]["name"] == "quality" and status["model"]["version"] == "1.0.0"
