@@ -31,7 +31,8 @@ pytest.importorskip("starlette", reason='needs the "serve" extra: pip install ".
 pytest.importorskip("prometheus_client", reason='needs the "serve" extra: pip install ".[serve]"')
 
 ROOT = Path(__file__).resolve().parents[3]
-SHIPPED = ROOT / "models" / "quality"
+# The committed version folder, never models/quality/CURRENT: running the export moves CURRENT.
+SHIPPED_VERSION = ROOT / "models" / "quality" / "1.0.0"
 # What runtime.load reads; the documents for people are not needed to serve.
 BUNDLE_FILES = ("manifest.json", "model.onnx")
 STARTUP_TIMEOUT_S = 30.0
@@ -171,9 +172,9 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int) -> bool:
 class Bundles:
     """Model folders in tmp built from the shipped bundle, with extra (possibly damaged) versions.
 
-    The shipped bundle is copied once per session, so every server and every expected value in a
-    session comes from the same files. Copies are always version 1.0.0 (the manifest's version is
-    not hashed), which the tests name.
+    The committed bundle ``models/quality/1.0.0`` is copied once per session, so every server and
+    every expected value in a session comes from the same files, whatever the export last wrote.
+    Copies are always version 1.0.0 (the manifest's version is not hashed), which the tests name.
     """
 
     FIRST_VERSION = "1.0.0"
@@ -181,9 +182,8 @@ class Bundles:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._factory = tmp_path_factory
         self.source = tmp_path_factory.mktemp("shipped")
-        shipped_version = (SHIPPED / "CURRENT").read_text().strip()
         for name in BUNDLE_FILES:
-            shutil.copyfile(SHIPPED / shipped_version / name, self.source / name)
+            shutil.copyfile(SHIPPED_VERSION / name, self.source / name)
 
     def model_folder(self) -> Path:
         folder = self._factory.mktemp("models") / "quality"

@@ -83,7 +83,7 @@ def test_a_taken_port_is_a_one_line_error(bundles):
     ],
 )
 def test_bad_options_are_usage_errors(args, message, capsys):
-    assert main(["serve", "models/quality", *args]) == 4
+    assert main(["serve", str(ROOT / "models" / "quality" / "1.0.0"), *args]) == 4
     assert capsys.readouterr().err == f"error: {message} (see python -m runtime serve --help)\n"
 
 

@@ -235,6 +235,12 @@ BAD_INPUTS = [
         "request body is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2.",
     ),
     (
+        "v1 NaN",
+        _predict(b'{"temperature": NaN}'),
+        runtime.InputError,
+        "request body holds NaN, which is not JSON: send null for a missing value.",
+    ),
+    (
         "v1 unknown category",
         _predict(json.dumps({**EXAMPLE, "shift": "weekend"}).encode()),
         runtime.InputError,
