@@ -165,7 +165,7 @@ def _summary(result: Any) -> str:
                 f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
                 f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
             )
-    performance = manifest.performance
+    performance = manifest.performance.to_dict()
     if performance:
         latency = performance["single_record_latency_us"]
         lines.append(

@@ -65,7 +65,7 @@ from ._parity import (
     run_parity,
 )
 from ._pipeline import TUNING_GRIDS, build_pipeline, is_regression, load_user_pipeline
-from ._reference import drift_reference, input_json_schema
+from ._reference import input_json_schema
 
 __all__ = ["ExportConfig", "ExportResult", "run_export", "next_version"]
 
@@ -528,7 +528,16 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
         raise ParityError(parity, rejected / "parity.json")
 
     predicted = device.predict_batch(x_test, on_unknown="flag")
-    reference = drift_reference(x_train, columns, predicted.labels if classes else predicted.values, classes)
+    reference = runtime.DriftReference.build(
+        {
+            column.name: x_train[column.name].to_numpy(dtype=np.float64 if column.kind == "number" else object)
+            for column in columns
+        },
+        {column.name: column.categories for column in columns},
+        predicted_labels=predicted.labels,
+        classes=classes,
+        predicted_values=predicted.values,
+    )
     training = {
         **data_summary,
         "estimator": type(pipeline.steps[-1][1]).__name__,
@@ -542,11 +551,11 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
     }
     manifest = dataclasses.replace(
         manifest,
-        metrics=metrics,
-        parity=parity.summary(),
+        metrics=runtime.Metrics.from_dict(metrics),
+        parity=runtime.ParitySummary.from_dict(parity.summary()),
         drift_reference=reference,
         golden_cases=tuple(parity.golden),
-        training=training,
+        training=runtime.Training.from_dict(training),
     )
 
     model_folder.mkdir(parents=True, exist_ok=True)
@@ -559,7 +568,7 @@ def run_export(config: ExportConfig, progress: Callable[[str], None] = lambda me
             progress("measuring single-record latency and memory")
             performance = _measure(staging, example)
             performance["budget"] = check_budget(performance, config.max_memory_mb, config.max_latency_us)
-            manifest = dataclasses.replace(manifest, performance=performance)
+            manifest = dataclasses.replace(manifest, performance=runtime.Performance.from_dict(performance))
             _write_json(staging / MANIFEST_FILE, manifest.to_dict())
         example_output = runtime.load(staging).predict(example)
         _write_json(staging / "input_schema.json", input_json_schema(manifest))

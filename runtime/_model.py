@@ -138,6 +138,11 @@ class Model:
         """Input column names, in the manifest's order."""
         return self._names
 
+    @property
+    def rules(self) -> tuple[ColumnRule, ...]:
+        """The compiled check of each input column, in the manifest's order (built once at load)."""
+        return self._rules
+
     def __repr__(self) -> str:
         return f"<Model {self._label} task={self.manifest.task} path={str(self.path)!r}>"
 

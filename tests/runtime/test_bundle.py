@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +11,17 @@ import pytest
 
 import runtime
 from runtime._onnx_scan import refuse_external_data
+from tests.runtime.damage import (
+    bundle_copy,
+    edit_manifest,
+    escaping_path,
+    external_data,
+    flip_byte,
+    golden_drift,
+    missing_model,
+    newer_schema,
+    wrong_hash,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,64 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture()
 def bundle(shipped_bundle, tmp_path) -> Path:
     """A private copy of the shipped version folder, free to damage."""
-    version = (shipped_bundle / "CURRENT").read_text().strip()
-    target = tmp_path / "quality" / version
-    shutil.copytree(shipped_bundle / version, target)
-    (tmp_path / "quality" / "CURRENT").write_text(version + "\n")
-    return target
-
-
-def edit_manifest(bundle: Path, change) -> None:
-    path = bundle / "manifest.json"
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
-
-
-def flip_byte(bundle: Path) -> None:
-    path = bundle / "model.onnx"
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
-def wrong_hash(bundle: Path) -> None:
-    edit_manifest(bundle, lambda m: m["model_file"].update(sha256="0" * 64))
-
-
-def missing_model(bundle: Path) -> None:
-    (bundle / "model.onnx").unlink()
-
-
-def newer_schema(bundle: Path) -> None:
-    edit_manifest(bundle, lambda m: m.update(schema_version=runtime.SCHEMA_VERSION + 1))
-
-
-def golden_drift(bundle: Path) -> None:
-    def change(manifest):
-        case = manifest["golden_cases"][0]
-        case["probabilities"] = [round(1.0 - p, 6) for p in case["probabilities"]]
-        case["label"] = [c for c in manifest["classes"] if c != case["label"]][0]
-
-    edit_manifest(bundle, change)
-
-
-def escaping_path(bundle: Path) -> None:
-    edit_manifest(bundle, lambda m: m["model_file"].update(path="../model.onnx"))
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field (payloads here are shorter than 128 bytes)."""
-    return bytes([number << 3 | 2, len(payload)]) + payload
-
-
-def external_data(bundle: Path) -> None:
-    # ModelProto{graph{initializer{name, external_data{location: ../secret.bin}, data_location: EXTERNAL}}}
-    entry = _field(1, b"location") + _field(2, b"../secret.bin")
-    tensor = _field(8, b"w") + _field(13, entry) + b"\x70\x01"
-    model = _field(7, _field(5, tensor))
-    (bundle / "model.onnx").write_bytes(model)
-    edit_manifest(bundle, lambda m: m["model_file"].update(sha256=hashlib.sha256(model).hexdigest(), size=len(model)))
+    return bundle_copy(shipped_bundle / "1.0.0", tmp_path)
 
 
 REFUSALS = [
@@ -196,3 +148,102 @@ def test_malformed_manifest_names_the_field(change, message):
     with pytest.raises(runtime.BundleError) as caught:
         runtime.Manifest.from_dict(data)
     assert str(caught.value).startswith(message)
+
+
+def _section(name: str, change):
+    return lambda manifest: change(manifest[name])
+
+
+MALFORMED_SECTIONS = [
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["columns"]["temperature"]["bin_shares"].pop()),
+        "manifest field drift_reference.columns['temperature'].bin_shares has 9 shares for 9 edges, "
+        "expected 10 shares in [0, 1]",
+    ),
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["columns"]["shift"].update(missing_rate=1.5)),
+        "manifest field drift_reference.columns['shift'].missing_rate == 1.5, expected a finite number within [0.0, 1.0]",
+    ),
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["columns"]["machine_type"].update(kind="number")),
+        "manifest field drift_reference.columns['machine_type'].bin_edges is missing",
+    ),
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["predictions"]["shares"].update({"1": "many"})),
+        "manifest field drift_reference.predictions.shares['1'] == 'many', expected a share in [0, 1]",
+    ),
+    (
+        "metrics",
+        _section("metrics", lambda m: m.update(accuracy="0.94")),
+        "manifest field metrics.accuracy == '0.94' has type str, expected int or float",
+    ),
+    (
+        "metrics",
+        _section("metrics", lambda m: m.update(macro_f1=1.7)),
+        "manifest field metrics.macro_f1 == 1.7, expected a finite number within [0.0, 1.0]",
+    ),
+    (
+        "parity",
+        _section("parity", lambda p: p.update(tolerance=-1e-9)),
+        "manifest field parity.tolerance == -1e-09, expected a finite number within [0.0, inf]",
+    ),
+    (
+        "parity",
+        _section("parity", lambda p: p["kinds"]["threshold"].update(cases=-3)),
+        "manifest field parity.kinds['threshold'].cases == -3, expected a whole number >= 0",
+    ),
+    (
+        "parity",
+        _section("parity", lambda p: p.pop("passed")),
+        "manifest field parity.passed is missing",
+    ),
+    (
+        "performance",
+        _section("performance", lambda p: p["single_record_latency_us"].update(p99="fast")),
+        "manifest field performance.single_record_latency_us.p99 == 'fast' has type str, expected int or float",
+    ),
+    (
+        "performance",
+        _section("performance", lambda p: p["budget"].update(met="yes")),
+        "manifest field performance.budget.met == 'yes' has type str, expected bool",
+    ),
+    (
+        "training",
+        _section("training", lambda t: t.update(train_rows=1.5)),
+        "manifest field training.train_rows == 1.5 has type float, expected int",
+    ),
+    (
+        "label_tie_tolerance",
+        lambda m: m.update(label_tie_tolerance=-0.5),
+        "manifest fields tolerance == 1e-09 and label_tie_tolerance == -0.5 must be finite numbers >= 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "message"),
+    MALFORMED_SECTIONS,
+    ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(MALFORMED_SECTIONS)],
+)
+def test_a_malformed_section_is_refused_at_load_naming_the_field(bundle, section, change, message):
+    edit_manifest(bundle, change)
+    with pytest.raises(runtime.BundleError) as caught:
+        runtime.load(bundle)
+    assert str(caught.value) == message
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "info", str(bundle)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert (result.returncode, result.stderr) == (3, f"error: bundle refused: {message}\n")
+
+
+def test_typed_sections_round_trip_the_shipped_manifest(shipped_bundle):
+    data = json.loads((shipped_bundle / "1.0.0" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = runtime.Manifest.from_dict(data)
+    assert isinstance(manifest.drift_reference.columns["temperature"], runtime.NumberReference)
+    assert manifest.parity.kinds["threshold"].details["split_nodes"] > 0
+    assert manifest.performance.single_record_latency_us is not None
+    assert manifest.to_dict() == data
