@@ -381,7 +381,8 @@ class DataPlane:
             manifest = self.holder.current.manifest
             assert self.log is not None
             log_path = self.log.path
-            # json_safe: a NaN from the bundle (a baseline metric) must not make the report unservable
+            # Another layer's values: json_safe turns numpy scalars and non-finite floats into JSON
+            # once, here, where dump_json would refuse them with a 500.
             report: dict[str, Any] = await anyio.to_thread.run_sync(
                 lambda: json_safe(drift_from_log(log_path, manifest, last=window_rows)), limiter=self.limiter
             )
