@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.runtime.damage import edit_manifest, flip_byte, golden_drift, newer_schema
 from tests.runtime.serve.records import EXAMPLE
 
 pytest.importorskip("uvicorn", reason='needs the "serve" extra: pip install ".[serve]"')
@@ -36,6 +37,7 @@ SHIPPED_VERSION = ROOT / "models" / "quality" / "1.0.0"
 # What runtime.load reads; the documents for people are not needed to serve.
 BUNDLE_FILES = ("manifest.json", "model.onnx")
 STARTUP_TIMEOUT_S = 30.0
+DAMAGES = {"hash": flip_byte, "schema": newer_schema, "golden": golden_drift}
 
 
 @dataclass
@@ -192,29 +194,15 @@ class Bundles:
         return folder
 
     def add_version(self, folder: Path, version: str, *, damage: str | None = None) -> Path:
-        """Copy the shipped version to ``version``; ``damage`` breaks its "hash", "schema" or "golden" check."""
+        """Copy the shipped version to ``version``; ``damage`` breaks its "hash", "schema" or "golden" check
+        (with the shared damaging functions of tests/runtime/damage.py)."""
         target = folder / version
         target.mkdir(parents=True)
         for name in BUNDLE_FILES:
             shutil.copyfile(self.source / name, target / name)
-        manifest_path = target / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["version"] = version
-        if damage == "schema":
-            manifest["schema_version"] = 99
-        elif damage == "golden":
-            case = manifest["golden_cases"][0]
-            case["label"] = 1 - case["label"]
-            case["probabilities"] = list(reversed(case["probabilities"]))
-        elif damage == "hash":
-            with open(target / "model.onnx", "r+b") as model_file:
-                model_file.seek(2000)
-                byte = model_file.read(1)
-                model_file.seek(2000)
-                model_file.write(bytes([byte[0] ^ 0xFF]))
-        elif damage is not None:
-            raise ValueError(damage)
-        manifest_path.write_text(json.dumps(manifest))
+        edit_manifest(target, lambda manifest: manifest.update(version=version))
+        if damage is not None:
+            DAMAGES[damage](target)
         return target
 
     @staticmethod

@@ -22,28 +22,18 @@ from runtime._serve.dataplane import INLINE_ROWS, DataPlane
 from runtime._serve.errors import DeadlineError, NotServedError, RefusedError
 from runtime._serve.holder import ModelHolder
 from runtime._serve.json_body import dump_json
-from tests.runtime.serve.records import EXAMPLE
+from tests.runtime.serve.records import EXAMPLE, v2_body
 
 PREDICT = "/v1/predict"
 INFER = "/v2/models/{name}/infer"
-NUMBERS = ("temperature", "pressure", "speed", "humidity", "vibration")
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coroutine)
 
 
-def v2_body(rows: list[dict[str, Any]], **fields: Any) -> bytes:
-    inputs = [
-        {
-            "name": name,
-            "shape": [len(rows), 1],
-            "datatype": "FP64" if name in NUMBERS else "BYTES",
-            "data": [row[name] for row in rows],
-        }
-        for name in EXAMPLE
-    ]
-    return json.dumps({"inputs": inputs, **fields}).encode()
+def v2(rows: list[dict[str, Any]], **fields: Any) -> bytes:
+    return json.dumps(v2_body(rows, **fields)).encode()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +91,7 @@ def test_infer_takes_the_request_id_and_answers_per_output(plane, model):
     rows = [EXAMPLE, dict(EXAMPLE, machine_type="A", pressure=None)]
     call = Call(10.0, INFER)
     served = plane.served_model(call, "quality", "1.0.0")
-    answer = run(plane.infer(call, served, v2_body(rows, id="dp-infer"), None))
+    answer = run(plane.infer(call, served, v2(rows, id="dp-infer"), None))
     response = json.loads(answer.body)
     expected = model.predict_batch(rows)
     assert (call.request_id, response["id"], response["model_version"]) == ("dp-infer", "dp-infer", "1.0.0")
@@ -277,33 +267,33 @@ BAD_INPUTS = [
     ),
     (
         "v2 unknown category in its one row",
-        _infer(v2_body([{**EXAMPLE, "machine_type": "Z"}])),
+        _infer(v2([{**EXAMPLE, "machine_type": "Z"}])),
         runtime.InputError,
         f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {ROW_HINT}.",
     ),
     (
         "v2 out of range",
-        _infer(v2_body([EXAMPLE, {**EXAMPLE, "temperature": 412.0}])),
+        _infer(v2([EXAMPLE, {**EXAMPLE, "temperature": 412.0}])),
         runtime.InputError,
         "temperature == 412.0 in row 1, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits).",
     ),
     (
         "v2 id not a string",
-        _infer(v2_body([EXAMPLE], id=7)),
+        _infer(v2([EXAMPLE], id=7)),
         runtime.InputError,
         'infer request field "id" == 7 must be a string.',
     ),
     (
         "v2 id too long",
-        _infer(v2_body([EXAMPLE], id="i" * 257)),
+        _infer(v2([EXAMPLE], id="i" * 257)),
         runtime.InputError,
         "infer request field \"id\" == 'iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii'... must be 1 to 256 printable ASCII characters (no leading space).",
     ),
     (
         "v2 header length a non-ASCII digit",
-        _infer(v2_body([EXAMPLE]), "\u00b2"),
+        _infer(v2([EXAMPLE]), "\u00b2"),
         runtime.InputError,
-        f"Inference-Header-Content-Length == '\u00b2' must be a whole number of bytes no larger than the body ({len(v2_body([EXAMPLE]))}).",
+        f"Inference-Header-Content-Length == '\u00b2' must be a whole number of bytes no larger than the body ({len(v2([EXAMPLE]))}).",
     ),
     (
         "another model",

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import ast
 import importlib
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.probes import modules_after
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVE = ROOT / "runtime" / "_serve"
@@ -71,8 +70,8 @@ def test_the_core_and_monitoring_never_import_the_server():
 
 
 def test_the_package_imports_nothing_and_every_module_imports():
-    code = "import sys, json, runtime._serve; print(json.dumps(sorted(m for m in sys.modules if m.startswith(('runtime._serve.', 'starlette', 'uvicorn', 'prometheus_client', 'anyio')))))"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == []
+    probe = modules_after("import runtime._serve", ["runtime._serve", *HTTP, "prometheus_client", "anyio"])
+    assert probe.returncode == 0, probe.stderr
+    assert probe.modules == ("runtime._serve",)
     for name in ORDER:
         importlib.import_module(f"runtime._serve.{name}")

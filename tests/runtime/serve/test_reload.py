@@ -15,7 +15,7 @@ from tests.runtime.serve.records import EXAMPLE
 
 DAMAGES = {
     "hash": "has sha256 ",
-    "schema": "manifest schema version 99 is newer than this runtime reads",
+    "schema": f"manifest schema version {runtime.SCHEMA_VERSION + 1} is newer than this runtime reads",
     "golden": "golden case 0 (held-out) does not reproduce",
 }
 

@@ -21,11 +21,9 @@ from runtime._monitor.predictlog import LogEntry, PredictionLog
 from runtime._serve.app import create_app
 from runtime._serve.config import ServeConfig
 from runtime._serve.holder import ModelHolder
-from tests.runtime.serve.records import EXAMPLE
+from tests.runtime.serve.records import COLUMNS, EXAMPLE, NUMBERS, v2_body
 
 V2_INFER = "/v2/models/quality/infer"
-COLUMNS = ("temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift")
-NUMBERS = COLUMNS[:5]
 
 
 def random_rows(count: int, seed: int = 3) -> list[dict[str, Any]]:
@@ -47,20 +45,6 @@ def random_rows(count: int, seed: int = 3) -> list[dict[str, Any]]:
             row[rng.choice(NUMBERS)] = None
         rows.append(row)
     return rows
-
-
-def v2_body(rows: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
-    """A JSON infer request with one [N, 1] tensor per column."""
-    inputs = [
-        {
-            "name": name,
-            "shape": [len(rows), 1],
-            "datatype": "FP64" if name in NUMBERS else "BYTES",
-            "data": [row[name] for row in rows],
-        }
-        for name in COLUMNS
-    ]
-    return {"inputs": inputs, **overrides}
 
 
 @pytest.fixture(scope="module")
