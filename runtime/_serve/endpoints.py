@@ -65,12 +65,12 @@ class _TransportError(Exception):
         self.kind = kind
 
 
-def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def _json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(dump_json(payload), status_code=status, headers=dict(headers or {}), media_type="application/json")
 
 
 def _error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    return json_response({"error": message}, status, headers)
+    return _json_response({"error": message}, status, headers)
 
 
 def _answer_response(answer: Answer) -> Response:
@@ -187,21 +187,21 @@ class Endpoints:
 
     # -- Open Inference Protocol ------------------------------------------------------------------
     async def server_metadata(self, request: Request, call: Call) -> Response:
-        return json_response(self.plane.server_metadata())
+        return _json_response(self.plane.server_metadata())
 
     async def live(self, request: Request, call: Call) -> Response:
-        return json_response({"live": True})
+        return _json_response({"live": True})
 
     async def ready(self, request: Request, call: Call) -> Response:
-        return json_response({"ready": True})
+        return _json_response({"ready": True})
 
     async def metadata(self, request: Request, call: Call) -> Response:
         name, version = _model_in_path(request)
-        return json_response(self.plane.model_metadata(call, name, version))
+        return _json_response(self.plane.model_metadata(call, name, version))
 
     async def model_ready(self, request: Request, call: Call) -> Response:
         name, version = _model_in_path(request)
-        return json_response(self.plane.model_ready(call, name, version))
+        return _json_response(self.plane.model_ready(call, name, version))
 
     async def infer(self, request: Request, call: Call) -> Response:
         model = self.plane.served_model(call, *_model_in_path(request))
@@ -210,12 +210,12 @@ class Endpoints:
 
     async def repository_index(self, request: Request, call: Call) -> Response:
         await self._body(request, call)
-        return json_response(self.plane.repository_index())
+        return _json_response(self.plane.repository_index())
 
     async def repository_load(self, request: Request, call: Call) -> Response:
         self.plane.served_model(call, request.path_params["name"])
         await self.plane.load(await self._body(request, call))
-        return json_response({})
+        return _json_response({})
 
     async def repository_unload(self, request: Request, call: Call) -> Response:
         self.plane.served_model(call, request.path_params["name"])
@@ -226,15 +226,15 @@ class Endpoints:
         return _answer_response(await self.plane.predict(call, await self._body(request, call)))
 
     async def status(self, request: Request, call: Call) -> Response:
-        return json_response(self.plane.status())
+        return _json_response(self.plane.status())
 
     async def admin_reload(self, request: Request, call: Call) -> Response:
         await self._body(request, call)
-        return json_response((await self.plane.reload("admin")).to_dict())
+        return _json_response((await self.plane.reload("admin")).to_dict())
 
     async def drift(self, request: Request, call: Call) -> Response:
         """Drift of the last ``?last=N`` logged predictions (default: the configured window)."""
-        return json_response(await self.plane.drift(request.query_params.get("last")))
+        return _json_response(await self.plane.drift(request.query_params.get("last")))
 
     async def metrics(self, request: Request, call: Call) -> Response:
         return Response(await self.plane.metrics_text(), headers={"content-type": CONTENT_TYPE_LATEST})
