@@ -24,8 +24,9 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ __all__ = ["ModelHolder", "ReloadAttempt"]
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["loaded", "refused", "unchanged"]
+ReloadOutcome = Literal["loaded", "refused", "unchanged"]
 Loader = Callable[[Path], Model]
 
 
@@ -49,22 +50,15 @@ class ReloadAttempt:
 
     at: str
     trigger: str
-    outcome: Outcome
+    outcome: ReloadOutcome
     version: str | None
     path: str | None
     error: str | None = None
     serving: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "trigger": self.trigger,
-            "outcome": self.outcome,
-            "version": self.version,
-            "path": self.path,
-            "error": self.error,
-            "serving": self.serving,
-        }
+        """As ``POST /v1/admin/reload`` and ``last_reload`` in ``GET /v1/status`` show it."""
+        return asdict(self)
 
 
 class ModelHolder:
@@ -92,7 +86,7 @@ class ModelHolder:
     ) -> None:
         self.path = Path(path)
         self.current: Model = model
-        self.loaded_at = utc_iso()
+        self.loaded_epoch = time.time()
         self.loader = loader
         self.poll_s = poll_s if poll_s and poll_s > 0 else None
         self.succeeded = 0
@@ -186,7 +180,7 @@ class ModelHolder:
                 )
             )
         self.current = new  # the swap: one reference assignment; requests in flight keep `old`
-        self.loaded_at = utc_iso()
+        self.loaded_epoch = time.time()
         self.succeeded += 1
         logger.info(
             "reload (%s): now serving %r %s from %s (was %s)", trigger, new.name, new.version, new.path, old.version
@@ -194,6 +188,11 @@ class ModelHolder:
         return self._record(
             ReloadAttempt(self.loaded_at, trigger, "loaded", new.version, str(new.path), None, new.version)
         )
+
+    @property
+    def loaded_at(self) -> str:
+        """When the served version was loaded, as UTC ISO 8601 text."""
+        return utc_iso(self.loaded_epoch)
 
     def status(self) -> dict[str, Any]:
         """What ``GET /v1/status`` shows about the model and its reloads."""

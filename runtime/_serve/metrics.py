@@ -24,9 +24,7 @@ plus the standard ``process_*`` metrics (resident memory, CPU seconds, open file
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
@@ -62,7 +60,7 @@ class _StateCollector(Collector):
         loaded = GaugeMetricFamily(
             "factory_edge_model_loaded_timestamp_seconds", "When the served version was loaded (Unix time)"
         )
-        loaded.add_metric([], _epoch(holder.loaded_at))
+        loaded.add_metric([], holder.loaded_epoch)
         yield loaded
         reloads = CounterMetricFamily(
             "factory_edge_reloads", "Reload attempts that swapped in a new version or were refused", labels=["outcome"]
@@ -133,13 +131,6 @@ class DriftCollector(Collector):
             value = GaugeMetricFamily("factory_edge_accuracy", "Accuracy over fed-back labels in the drift window")
             value.add_metric([], float(accuracy["accuracy"]))
             yield value
-
-
-def _epoch(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return time.time()
 
 
 class ServerMetrics:
