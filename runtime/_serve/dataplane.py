@@ -40,7 +40,7 @@ from .._process import current_rss_mb, peak_rss_mb
 from .._text import json_safe, utc_iso
 from .call import Call
 from .config import ServeConfig
-from .errors import DeadlineError, LogUnreadableError, NotServedError, RefusedError
+from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
 from .holder import ModelHolder, ReloadAttempt
 from .json_body import parse_json
 from .metrics import DriftCollector, ServerMetrics
@@ -260,7 +260,13 @@ class DataPlane:
             values=outcome.values,
             flags=outcome.flags,
         )
-        return Answer(body, headers, outcome, await self._wait_for_log(call, entry))
+        log_status = await self._wait_for_log(call, entry)
+        if self.config.log_required and log_status != "written":
+            raise LogRequiredError(
+                f"the prediction was made but its log row was not committed (log status {log_status}); this "
+                "server answers only predictions it has logged (--log-required): see /v1/status for the log's error"
+            )
+        return Answer(body, headers, outcome, log_status)
 
     # -- the prediction log -----------------------------------------------------------------------
     async def log_rejection(self, call: Call, status: int, error: str) -> str:
