@@ -40,7 +40,7 @@ from .._process import current_rss_mb, peak_rss_mb
 from .._text import json_safe, utc_iso
 from .call import Call
 from .config import ServeConfig
-from .errors import DeadlineError, LogUnreadableError, NotServedError, RefusedError
+from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
 from .holder import ModelHolder, ReloadAttempt
 from .json_body import parse_json
 from .metrics import DriftCollector, ServerMetrics
@@ -90,7 +90,7 @@ def _predict_batch(model: Model, batch: Any) -> Outcome:
     try:
         return Outcome.of_batch(model.predict_batch(batch))
     except InputError as error:
-        raise _as_served(error, model, batch) from None
+        raise _as_served(error) from None
 
 
 def _predict_columns(model: Model, request: InferRequest) -> Outcome:
@@ -99,24 +99,20 @@ def _predict_columns(model: Model, request: InferRequest) -> Outcome:
     return _predict_batch(model, request.columns)
 
 
-def _as_served(error: InputError, model: Model | None = None, batch: Any = None) -> InputError:
+def _as_served(error: InputError) -> InputError:
     """``error`` worded for the server: an unknown category's hint names ``--on-unknown flag``
-    where the runtime's names ``load(on_unknown="flag")``; other errors are returned as they are.
-
-    For an error of ``model.predict_batch(batch)``, the batch is validated again (only on this
-    path, only for a hint) to count its invalid rows, which the runtime adds after the first
-    problem's message and ``InputError.render`` leaves out.
-    """
+    where the runtime's names ``load(on_unknown="flag")``; other errors are returned as they are."""
     problem = error.problem
     if problem is None or problem.hint is None:
         return error
-    message = error.render(hint=SERVE_FLAG_HINT)
-    if model is not None:
-        _, rows, problems, _ = model.validate_batch(batch)
-        invalid = len({found.row for found in problems})
-        if invalid > 1:  # worded as Model.predict_batch words it
-            message = f"{message} ({invalid} of {rows} rows are invalid.)"
-    return InputError(message, column=error.column, value=error.value, row=error.row, problem=problem)
+    return InputError(
+        error.render(hint=SERVE_FLAG_HINT),
+        column=error.column,
+        value=error.value,
+        row=error.row,
+        problem=problem,
+        invalid_rows=error.invalid_rows,
+    )
 
 
 class DataPlane:
@@ -264,7 +260,13 @@ class DataPlane:
             values=outcome.values,
             flags=outcome.flags,
         )
-        return Answer(body, headers, outcome, await self._wait_for_log(call, entry))
+        log_status = await self._wait_for_log(call, entry)
+        if self.config.log_required and log_status != "written":
+            raise LogRequiredError(
+                f"the prediction was made but its log row was not committed (log status {log_status}); this "
+                "server answers only predictions it has logged (--log-required): see /v1/status for the log's error"
+            )
+        return Answer(body, headers, outcome, log_status)
 
     # -- the prediction log -----------------------------------------------------------------------
     async def log_rejection(self, call: Call, status: int, error: str) -> str:

@@ -36,7 +36,7 @@ from starlette.responses import Response
 from .._errors import InputError
 from .call import Call
 from .dataplane import Answer, DataPlane
-from .errors import DeadlineError, LogUnreadableError, NotServedError, RefusedError
+from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
 from .json_body import dump_json
 from .protocol_v2 import HEADER_LENGTH
 
@@ -53,6 +53,7 @@ _STATUS: tuple[tuple[type[Exception], int, str | None], ...] = (
     (RefusedError, 409, None),
     (DeadlineError, 503, "timeout"),
     (LogUnreadableError, 503, None),
+    (LogRequiredError, 503, "log_required"),
 )
 
 

@@ -10,7 +10,9 @@
         ├── RefusedError(RuntimeError)      409  a well-formed request the server's state refuses: a
         │                                        reload whose bundle fails verification, drift without a log
         ├── DeadlineError(TimeoutError)     503  the request's time (``--timeout-s``) ran out
-        └── LogUnreadableError(OSError)     503  the prediction log cannot be read (drift)
+        ├── LogUnreadableError(OSError)     503  the prediction log cannot be read (drift)
+        └── LogRequiredError(OSError)       503  a prediction whose log row was not committed, under
+                                                 ``--log-required`` (no row, no answer)
 
 The statuses are the endpoints' choice (:mod:`runtime._serve.endpoints`); nothing here knows HTTP.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from .._errors import FactoryEdgeError
 
-__all__ = ["DeadlineError", "LogUnreadableError", "NotServedError", "RefusedError", "ServeError"]
+__all__ = ["DeadlineError", "LogRequiredError", "LogUnreadableError", "NotServedError", "RefusedError", "ServeError"]
 
 
 class ServeError(FactoryEdgeError):
@@ -40,3 +42,7 @@ class DeadlineError(ServeError, TimeoutError):
 
 class LogUnreadableError(ServeError, OSError):
     """The prediction log could not be read."""
+
+
+class LogRequiredError(ServeError, OSError):
+    """A prediction was made but its log row was not committed, and the server answers only logged ones."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._bundle import resolve_bundle
-from .._contract import CURRENT_FILE, MANIFEST_FILE, read_current
+from .._contract import CURRENT_FILE, MANIFEST_FILE, read_current, semver_key
 from .._errors import BundleError
 from .._model import Model
 from .._text import utc_iso
@@ -72,6 +72,8 @@ class ModelHolder:
     loader : loads and verifies a version folder, e.g. ``functools.partial(runtime.load, threads=1)``.
     poll_s : how often ``CURRENT`` is read; 0 or None disables the watcher (SIGHUP and the admin
         endpoints still reload).
+    allow_interface_change : load a version whose task, classes or input columns differ from the
+        serving one even within the same major version (refused by default: every client would break).
 
     Examples
     --------
@@ -82,9 +84,16 @@ class ModelHolder:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], model: Model, *, loader: Loader, poll_s: float | None = 2.0
+        self,
+        path: str | os.PathLike[str],
+        model: Model,
+        *,
+        loader: Loader,
+        poll_s: float | None = 2.0,
+        allow_interface_change: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.allow_interface_change = allow_interface_change
         self.current: Model = model
         self.loaded_epoch = time.time()
         self.loader = loader
@@ -162,6 +171,7 @@ class ModelHolder:
                     f"{str(folder)!r} holds model {new.name!r}, but this server serves {old.name!r}; "
                     "start another server for it"
                 )
+            self._guard_interface(old, new)
         except Exception as error:  # noqa: BLE001 -- whatever goes wrong, the old model keeps serving
             message = str(error) or type(error).__name__
             if not isinstance(error, (ValueError, OSError)):
@@ -187,6 +197,17 @@ class ModelHolder:
         )
         return self._record(
             ReloadAttempt(self.loaded_at, trigger, "loaded", new.version, str(new.path), None, new.version)
+        )
+
+    def _guard_interface(self, old: Model, new: Model) -> None:
+        """Refuse a version that changes what clients send or get, unless its major version says so."""
+        changes = old.manifest.interface_changes(new.manifest)
+        if not changes or self.allow_interface_change or semver_key(new.version)[0] != semver_key(old.version)[0]:
+            return
+        raise BundleError(
+            f"{new.version} changes the interface of {old.name!r} {old.version} ({'; '.join(changes)}): every "
+            "client would break at once; export it as a new major version, or start the server with "
+            "--allow-interface-change"
         )
 
     @property

@@ -36,7 +36,7 @@ from .holder import ModelHolder
 
 __all__ = ["ERROR_KINDS", "ServerMetrics"]
 
-ERROR_KINDS = ("bad_input", "not_found", "method_not_allowed", "too_large", "timeout", "internal")
+ERROR_KINDS = ("bad_input", "not_found", "method_not_allowed", "too_large", "timeout", "log_required", "internal")
 # From a single-record call on a small device (well under a millisecond) to a large batch.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

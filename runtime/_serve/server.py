@@ -67,7 +67,9 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
             )
             stack.callback(log.close)  # a no-op after the lifespan closed it
         loader = functools.partial(load, threads=config.threads, on_unknown=config.on_unknown)
-        holder = ModelHolder(path, model, loader=loader, poll_s=config.poll_s)
+        holder = ModelHolder(
+            path, model, loader=loader, poll_s=config.poll_s, allow_interface_change=config.allow_interface_change
+        )
         uvicorn_config = uvicorn.Config(
             create_app(holder, log=log, config=config),
             http="h11",
