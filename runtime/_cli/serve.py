@@ -135,6 +135,20 @@ _OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
         "reload with SIGHUP or POST /v1/admin/reload)",
         {"type": non_negative_float, "metavar": "S"},
     ),
+    (
+        "--log-required",
+        "log_required",
+        "answer 503 instead of 200 when a prediction's log row was not committed, so every answer is in the "
+        "log (needs --log)",
+        {"action": "store_true"},
+    ),
+    (
+        "--allow-interface-change",
+        "allow_interface_change",
+        "hot reload a version whose task, classes or input columns differ from the served one within the same "
+        "major version (refused by default)",
+        {"action": "store_true"},
+    ),
     ("--access-log", "access_log", "log every request (uvicorn's access log)", {"action": "store_true"}),
 )
 
@@ -152,6 +166,9 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
         if (error.name or "").split(".")[0] not in _SERVE_EXTRA:
             raise
         raise CliError(f'{PROG} serve needs the "serve" extra: pip install ".[serve]"', ExitCode.USAGE) from error
+    if args.log_required and args.log_path is None:
+        # without a log no row is ever committed, and every prediction would be a 503
+        raise CliError("--log-required needs --log FILE", ExitCode.USAGE)
     model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
     config = ServeConfig(**{name: getattr(args, name) for name in DEFAULTS if hasattr(args, name)})
     if config.log_path is not None:

@@ -66,8 +66,14 @@ def test_options_default_to_the_serve_config():
     given = {field.name for field in dataclasses.fields(ServeConfig) if hasattr(args, field.name)}
     assert {field.name for field in dataclasses.fields(ServeConfig)} - given == {"worker_threads", "drift_max_age_s"}
     assert ServeConfig(**{name: getattr(args, name) for name in given}) == ServeConfig()
-    args = parser.parse_args(["BUNDLE", "--log", "p.db", "--drift-window", "50", "--port", "0"])
-    assert (args.log_path, args.drift_window_rows, args.port) == ("p.db", 50, 0)
+    args = parser.parse_args(["BUNDLE", "--log", "p.db", "--drift-window", "50", "--port", "0", "--log-required"])
+    assert (args.log_path, args.drift_window_rows, args.port, args.log_required) == ("p.db", 50, 0, True)
+    assert parser.parse_args(["BUNDLE", "--allow-interface-change"]).allow_interface_change is True
+
+
+def test_log_required_without_a_log_is_a_usage_error(capsys):
+    assert main(["serve", "BUNDLE", "--log-required"]) == 4  # refused before any bundle is read
+    assert capsys.readouterr().err == "error: --log-required needs --log FILE\n"
 
 
 def test_help_states_the_config_defaults(capsys):
