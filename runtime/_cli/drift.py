@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import sqlite3
 import textwrap
@@ -28,7 +27,6 @@ from .drift_report import report_text, write_html
 __all__ = ["DESCRIPTION", "EXIT_CODES", "STATUS_EXIT", "add_arguments", "run"]
 
 THRESHOLD_DEFAULTS = Thresholds()
-ACCURACY_DROP_DEFAULT: float = inspect.signature(drift_from_log).parameters["max_drop"].default
 
 _THRESHOLD_HELP = {
     "psi_warn": "PSI at which a column or the predictions warn",
@@ -39,10 +37,11 @@ _THRESHOLD_HELP = {
     "missing_alert": "rise of a column's missing-value rate over training at which it alerts",
     "unknown_warn": "share of unknown categories above which a column warns",
     "unknown_alert": "share of unknown categories at which a column alerts",
+    "accuracy_drop": "accuracy this far below the baseline alerts, half as far warns (needs fed-back labels)",
 }
 
 
-def _thresholds_paragraph(defaults: Thresholds, accuracy_drop: float) -> str:
+def _thresholds_paragraph(defaults: Thresholds) -> str:
     def points(share: float) -> str:
         return f"{share * 100:g}"
 
@@ -51,7 +50,7 @@ def _thresholds_paragraph(defaults: Thresholds, accuracy_drop: float) -> str:
         f"KS warn {defaults.ks_warn:g}, alert {defaults.ks_alert:g}; missing rate +{points(defaults.missing_warn)} / "
         f"+{points(defaults.missing_alert)} points over training; unknown categories warn above "
         f"{points(defaults.unknown_warn)} %, alert at {points(defaults.unknown_alert)} %; accuracy alert "
-        f"{accuracy_drop:g} below baseline (warn at half).",
+        f"{defaults.accuracy_drop:g} below baseline (warn at half).",
         width=96,
     )
 
@@ -63,7 +62,7 @@ unknown categories; per column the missing-value rate against training; the shif
 predictions; and, when true labels were fed back (python -m runtime feedback), accuracy and macro
 F1 against the baseline recorded at export.
 
-{_thresholds_paragraph(THRESHOLD_DEFAULTS, ACCURACY_DROP_DEFAULT)}
+{_thresholds_paragraph(THRESHOLD_DEFAULTS)}
 
 The exit code is the overall status (ok, warn or alert), so a monitoring plugin can run this as it is."""
 EXIT_CODES = frozenset(
@@ -89,13 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             metavar="X",
             help=f"{_THRESHOLD_HELP[threshold.name]} (default {threshold.default:g})",
         )
-    parser.add_argument(
-        "--accuracy-drop",
-        type=non_negative_float,
-        default=ACCURACY_DROP_DEFAULT,
-        metavar="X",
-        help=f"accuracy this far below the baseline alerts, half as far warns (default {ACCURACY_DROP_DEFAULT:g})",
-    )
 
 
 def run(args: argparse.Namespace, console: Console) -> ExitCode:
@@ -126,9 +118,7 @@ def _judge_log(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report over the log's window, and (for --html only) the window's columns."""
     since = parse_duration(args.since) if args.since is not None else None
-    data = drift_from_log(
-        args.log, manifest, since_s=since, last=args.last, thresholds=thresholds, max_drop=args.accuracy_drop
-    )
+    data = drift_from_log(args.log, manifest, since_s=since, last=args.last, thresholds=thresholds)
     if data["status"] == "no data":
         raise CliError(f"no predictions of {manifest.name!r} in {args.log} for that window", ExitCode.NOTHING_TO_JUDGE)
     # the histograms need the raw window; the text and JSON report do not

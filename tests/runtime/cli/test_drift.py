@@ -89,7 +89,7 @@ def test_help_states_the_defaults_the_code_uses(capsys: pytest.CaptureFixture[st
     assert (
         f"PSI warn {defaults.psi_warn:g}, alert {defaults.psi_alert:g}; KS warn {defaults.ks_warn:g}, alert "
         f"{defaults.ks_alert:g}; missing rate +5 / +10 points over training; unknown categories warn above 0 %, "
-        f"alert at 1 %; accuracy alert {drift.ACCURACY_DROP_DEFAULT:g} below baseline (warn at half)."
+        f"alert at 1 %; accuracy alert {defaults.accuracy_drop:g} below baseline (warn at half)."
     ) in text
     assert "%%" not in out
     for field in dataclasses.fields(Thresholds):
