@@ -27,7 +27,7 @@ Serve a bundle over HTTP (uvicorn + Starlette; needs the "serve" extra: pip inst
 PATH is a model folder (its CURRENT file names the version) or a version folder. The bundle is
 loaded and verified before the server listens; a refused bundle exits with code 3.
 
-Endpoints (errors are {"error": "..."} with 400, 404, 405, 413, 503 or 500):
+Endpoints (errors are {"error": "..."} with 400, 404, 405, 409, 413, 503 or 500):
   Open Inference Protocol (KServe v2), as spoken by Triton and tritonclient.http:
     GET  /v2, /v2/health/live, /v2/health/ready
     GET  /v2/models/NAME[/versions/V][/ready]      metadata (inputs, outputs, classes), readiness
@@ -35,11 +35,12 @@ Endpoints (errors are {"error": "..."} with 400, 404, 405, 413, 503 or 500):
                                                    BYTES for categories, shape [N] or [N, 1]; JSON
                                                    "data" or binary tensor data; outputs "label"
                                                    and "probabilities" [N, K] (or "value")
-    POST /v2/repository/index, /v2/repository/models/NAME/load (reload now)
+    POST /v2/repository/index, /v2/repository/models/NAME/load (reload now; 409 if the bundle is refused)
   For people and scripts:
     POST /v1/predict     one record {"column": value, ...} or a list of records
     GET  /v1/status      model, reloads, prediction log, uptime, memory
-    POST /v1/admin/reload
+    POST /v1/admin/reload  reload now (409 if the bundle is refused)
+    GET  /v1/drift[?last=N]  drift of the last N logged predictions (409 without --log)
     GET  /metrics        Prometheus text format
   JSON has no NaN: null is a missing value (numbers and categories alike; in binary tensor data a
   missing number is NaN and a missing category ""). Whether a column may be missing, and every
@@ -49,15 +50,18 @@ Prediction log (--log FILE, SQLite in WAL mode): one row per predicted record an
   request, with request id, UTC time, model version, inputs, outputs, latency and flags. A response
   is sent only after its rows are committed (header X-Log-Status: written), so every answered
   prediction survives a crash of the server. If the log cannot write (disk full, locked), the
-  prediction is still returned with X-Log-Status: failed, and the failure is counted in /metrics
-  and /v1/status and logged. Retention (--log-retention-rows/-days) is applied every minute.
+  prediction is still returned with X-Log-Status: failed (with --log-required: a 503 instead), and
+  the failure is counted in /metrics and /v1/status and logged. A log file deleted or renamed while
+  serving is noticed (X-Log-Status: failed) and a new file is started at the path. Retention
+  (--log-retention-rows/-days) is applied every minute.
 
 Hot reload: when CURRENT names another version (read every --poll-s seconds), on SIGHUP, or on
   POST /v1/admin/reload, the bundle is loaded and verified (sha256, manifest, golden cases) in the
   background and swapped in atomically; requests in flight finish on the version they started
   with. A bundle that fails verification is refused and the old version keeps serving; the
-  refusal shows in /v1/status, /metrics and the log. Every response names the version that served
-  it.
+  refusal shows in /v1/status, /metrics and the log. A version whose task, classes or input
+  columns differ from the serving one is refused too, unless its major version differs (or
+  --allow-interface-change). Every response names the version that served it.
 """
 # Stopping the server (SIGINT, SIGTERM) is a normal end: OK.
 EXIT_CODES = frozenset({ExitCode.OK, ExitCode.BUNDLE_REFUSED})
