@@ -59,3 +59,20 @@ def test_a_renamed_log_is_failed_and_refused_when_required(planes, log_required)
         assert _predict(plane).log_status == "failed"
     assert plane.status()["log"]["reopened"] == 1
     assert _predict(plane).log_status == "written"  # the next rows go to a new file at the path
+
+
+def test_over_http_a_renamed_log_gives_failed_then_503_under_log_required(bundles, start_server):
+    from tests.runtime.serve.records import EXAMPLE as RECORD
+
+    with start_server(bundles.model_folder()) as server:
+        assert server.post_json("/v1/predict", RECORD).headers["x-log-status"] == "written"
+        server.log_path.rename(server.log_path.with_name("moved.db"))
+        reply = server.post_json("/v1/predict", RECORD)
+        assert (reply.status, reply.headers["x-log-status"]) == (200, "failed")
+    with start_server(bundles.model_folder(), "--log-required") as server:
+        assert server.post_json("/v1/predict", RECORD).status == 200
+        server.log_path.rename(server.log_path.with_name("moved.db"))
+        reply = server.post_json("/v1/predict", RECORD)
+        assert reply.status == 503
+        assert reply.json()["error"].startswith("the prediction was made but its log row was not committed")
+        assert reply.headers["content-type"] == "application/json"
