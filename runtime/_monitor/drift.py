@@ -4,7 +4,13 @@ Per number column: PSI over the reference's equal-frequency bins, and the Kolmog
 statistic against the reference's empirical CDF (rebuilt from its 101 quantiles, linear between
 them). Per category column: PSI over the categories plus an "unknown" bucket, and the share of
 unknown categories. Every column: the missing-value rate against training. Predictions: PSI of the
-predicted class shares against those on the held-out split.
+predicted class shares against those on the held-out split (a classifier), or PSI and KS of the
+predicted values (a regressor).
+
+A window is counted into the fixed-size accumulators of :mod:`.accumulators` (one pass, in chunks,
+memory independent of its length) and judged from those counts: PSI, shares and missing rates are
+exactly those of the whole window; the KS statistic is within ``KS_ERROR_BOUND`` (1e-4) of
+:func:`ks_statistic` over all of its values.
 
 Thresholds (defaults, all configurable through :class:`Thresholds`):
 
@@ -20,18 +26,27 @@ A column's status is the worst of its checks; the report's status the worst of a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from .._contract import MISSING_CATEGORY
 from .._evidence import CategoryReference, NumberReference, bin_shares
 from .._manifest import Manifest
+from .accumulators import CategoryAccumulator, DriftAccumulator, LabelAccumulator, NumberAccumulator
 
-__all__ = ["ColumnDrift", "DriftReport", "Thresholds", "bin_shares", "drift_report", "ks_statistic", "psi", "worst"]
+__all__ = [
+    "ColumnDrift",
+    "DriftReport",
+    "Thresholds",
+    "bin_shares",
+    "drift_report",
+    "drift_report_from",
+    "ks_statistic",
+    "psi",
+    "worst",
+]
 
 Status = Literal["ok", "warn", "alert"]
 _ORDER = {"ok": 0, "warn": 1, "alert": 2}
@@ -152,15 +167,20 @@ def _missing_status(column: ColumnDrift, thresholds: Thresholds) -> Status:
 
 
 def _start(
-    name: str, kind: str, missing: np.ndarray, reference: NumberReference | CategoryReference, thresholds: Thresholds
+    name: str,
+    kind: str,
+    rows: int,
+    missing: int,
+    reference: NumberReference | CategoryReference,
+    thresholds: Thresholds,
 ) -> tuple[ColumnDrift, list[Status]]:
     """A column's report with its missing-rate check done."""
     column = ColumnDrift(
         name,
         kind,
         "ok",
-        len(missing),
-        missing_rate=float(missing.mean()) if len(missing) else 0.0,
+        rows,
+        missing_rate=missing / rows if rows else 0.0,
         reference_missing_rate=reference.missing_rate,
     )
     return column, [_missing_status(column, thresholds)]
@@ -174,45 +194,26 @@ def _check(column: ColumnDrift, label: str, value: float, warn: float, alert: fl
     return status
 
 
-def _number_drift(name: str, values: np.ndarray, reference: NumberReference, thresholds: Thresholds) -> ColumnDrift:
-    numbers = np.asarray(values, dtype=np.float64)
-    missing = np.isnan(numbers)
-    present = numbers[~missing]
-    column, statuses = _start(name, "number", missing, reference, thresholds)
-    if len(present) and reference.quantiles:
-        column.psi = psi(reference.bin_shares, bin_shares(reference.bin_edges, present))
-        column.ks = ks_statistic(present, reference.quantiles)
+def _number_drift(name: str, counted: NumberAccumulator, thresholds: Thresholds) -> ColumnDrift:
+    reference = counted.reference
+    column, statuses = _start(name, "number", counted.rows, counted.missing, reference, thresholds)
+    if counted.present and reference.quantiles:
+        column.psi = psi(reference.bin_shares, counted.bin_shares())
+        column.ks = counted.ks()
         statuses.append(_check(column, "PSI", column.psi, thresholds.psi_warn, thresholds.psi_alert))
         statuses.append(_check(column, "KS", column.ks, thresholds.ks_warn, thresholds.ks_alert))
     column.status = worst(statuses)
     return column
 
 
-def _category_drift(name: str, values: np.ndarray, reference: CategoryReference, thresholds: Thresholds) -> ColumnDrift:
-    text = np.asarray(values, dtype=object)
-    missing = np.array(
-        [v is None or v == MISSING_CATEGORY or (isinstance(v, float) and math.isnan(v)) for v in text], dtype=bool
-    )
-    present = text[~missing]
-    shares = reference.shares
-    column, statuses = _start(name, "category", missing, reference, thresholds)
-    if len(present):
-        known = list(shares)
-        counts = {category: 0 for category in known}
-        unknown: dict[str, int] = {}
-        for value in present.tolist():
-            key = str(value)
-            if key in counts:
-                counts[key] += 1
-            else:
-                unknown[key] = unknown.get(key, 0) + 1
-        total = len(present)
-        unknown_count = sum(unknown.values())
-        column.unknown_rate = unknown_count / total
-        column.unknown_examples = sorted(unknown, key=lambda k: -unknown[k])[:5]
-        column.psi = psi(
-            [shares[c] for c in known] + [0.0], [counts[c] / total for c in known] + [unknown_count / total]
-        )
+def _category_drift(name: str, counted: CategoryAccumulator, thresholds: Thresholds) -> ColumnDrift:
+    reference = counted.reference
+    column, statuses = _start(name, "category", counted.rows, counted.missing, reference, thresholds)
+    if counted.present:
+        recent, unknown_share = counted.shares()
+        column.unknown_rate = unknown_share
+        column.unknown_examples = counted.unknown_examples()
+        column.psi = psi([*reference.shares.values(), 0.0], [*recent, unknown_share])
         statuses.append(_check(column, "PSI", column.psi, thresholds.psi_warn, thresholds.psi_alert))
         unknown_status = _grade(
             column.unknown_rate, thresholds.unknown_warn, thresholds.unknown_alert, strictly_above_warn=True
@@ -233,42 +234,46 @@ def drift_report(
     thresholds: Thresholds | None = None,
 ) -> DriftReport:
     """Compare recent inputs (one array per column; missing as NaN / None / "") with the bundle's reference,
-    and the recent predictions (a classifier's labels or a regressor's values) with the held-out ones."""
+    and the recent predictions (a classifier's labels or a regressor's values) with the held-out ones.
+
+    The arrays are counted as one chunk of a :class:`DriftAccumulator`; a window too large for memory is
+    folded into one chunk by chunk and judged with :func:`drift_report_from`, with the same result.
+    """
+    accumulator = DriftAccumulator(manifest, columns=columns.keys())
+    accumulator.add(columns, predicted_labels=predicted_labels, predicted_values=predicted_values)
+    return drift_report_from(accumulator, thresholds=thresholds)
+
+
+def drift_report_from(accumulator: DriftAccumulator, *, thresholds: Thresholds | None = None) -> DriftReport:
+    """The drift report over everything ``accumulator`` counted."""
     thresholds = thresholds or Thresholds()
-    reference = manifest.drift_reference.columns
+    manifest = accumulator.manifest
     results: dict[str, ColumnDrift] = {}
-    rows = 0
-    for spec in manifest.inputs:
-        column_reference = reference.get(spec.name)
-        if spec.name not in columns or column_reference is None:
-            continue
-        values = np.asarray(columns[spec.name], dtype=np.float64 if spec.kind == "number" else object)
-        rows = max(rows, len(values))
-        if isinstance(column_reference, NumberReference):
-            results[spec.name] = _number_drift(spec.name, values, column_reference, thresholds)
+    for name, counted in accumulator.columns.items():
+        if isinstance(counted, NumberAccumulator):
+            results[name] = _number_drift(name, counted, thresholds)
         else:
-            results[spec.name] = _category_drift(spec.name, values, column_reference, thresholds)
+            results[name] = _category_drift(name, counted, thresholds)
     statuses = [column.status for column in results.values()]
     predictions: dict[str, Any] | None = None
-    if predicted_labels is not None and len(predicted_labels):
-        predictions = _label_drift(manifest, predicted_labels, thresholds)
-    elif predicted_values is not None and len(predicted_values):
-        predictions = _value_drift(manifest, predicted_values, thresholds)
+    if accumulator.labels.total:
+        predictions = _label_drift(manifest, accumulator.labels, thresholds)
+    elif accumulator.value_rows:
+        predictions = _value_drift(accumulator.values, thresholds)
     if predictions is not None:
         statuses.append(predictions["status"])
-    return DriftReport(manifest.name, manifest.version, rows, worst(statuses), results, predictions, thresholds)
+    return DriftReport(
+        manifest.name, manifest.version, accumulator.rows, worst(statuses), results, predictions, thresholds
+    )
 
 
-def _label_drift(
-    manifest: Manifest, predicted_labels: Sequence[Any] | np.ndarray, thresholds: Thresholds
-) -> dict[str, Any] | None:
+def _label_drift(manifest: Manifest, counted: LabelAccumulator, thresholds: Thresholds) -> dict[str, Any] | None:
     """PSI of the predicted class shares against those on the held-out split."""
     reference = manifest.drift_reference.predictions
     if reference is None or reference.shares is None:
         return None
-    labels = [str(label) for label in np.asarray(predicted_labels, dtype=object).tolist()]
     classes = list(reference.shares)
-    recent = [labels.count(c) / len(labels) for c in classes]
+    recent = [counted.counts[c] / counted.total for c in classes]
     value = psi([reference.shares[c] for c in classes], recent)
     return {
         "psi": value,
@@ -278,16 +283,11 @@ def _label_drift(
     }
 
 
-def _value_drift(
-    manifest: Manifest, predicted_values: Sequence[float] | np.ndarray, thresholds: Thresholds
-) -> dict[str, Any] | None:
+def _value_drift(counted: NumberAccumulator | None, thresholds: Thresholds) -> dict[str, Any] | None:
     """A regressor's predicted values against those on the held-out split: PSI and KS, as for an input."""
-    reference = manifest.drift_reference.predictions
-    if reference is None or reference.values is None:
+    if counted is None:  # the manifest records no held-out predicted values
         return None
-    column = _number_drift(
-        "predicted value", np.asarray(predicted_values, dtype=np.float64), reference.values, thresholds
-    )
+    column = _number_drift("predicted value", counted, thresholds)
     return {
         "psi": column.psi,
         "ks": column.ks,
