@@ -12,14 +12,16 @@ import dataclasses
 import json
 import sqlite3
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._contract import ExitCode
 from .._manifest import Manifest
 from .._model import load
-from .._monitor.drift import Thresholds, drift_report
-from .._monitor.windows import drift_from_log, parse_duration, read_csv_window, read_log_window
+from .._monitor.accumulators import ColumnAccumulator
+from .._monitor.drift import Thresholds, drift_report_from
+from .._monitor.windows import MAX_WINDOW_ROWS, count_csv_window, count_log_window, parse_duration, report_log_window
 from .._text import json_safe
 from ._base import BUNDLE_HELP, CliError, Console, non_negative_float, positive_int
 from .drift_report import report_text, write_html
@@ -64,6 +66,9 @@ F1 against the baseline recorded at export.
 
 {_thresholds_paragraph(THRESHOLD_DEFAULTS)}
 
+A log window holds at most {MAX_WINDOW_ROWS:,} rows, the newest (--last cannot ask for more); a CSV is
+read whole. Either is read in chunks, so memory does not grow with the window.
+
 The exit code is the overall status (ok, warn or alert), so a monitoring plugin can run this as it is."""
 EXIT_CODES = frozenset(
     {ExitCode.OK, ExitCode.DRIFT_WARN, ExitCode.DRIFT_ALERT, ExitCode.NOTHING_TO_JUDGE, ExitCode.BUNDLE_REFUSED}
@@ -77,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--log", metavar="DB", help="the server's prediction log (SQLite)")
     source.add_argument("--input", metavar="CSV", help="a CSV of recent inputs instead of the log")
     parser.add_argument("--since", metavar="DURATION", help="only log rows of the last DURATION (e.g. 30m, 24h, 7d)")
-    parser.add_argument("--last", type=positive_int, metavar="N", help="only the N most recent log rows")
+    parser.add_argument(
+        "--last", type=positive_int, metavar="N", help=f"only the N most recent log rows (at most {MAX_WINDOW_ROWS:,})"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--html", metavar="FILE", help="also write an HTML report with histograms (needs matplotlib)")
     for threshold in dataclasses.fields(Thresholds):
@@ -115,24 +122,29 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
 
 def _judge_log(
     args: argparse.Namespace, manifest: Manifest, thresholds: Thresholds
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report over the log's window, and (for --html only) the window's columns."""
+) -> tuple[dict[str, Any], Mapping[str, ColumnAccumulator]]:
+    """The report over the log's window, and the counts per column it was judged from (for --html)."""
+    if args.last is not None and args.last > MAX_WINDOW_ROWS:
+        raise CliError(
+            f"--last {args.last} is more rows than a drift window holds: at most {MAX_WINDOW_ROWS:,} "
+            "(the newest of the log, or of --since)",
+            ExitCode.USAGE,
+        )
     since = parse_duration(args.since) if args.since is not None else None
-    data = drift_from_log(args.log, manifest, since_s=since, last=args.last, thresholds=thresholds)
+    counts = count_log_window(args.log, manifest, since_s=since, last=args.last)
+    data = report_log_window(counts, thresholds=thresholds)
     if data["status"] == "no data":
         raise CliError(f"no predictions of {manifest.name!r} in {args.log} for that window", ExitCode.NOTHING_TO_JUDGE)
-    # the histograms need the raw window; the text and JSON report do not
-    columns = read_log_window(args.log, manifest, since_s=since, last=args.last).columns if args.html else {}
-    return data, columns
+    return data, counts.drift.columns
 
 
 def _judge_csv(
     args: argparse.Namespace, manifest: Manifest, thresholds: Thresholds
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], Mapping[str, ColumnAccumulator]]:
     if args.since is not None or args.last is not None:
         raise CliError("--since and --last select log rows; they do not apply to --input", ExitCode.USAGE)
-    window = read_csv_window(args.input, manifest)
-    if window.rows == 0:
+    counts = count_csv_window(args.input, manifest)
+    if counts.rows == 0:
         raise CliError(f"{args.input} holds no rows", ExitCode.NOTHING_TO_JUDGE)
-    report = drift_report(manifest, window.columns, thresholds=thresholds)
-    return report.to_dict() | {"source": window.source}, window.columns
+    report = drift_report_from(counts, thresholds=thresholds)
+    return report.to_dict() | {"source": f"CSV {args.input}"}, counts.columns

@@ -1,5 +1,6 @@
 """The drift report for people: a text table (``drift``) and a self-contained HTML page with a histogram
-per column (``drift --html``, needs matplotlib, imported only then)."""
+per column (``drift --html``, needs matplotlib, imported only then), drawn from the counts the report
+was judged from, so a window of any length draws in the same memory."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from .._contract import ExitCode
-from .._evidence import ColumnReference, NumberReference, bin_shares
+from .._evidence import CategoryReference, ColumnReference, NumberReference
+from .._monitor.accumulators import CategoryAccumulator, ColumnAccumulator, NumberAccumulator
 from ._base import CliError
 
 __all__ = ["report_text", "write_html"]
@@ -77,9 +79,16 @@ def _accuracy_line(accuracy: Mapping[str, Any]) -> str:
 
 
 def write_html(
-    path: Path, data: Mapping[str, Any], reference: Mapping[str, ColumnReference], columns: Mapping[str, Any]
+    path: Path,
+    data: Mapping[str, Any],
+    reference: Mapping[str, ColumnReference],
+    recent: Mapping[str, ColumnAccumulator | Any],
 ) -> None:
-    """Reference vs recent histograms per column, as one self-contained HTML page."""
+    """Reference vs recent histograms per column, as one self-contained HTML page.
+
+    ``recent`` holds each column's counts (``DriftAccumulator.columns``) or, for a small window, its
+    values as an array.
+    """
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -88,7 +97,7 @@ def write_html(
         ) from None
     sections = []
     for name, column in data["columns"].items():
-        image = _histogram_png(*_shares(reference[name], columns[name]))
+        image = _histogram_png(*_shares(_counted(reference[name], recent[name])))
         sections.append(
             f"<h2>{html.escape(name)}: {column['status']}</h2>"
             f"<p>{html.escape('; '.join(column['reasons']) or 'within thresholds')}</p>"
@@ -103,21 +112,28 @@ def write_html(
     )
 
 
-def _shares(reference: ColumnReference, values: Any) -> tuple[list[str], list[float], list[float]]:
+def _counted(reference: ColumnReference, recent: ColumnAccumulator | Any) -> ColumnAccumulator:
+    """A column's counts: ``recent`` itself, or its values counted."""
+    if isinstance(recent, (NumberAccumulator, CategoryAccumulator)):
+        return recent
+    counted: ColumnAccumulator = (
+        NumberAccumulator(reference) if isinstance(reference, NumberReference) else CategoryAccumulator(reference)
+    )
+    counted.add(np.asarray(recent, dtype=np.float64 if isinstance(reference, NumberReference) else object))
+    return counted
+
+
+def _shares(counted: ColumnAccumulator) -> tuple[list[str], list[float], list[float]]:
     """Bar labels, then the reference's and the recent window's share in each bar."""
-    if isinstance(reference, NumberReference):
-        edges = np.asarray(reference.bin_edges, dtype=float)
-        numbers = np.asarray(values, dtype=float)
-        recent = bin_shares(edges, numbers[~np.isnan(numbers)]).tolist()
+    if isinstance(counted, NumberAccumulator):
+        reference = counted.reference
+        edges = reference.bin_edges
         # no edges: the column was never present in training, and its one bin holds everything
         labels = [f"< {edges[0]:.3g}", *(f"{e:.3g}" for e in edges)] if len(edges) else ["all values"]
-        return labels, list(reference.bin_shares), recent
-    labels = list(reference.shares) + ["(unknown)"]
-    shares = list(reference.shares.values()) + [0.0]
-    present = [v for v in values.tolist() if v not in (None, "")]
-    recent = [present.count(c) / max(1, len(present)) for c in labels[:-1]]
-    recent.append(1 - sum(recent) if present else 0.0)
-    return labels, shares, recent
+        return labels, list(reference.bin_shares), counted.bin_shares().tolist()
+    category: CategoryReference = counted.reference
+    known, unknown = counted.shares()
+    return [*category.shares, "(unknown)"], [*category.shares.values(), 0.0], [*known, unknown]
 
 
 def _histogram_png(labels: list[str], reference: list[float], recent: list[float]) -> str:
