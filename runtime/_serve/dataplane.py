@@ -35,7 +35,7 @@ from .. import __version__
 from .._errors import InputError
 from .._model import Model
 from .._monitor.predictlog import LogEntry, PredictionLog
-from .._monitor.windows import drift_from_log
+from .._monitor.windows import MAX_WINDOW_ROWS, drift_from_log
 from .._process import current_rss_mb, peak_rss_mb
 from .._text import json_safe, utc_iso
 from .call import Call
@@ -58,7 +58,6 @@ INLINE_ROWS = 16
 INLINE_BODY_BYTES = 64 * 1024
 # However little of --timeout-s is left, the log gets this long to confirm a commit.
 LOG_WAIT_MIN_S = 1.0
-_SQLITE_MAX_INT = 2**63 - 1
 # How a server is told to accept unknown categories (the runtime's messages name load(on_unknown="flag")).
 SERVE_FLAG_HINT = "(start the server with --on-unknown flag to accept and flag it)"
 _JSON = {"content-type": "application/json"}
@@ -137,10 +136,18 @@ class DataPlane:
         self.started_epoch = time.time()
         self.started_monotonic = time.monotonic()
         self.log_unconfirmed = 0
-        # The last drift report over the log (monotonic time, report): /v1/drift and /metrics share it.
-        self._drift: tuple[float, dict[str, Any]] | None = None
-        self._drift_lock = asyncio.Lock()
-        self.metrics.registry.register(DriftCollector(self.last_drift))
+        # The last finished drift report the gauges show (see _keep_drift), the one computation in
+        # flight (its window and task) and /metrics' background refresh of the gauges.
+        self._drift: _FinishedDrift | None = None
+        self._drift_running: tuple[int, asyncio.Task[dict[str, Any]]] | None = None
+        self._drift_refresh: asyncio.Task[None] | None = None
+        if self.config.drift_window_rows > MAX_WINDOW_ROWS:
+            logger.warning(
+                "--drift-window %d is more than a drift window holds; judging the newest %d rows",
+                self.config.drift_window_rows,
+                MAX_WINDOW_ROWS,
+            )
+        self.metrics.registry.register(DriftCollector(self.last_drift, self.last_drift_epoch))
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -343,51 +350,115 @@ class DataPlane:
         raise InputError("unload is not supported: this server serves one model; stop the server to stop serving it.")
 
     # -- drift ------------------------------------------------------------------------------------
+    # One drift computation at a time, in a worker thread, over its own read of the log: a request
+    # for the window being computed gets that computation's result, one for another window waits for
+    # it first. /metrics never waits: it shows the last finished report and starts a refresh in the
+    # background when that is older than drift_max_age_s.
+
+    @property
+    def _drift_window(self) -> int:
+        """The configured window (--drift-window), within the cap."""
+        return min(self.config.drift_window_rows, MAX_WINDOW_ROWS)
+
     async def drift(self, last: str | None = None) -> dict[str, Any]:
-        """Drift of the last ``last`` logged predictions (as given in ``?last=``; default: the configured window)."""
+        """Drift of the last ``last`` logged predictions (as given in ``?last=``; default: the configured
+        window), computed now; more than ``MAX_WINDOW_ROWS`` means the newest ``MAX_WINDOW_ROWS``."""
         if self.log is None:
             raise RefusedError("drift is measured on the prediction log: start the server with --log")
         try:
-            rows = int(last) if last is not None else self.config.drift_window_rows
+            rows = int(last) if last is not None else self._drift_window
         except ValueError:
             raise InputError(f"last == {last!r} must be a whole number of rows") from None
         if rows < 1:
             raise InputError(f"last == {rows} must be >= 1")
-        # More rows than SQLite's LIMIT can hold means all of them (int64 overflow raised a 500).
-        rows = min(rows, _SQLITE_MAX_INT)
         try:
-            return await self._drift_report(max_age_s=0.0, rows=rows)
+            return await self._drift_report(min(rows, MAX_WINDOW_ROWS))
         except (OSError, sqlite3.Error) as error:
             raise LogUnreadableError(f"cannot read the prediction log {str(self.log.path)!r}: {error}") from None
 
     def last_drift(self) -> dict[str, Any] | None:
-        """The cached drift report the gauges show, or None before the first."""
-        return self._drift[1] if self._drift is not None else None
+        """The drift report the gauges show, or None before the first finished."""
+        return self._drift.report if self._drift is not None else None
+
+    def last_drift_epoch(self) -> float | None:
+        """When the report the gauges show was finished (Unix time), or None before the first."""
+        return self._drift.epoch if self._drift is not None else None
 
     async def metrics_text(self) -> bytes:
-        """The Prometheus exposition, with the drift gauges refreshed when older than ``drift_max_age_s``."""
-        if self.log is not None:
-            try:
-                await self._drift_report(max_age_s=self.config.drift_max_age_s)
-            except (OSError, sqlite3.Error) as error:
-                # the drift gauges keep their last values; the log's own failure counters tell the story
-                logger.warning("drift over %s not refreshed for /metrics: %s", self.log.path, error)
+        """The Prometheus exposition with the last finished drift report's gauges; when that is older
+        than ``drift_max_age_s`` (or of another window), a new one is started in the background."""
+        if self.log is not None and not self._drift_fresh() and not _running(self._drift_refresh):
+            self._drift_refresh = asyncio.get_running_loop().create_task(self._refresh_drift())
         return self.metrics.render()
 
-    async def _drift_report(self, *, max_age_s: float, rows: int | None = None) -> dict[str, Any]:
-        """The drift report over the log, recomputed when older than ``max_age_s`` (in a worker thread)."""
-        async with self._drift_lock:
-            if self._drift is not None and rows is None and time.monotonic() - self._drift[0] < max_age_s:
-                return self._drift[1]
-            window_rows = rows or self.config.drift_window_rows
-            manifest = self.holder.current.manifest
-            assert self.log is not None
-            log_path = self.log.path
-            # Another layer's values: json_safe turns numpy scalars and non-finite floats into JSON
-            # once, here, where dump_json would refuse them with a 500.
-            report: dict[str, Any] = await anyio.to_thread.run_sync(
-                lambda: json_safe(drift_from_log(log_path, manifest, last=window_rows)), limiter=self.limiter
-            )
-            if rows is None or rows == self.config.drift_window_rows:
-                self._drift = (time.monotonic(), report)
-            return report
+    def _drift_fresh(self) -> bool:
+        finished = self._drift
+        return (
+            finished is not None
+            and finished.rows == self._drift_window
+            and time.monotonic() - finished.monotonic < self.config.drift_max_age_s
+        )
+
+    async def _refresh_drift(self) -> None:
+        assert self.log is not None
+        try:
+            await self._drift_report(self._drift_window)
+        except (OSError, sqlite3.Error) as error:
+            # the drift gauges keep their last values; the log's own failure counters tell the story
+            logger.warning("drift over %s not refreshed for /metrics: %s", self.log.path, error)
+        except Exception:  # a bug: logged here, as no request awaits this task
+            logger.exception("drift over %s not refreshed for /metrics", self.log.path)
+
+    async def _drift_report(self, rows: int) -> dict[str, Any]:
+        """The drift report over the newest ``rows`` of the log: the computation in flight for that
+        window if there is one, else a new one once any other has finished."""
+        while True:
+            running = self._drift_running
+            if running is None or not _running(running[1]):
+                task = asyncio.get_running_loop().create_task(self._compute_drift(rows))
+                self._drift_running = (rows, task)
+                task.add_done_callback(self._drift_finished)
+                # shielded: a client that goes away does not cancel what other requests wait for
+                return await asyncio.shield(task)
+            if running[0] == rows:
+                return await asyncio.shield(running[1])
+            await asyncio.wait([running[1]])
+
+    def _drift_finished(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        if self._drift_running is not None and self._drift_running[1] is task:
+            self._drift_running = None
+        if not task.cancelled():
+            task.exception()  # retrieved here; the requests that awaited it have raised it
+
+    async def _compute_drift(self, rows: int) -> dict[str, Any]:
+        manifest = self.holder.current.manifest
+        assert self.log is not None
+        log_path = self.log.path
+        # Another layer's values: json_safe turns numpy scalars and non-finite floats into JSON
+        # once, here, where dump_json would refuse them with a 500.
+        report: dict[str, Any] = await anyio.to_thread.run_sync(
+            lambda: json_safe(drift_from_log(log_path, manifest, last=rows)), limiter=self.limiter
+        )
+        self._keep_drift(rows, report)
+        return report
+
+    def _keep_drift(self, rows: int, report: dict[str, Any]) -> None:
+        """Keep ``report`` for the gauges if it is over the configured window, or until one of those
+        has finished, over any (so /metrics shows the first /v1/drift?last= before its own refresh)."""
+        if rows == self._drift_window or self._drift is None or self._drift.rows != self._drift_window:
+            self._drift = _FinishedDrift(rows, time.monotonic(), time.time(), report)
+
+
+@dataclass(frozen=True)
+class _FinishedDrift:
+    """A finished drift report, the window it covered, and when it finished."""
+
+    rows: int
+    monotonic: float
+    epoch: float
+    report: dict[str, Any]
+
+
+def _running(task: asyncio.Task[Any] | None) -> bool:
+    """Whether ``task`` is still running on this event loop (a test may run several loops in turn)."""
+    return task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop()

@@ -88,11 +88,15 @@ _STATUS_VALUE = {"ok": 0.0, "warn": 1.0, "alert": 2.0}
 
 
 class DriftCollector(Collector):
-    """Gauges from the server's last drift report: status per column (0 ok, 1 warn, 2 alert), PSI,
-    the overall status, the window size and, with fed-back labels, accuracy."""
+    """Gauges from the server's last finished drift report: status per column (0 ok, 1 warn, 2 alert),
+    PSI, the overall status, the window size, when the report finished and, with fed-back labels,
+    accuracy. A scrape never computes one: the data plane refreshes the report in the background."""
 
-    def __init__(self, report: Callable[[], dict[str, Any] | None]) -> None:
+    def __init__(
+        self, report: Callable[[], dict[str, Any] | None], finished: Callable[[], float | None] | None = None
+    ) -> None:
         self._report = report
+        self._finished = finished
 
     def describe(self) -> Iterable[Metric]:
         return self.collect()
@@ -127,6 +131,13 @@ class DriftCollector(Collector):
         rows = GaugeMetricFamily("factory_edge_drift_window_rows", "Logged predictions in the drift window")
         rows.add_metric([], float(report["rows"]))
         yield rows
+        finished = self._finished() if self._finished is not None else None
+        if finished is not None:
+            timestamp = GaugeMetricFamily(
+                "factory_edge_drift_report_timestamp_seconds", "When the drift report shown finished (Unix time)"
+            )
+            timestamp.add_metric([], finished)
+            yield timestamp
         if "accuracy" in accuracy:
             value = GaugeMetricFamily("factory_edge_accuracy", "Accuracy over fed-back labels in the drift window")
             value.add_metric([], float(accuracy["accuracy"]))
