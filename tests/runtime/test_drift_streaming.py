@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import json
 import math
 import time
 from pathlib import Path
@@ -435,3 +436,27 @@ def test_unreadable_numbers_in_a_csv_are_counted_over_the_whole_file(tmp_path):
     with pytest.raises(ValueError) as error:
         count_csv_window(path, manifest, chunk_rows=100)
     assert str(error.value) == f"{str(path)!r} has 3 number fields that are not numbers; fix or blank them"
+
+
+def test_a_time_window_holds_every_row_of_its_time_whatever_the_order_of_ids(model, tmp_path):
+    """A slow request is logged after a faster, later one: ids and times disagree at the edge."""
+    from runtime._monitor.logdb import connect
+
+    records = records_like_training(model.manifest, 6, seed=57)
+    now = time.time()
+    epochs = [now - 7200, now - 100, now - 4000, now - 50, now - 3500, now - 10]  # in id order
+    connection = connect(tmp_path / "log.db")
+    try:
+        for index, (record, epoch) in enumerate(zip(records, epochs)):
+            connection.execute(
+                "INSERT INTO predictions (request_id, row, time_utc, time_epoch, endpoint, status, model, version, "
+                "inputs, outputs) VALUES (?, 0, '', ?, '/v1/predict', 200, ?, ?, ?, '{\"label\": 1}')",
+                [f"req-{index}", epoch, model.name, model.version, json.dumps(record)],
+            )
+    finally:
+        connection.close()
+    hour = read_log_window(tmp_path / "log.db", model.manifest, since_s=3600)
+    assert hour.request_ids == ["req-1", "req-3", "req-4", "req-5"]
+    assert count_log_window(tmp_path / "log.db", model.manifest, since_s=3600, chunk_rows=1).rows == 4
+    assert read_log_window(tmp_path / "log.db", model.manifest, since_s=3600, last=2).request_ids == ["req-4", "req-5"]
+    assert count_log_window(tmp_path / "log.db", model.manifest, since_s=1).rows == 0
