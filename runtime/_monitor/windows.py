@@ -183,8 +183,8 @@ def _log_chunks(
                 return
             after = rows[-1][0]
             yield _LogChunk(
-                records=_decode_records([inputs for _, _, _, inputs, _, _ in rows]),
-                outputs=[json.loads(text) if text else {} for _, _, _, _, text, _ in rows],
+                records=_decode_objects([inputs for _, _, _, inputs, _, _ in rows]),
+                outputs=_decode_objects([text or "{}" for _, _, _, _, text, _ in rows]),
                 request_ids=[request_id for _, request_id, _, _, _, _ in rows],
                 row_numbers=[row or 0 for _, _, row, _, _, _ in rows],
                 true_labels=[label for *_, label in rows],
@@ -195,13 +195,13 @@ def _log_chunks(
         connection.close()
 
 
-def _decode_records(texts: Sequence[str]) -> list[dict[str, Any]]:
-    """The records' JSON, ``_DECODE_ROWS`` at a time: one call is faster than one per row, and a few
-    milliseconds of holding the GIL keep the server's event loop answering beside a drift thread."""
-    records: list[dict[str, Any]] = []
+def _decode_objects(texts: Sequence[str]) -> list[dict[str, Any]]:
+    """JSON texts decoded ``_DECODE_ROWS`` at a time: one call is faster than one per row, and holding
+    the GIL for a millisecond or two at most keeps the server's event loop answering beside it."""
+    objects: list[dict[str, Any]] = []
     for start in range(0, len(texts), _DECODE_ROWS):
-        records += json.loads("[" + ",".join(texts[start : start + _DECODE_ROWS]) + "]")
-    return records
+        objects += json.loads("[" + ",".join(texts[start : start + _DECODE_ROWS]) + "]")
+    return objects
 
 
 def _predicted_values(outputs: Sequence[Mapping[str, Any]]) -> np.ndarray:
