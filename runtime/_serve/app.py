@@ -53,6 +53,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from .._monitor.predictlog import PredictionLog
+from .access import AccessPolicy
 from .config import ServeConfig
 from .dataplane import DataPlane
 from .endpoints import Endpoints, Handler
@@ -108,9 +109,16 @@ def _lifespan(plane: DataPlane) -> Callable[[Starlette], AbstractAsyncContextMan
 
 
 def create_app(
-    holder: ModelHolder, *, log: PredictionLog | None = None, config: ServeConfig | None = None
+    holder: ModelHolder,
+    *,
+    log: PredictionLog | None = None,
+    config: ServeConfig | None = None,
+    access: AccessPolicy | None = None,
 ) -> Starlette:
     """The Starlette app serving ``holder``'s model; its lifespan starts and stops the holder and log.
+
+    ``access`` (tokens, allowed hosts; :mod:`runtime._serve.access`) is checked before every handler;
+    None checks nothing (an app built in-process for tests).
 
     Examples
     --------
@@ -118,7 +126,7 @@ def create_app(
     >>> uvicorn.run(create_app(holder))  # doctest: +SKIP
     """
     plane = DataPlane(holder, log=log, config=config)
-    endpoints = Endpoints(plane)
+    endpoints = Endpoints(plane, access)
     routes = [
         Route(path, endpoints.route(path, handler, prediction=prediction), methods=[method])
         for path, handler, method, prediction in _route_table(endpoints)
