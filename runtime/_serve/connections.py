@@ -9,9 +9,12 @@ uvicorn's h11 protocol that
 - closes one whose request head (request line and headers) is not complete ``header_timeout_s``
   after its first byte, with a ``408`` when some of it arrived; the same for every later request
   on a kept-alive connection;
-- closes at once a connection arriving while twice ``max_connections`` are open (uvicorn itself
-  answers 503 to requests on connections beyond ``max_connections``, its ``limit_concurrency``; a
-  flood that never sends a request would never see that 503, and would keep its descriptors).
+- when a new connection makes ``max_connections``, closes the oldest one still waiting for a
+  request head (idle, slowloris, or kept alive between requests), so a flood of connections that
+  send nothing cannot keep a real request from being served;
+- beyond that, uvicorn answers 503 to requests on connections past ``max_connections`` (its
+  ``limit_concurrency``: they are all busy with requests), and a connection arriving while twice
+  ``max_connections`` are open is closed at once, so file descriptors stay bounded.
 
 The body phase is bounded by ``--timeout-s`` (the endpoints answer 503), and the keep-alive phase
 by uvicorn's ``timeout_keep_alive``. Closing is quiet (no traceback); each close is counted by
@@ -44,6 +47,9 @@ def guarded_h11_protocol(
 ) -> type[H11Protocol]:
     """A subclass of uvicorn's ``H11Protocol`` with these limits, for ``uvicorn.Config(http=...)``."""
     hard_cap = 2 * max_connections
+    # The connections waiting for a request head, oldest first (a dict keeps insertion order); one
+    # class, so one registry, per server.
+    waiting: dict[GuardedH11Protocol, None] = {}
 
     class GuardedH11Protocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
@@ -55,6 +61,13 @@ def guarded_h11_protocol(
                 on_close("over_capacity")
                 transport.abort()
                 return
+            # below max_connections, so this connection's request is not refused by limit_concurrency
+            while len(self.connections) >= max_connections and waiting:
+                oldest = next(iter(waiting))
+                oldest._disarm()
+                on_close("evicted")
+                oldest.transport.abort()
+                self.connections.discard(oldest)  # connection_lost comes on a later loop turn
             self._arm(idle_timeout_s, "idle")
 
         def data_received(self, data: bytes) -> None:
@@ -67,6 +80,11 @@ def guarded_h11_protocol(
             if self.conn.their_state is not h11.IDLE:
                 self._disarm()  # the head is in (or the connection failed): the body has --timeout-s
 
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+                waiting[self] = None  # kept alive, waiting for its next request: evictable (no timer of ours)
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
@@ -75,14 +93,17 @@ def guarded_h11_protocol(
             self._disarm()
             self._head_reason = reason
             self._head_timer = self.loop.call_later(seconds, self._head_timed_out)
+            waiting[self] = None
 
         def _disarm(self) -> None:
+            waiting.pop(self, None)
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
 
         def _head_timed_out(self) -> None:
             self._head_timer = None
+            waiting.pop(self, None)
             if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
                 return
             on_close(self._head_reason)

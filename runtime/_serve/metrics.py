@@ -8,7 +8,8 @@ Counted by the request handlers:
   ``method_not_allowed`` (405), ``too_large`` (413), ``timeout`` (503), ``internal`` (500),
   ``unauthorized`` (401), ``forbidden`` (403), ``misdirected`` (421, a Host not allowed);
 - ``factory_edge_connections_closed_total{reason}``: connections the server closed before a request
-  head was complete: ``idle`` (nothing sent), ``header`` (head too slow), ``over_capacity``;
+  head was complete: ``idle`` (nothing sent), ``header`` (head too slow), ``evicted`` (the oldest
+  waiting one, for a new connection at ``--max-connections``), ``over_capacity``;
 - ``factory_edge_http_request_duration_seconds{endpoint}``: latency histogram;
 - ``factory_edge_predicted_rows_total{version}``: rows predicted, by the version that served them;
 - ``factory_edge_prediction_log_unconfirmed_total``: answers sent before the log confirmed them.
@@ -51,7 +52,7 @@ ERROR_KINDS = (
     "forbidden",
     "misdirected",
 )
-CLOSE_REASONS = ("idle", "header", "over_capacity")
+CLOSE_REASONS = ("idle", "header", "evicted", "over_capacity")
 # From a single-record call on a small device (well under a millisecond) to a large batch.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
