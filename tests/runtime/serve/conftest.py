@@ -119,9 +119,9 @@ class Server:
                     return int(line.split()[1]) / 1024
         raise AssertionError("no VmRSS in /proc/<pid>/status")
 
-    def metric(self, name: str) -> float:
+    def metric(self, name: str, **kwargs: Any) -> float:
         """The value of one sample (name with labels, as printed) from GET /metrics."""
-        text = self.get("/metrics").body.decode()
+        text = self.get("/metrics", **kwargs).body.decode()
         for line in text.splitlines():
             if line.startswith(name + " "):
                 return float(line.rsplit(" ", 1)[1])
