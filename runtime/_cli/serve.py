@@ -210,6 +210,13 @@ _OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
         {"type": positive_int, "metavar": "N"},
     ),
     (
+        "--max-inflight-body-bytes",
+        "max_inflight_body_bytes",
+        "answer 503 when the bodies of all requests in progress would hold more than this "
+        f"(default: {_size_text(DEFAULTS['max_inflight_body_bytes'])})",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
         "--admin-token-file",
         "admin_token_file",
         "bearer token (first line of FILE, not readable by other users) for /v1/admin/reload and /v2/repository/*; "

@@ -13,6 +13,8 @@ error                                  status  metrics ``kind``
 (no route; wrong method)               404/405 ``not_found``, ``method_not_allowed``
 :class:`.errors.RefusedError`          409
 body over ``--max-body-bytes``         413     ``too_large``
+bodies in progress over                503     ``overloaded``
+``--max-inflight-body-bytes``
 :class:`.access.AccessRefusal`         401     ``unauthorized`` (``WWW-Authenticate: Bearer``)
                                        403/421 ``forbidden``, ``misdirected`` (:mod:`.access`)
 :class:`.errors.DeadlineError`         503     ``timeout``
@@ -94,6 +96,9 @@ class Endpoints:
         self.plane = plane
         # None: no access checks (an app built in-process, as the tests' TestClient does)
         self.access = access
+        # Bytes of request bodies held by requests in progress (one event loop: no lock), bounded by
+        # --max-inflight-body-bytes so many slow uploads cannot fill the memory between them.
+        self.inflight_body_bytes = 0
 
     # -- the wrapper every endpoint goes through --------------------------------------------------
     def route(
@@ -122,6 +127,8 @@ class Endpoints:
                     # the message may quote a client's lone surrogate, which no UTF-8 text (nor SQLite) holds
                     logged = message.encode("utf-8", "backslashreplace").decode("utf-8")
                     response.headers["X-Log-Status"] = await plane.log_rejection(call, response.status_code, logged)
+            finally:
+                self.inflight_body_bytes -= len(call.body or b"")
             return self._finish(response, call, kind)
 
         return run
@@ -181,28 +188,44 @@ class Endpoints:
             raise InputError(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed.")
         limit = self.plane.config.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise self._too_large()
+        digits = len(str(limit))
+        if declared is not None and declared.isascii() and declared.isdigit():
+            if len(declared) > digits or int(declared) > limit:
+                raise self._too_large()
         chunks: list[bytes] = []
         size = 0
-        with anyio.move_on_after(call.remaining()) as scope:
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    raise InputError("client disconnected before sending the whole body.")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise self._too_large()
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
+        budget = self.plane.config.max_inflight_body_bytes
+        try:
+            with anyio.move_on_after(call.remaining()) as scope:
+                while True:
+                    message = await request.receive()
+                    if message["type"] == "http.disconnect":
+                        raise InputError("client disconnected before sending the whole body.")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._too_large()
+                    chunks.append(chunk)
+                    self.inflight_body_bytes += len(chunk)
+                    if self.inflight_body_bytes > budget:
+                        raise _TransportError(
+                            503,
+                            "overloaded",
+                            f"server busy: request bodies in progress hold more than {budget} bytes "
+                            "(--max-inflight-body-bytes); retry later.",
+                        )
+                    if not message.get("more_body", False):
+                        break
+        finally:
+            # the chunks' bytes are held again below, as call.body, until the request ends
+            self.inflight_body_bytes -= sum(len(chunk) for chunk in chunks)
         if scope.cancelled_caught:
             timeout = self.plane.config.timeout_s
             raise _TransportError(
                 503, "timeout", f"request timed out after {timeout:g} s (--timeout-s) while reading the body."
             )
         call.body = b"".join(chunks)
+        self.inflight_body_bytes += len(call.body)
         return call.body
 
     def _too_large(self) -> _TransportError:

@@ -6,7 +6,8 @@ Counted by the request handlers:
   template (``/v2/models/{name}/infer``), ``unmatched`` for paths no route serves;
 - ``factory_edge_http_errors_total{kind}``: ``bad_input`` (400), ``not_found`` (404),
   ``method_not_allowed`` (405), ``too_large`` (413), ``timeout`` (503), ``internal`` (500),
-  ``unauthorized`` (401), ``forbidden`` (403), ``misdirected`` (421, a Host not allowed);
+  ``unauthorized`` (401), ``forbidden`` (403), ``misdirected`` (421, a Host not allowed),
+  ``overloaded`` (503, ``--max-inflight-body-bytes``);
 - ``factory_edge_connections_closed_total{reason}``: connections the server closed before a request
   head was complete: ``idle`` (nothing sent), ``header`` (head too slow), ``evicted`` (the oldest
   waiting one, for a new connection at ``--max-connections``), ``over_capacity``;
@@ -51,6 +52,7 @@ ERROR_KINDS = (
     "unauthorized",
     "forbidden",
     "misdirected",
+    "overloaded",
 )
 CLOSE_REASONS = ("idle", "header", "evicted", "over_capacity")
 # From a single-record call on a small device (well under a millisecond) to a large batch.

@@ -4,7 +4,9 @@ is allocated for it; and the infer decoder turns any bytes into a request or an 
 from __future__ import annotations
 
 import json
+import socket
 import struct
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -162,3 +164,35 @@ def test_any_body_and_header_length_is_a_request_or_an_input_error(model, body, 
     except runtime.InputError:
         return
     assert isinstance(decoded, InferRequest) and decoded.rows >= 1
+
+
+def test_bodies_in_progress_share_one_budget(bundles, start_server):
+    """Many slow uploads each under --max-body-bytes could still fill the memory between them."""
+    with start_server(
+        bundles.model_folder(), "--max-inflight-body-bytes", "1000", "--timeout-s", "3", log=False
+    ) as server:
+        head = f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 900\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
+            slow.sendall(head.encode() + b" " * 600)  # 600 bytes held, the rest never comes
+            time.sleep(0.3)
+            reply = server.request("POST", "/v1/predict", b" " * 500 + b"{}")
+            assert (reply.status, reply.json()) == (
+                503,
+                {
+                    "error": "server busy: request bodies in progress hold more than 1000 bytes "
+                    "(--max-inflight-body-bytes); retry later."
+                },
+            )
+        time.sleep(0.3)  # the slow upload's bytes are released when its connection goes
+        assert server.post_json("/v1/predict", EXAMPLE).status == 200
+        assert server.metric('factory_edge_http_errors_total{kind="overloaded"}') == 1
+
+
+def test_a_content_length_of_5000_digits_is_a_400_without_a_traceback(shared_server):
+    head = f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{shared_server.port}\r\nContent-Length: {'9' * 5000}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", shared_server.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        sock.settimeout(5)
+        data = sock.recv(65536)
+    assert data.split(b" ")[1] in (b"400", b"413"), data[:200]
+    assert "Traceback" not in shared_server.stderr()
