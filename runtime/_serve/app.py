@@ -31,7 +31,10 @@ Errors are ``{"error": "..."}``: 400 for anything wrong with a request (the runt
 messages name the column, value and row), 404 unknown model, version or path, 405 wrong method,
 409 for a well-formed request the server's state refuses (a reload whose bundle fails verification,
 drift without ``--log``), 413 body over ``--max-body-bytes`` (counted while reading, whatever
-Content-Length says), 503 when ``--timeout-s`` passes while reading the body or predicting, 500
+Content-Length says), 503 when ``--timeout-s`` passes while reading the body or predicting (or the
+bodies in progress pass ``--max-inflight-body-bytes``); 401, 403 and 421 for requests
+:mod:`runtime._serve.access` refuses (token, origin, Host), 408 for a request head not complete
+within ``--header-timeout-s`` (:mod:`runtime._serve.connections`), 500
 (``internal error, see the server log``) for a bug, logged with its traceback
 (:mod:`runtime._serve.endpoints` has the table).
 

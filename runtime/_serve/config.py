@@ -49,9 +49,9 @@ class ServeConfig:
     max_header_bytes: int = 16 * 1024
     # -- request size (finding 4): the most values (rows x columns) one request may declare --------------
     max_elements: int = 10_000_000
-    # the request bodies all requests in progress may hold together (503 beyond): with the worker
-    # threads, what bounds the memory of many large uploads at once
-    max_inflight_body_bytes: int = 32 * 1024 * 1024
+    # the request bodies all requests in progress may hold together (503 beyond): what bounds the
+    # memory of many large requests at once (two bodies of the default 8 MiB)
+    max_inflight_body_bytes: int = 16 * 1024 * 1024
     # -- access (finding 12) -------------------------------------------------------------------------------
     admin_token_file: str | None = None
     api_token_file: str | None = None
