@@ -27,6 +27,9 @@ exit codes: 0 done, 1 parity failed (nothing made current), 2 bad options or dat
 
 
 def _export_parser() -> argparse.ArgumentParser:
+    from ._config import ExportConfig
+
+    defaults = ExportConfig()  # the defaults are ExportConfig's, never a second copy here
     parser = argparse.ArgumentParser(
         prog="python -m export",
         description="Train a scikit-learn Pipeline, convert it to ONNX, prove "
@@ -68,14 +71,16 @@ def _export_parser() -> argparse.ArgumentParser:
         '"nullable": bool, "description": str}}}; otherwise ranges come from the training data '
         "widened by 10%% of their span",
     )
-    data.add_argument("--demo-rows", type=int, default=20_000, help="rows of demo data (default 20000)")
+    data.add_argument(
+        "--demo-rows", type=int, default=defaults.demo_rows, help="rows of demo data (default %(default)s)"
+    )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--estimator",
-        default="random_forest",
-        help="random_forest (default), gradient_boosting, "
+        default=defaults.estimator,
+        help="random_forest, gradient_boosting, "
         "hist_gradient_boosting, logistic_regression, random_forest_regressor, "
-        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge",
+        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge (default %(default)s)",
     )
     model.add_argument(
         "--param",
@@ -92,15 +97,22 @@ def _export_parser() -> argparse.ArgumentParser:
         "(first steps preprocess one column per input, last step is the estimator)",
     )
     model.add_argument("--tune", action="store_true", help="GridSearchCV over the estimator's grid")
-    model.add_argument("--seed", type=int, default=42)
-    model.add_argument("--test-size", type=float, default=0.2)
+    model.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
+    model.add_argument(
+        "--test-size", type=float, default=defaults.test_size, help="held-out share (default %(default)s)"
+    )
     out = parser.add_argument_group("output")
-    out.add_argument("--output", type=Path, default=Path("models"), help="models folder (default ./models)")
+    out.add_argument("--output", type=Path, default=defaults.output, help="models folder (default %(default)s)")
     out.add_argument("--name", help="model name (default: quality for the demo, else the data file's name)")
     out.add_argument("--version", help="semantic version (default: next patch after the newest)")
     out.add_argument("--description", help="one sentence on what the model is for")
     out.add_argument(
-        "--compress", type=int, default=3, choices=range(10), metavar="0-9", help="joblib compression level (default 3)"
+        "--compress",
+        type=int,
+        default=defaults.compress,
+        choices=range(10),
+        metavar="0-9",
+        help="joblib compression level (default %(default)s)",
     )
     out.add_argument("--no-measure", action="store_true", help="skip measuring latency and memory")
     out.add_argument(
@@ -182,7 +194,8 @@ def _summary(result: Any) -> str:
 
 def _run_export(argv: Sequence[str]) -> int:
     args = _export_parser().parse_args(argv)
-    from ._job import ExportConfig, run_export
+    from ._config import ExportConfig
+    from ._job import run_export
     from ._pipeline import parse_params
 
     config = ExportConfig(

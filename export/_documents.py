@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import runtime
 from runtime._contract import MANIFEST_FILE, is_semver
 
-from ._job import ExportResult
+from ._config import ExportResult
 from ._metrics import size_limit_sentence
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runtime import FactoryEdgeError
 
 if TYPE_CHECKING:
-    from ._parity import ParityReport
+    from ._config import ParityReport
 
 __all__ = ["BudgetError", "ExportError", "ParityError"]
 

@@ -12,7 +12,8 @@ pytest.importorskip("sklearn")
 
 import runtime  # noqa: E402
 from export import ExportConfig, ExportError, run_export  # noqa: E402
-from export._data import infer_spec, make_demo_data, prepare_frame  # noqa: E402
+from export._columns import infer_spec, prepare_frame  # noqa: E402
+from export._data import make_demo_data  # noqa: E402
 
 
 @pytest.fixture()

@@ -120,8 +120,8 @@ def _shift_scaler_mean(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def test_broken_parity_fails_the_export_and_keeps_the_current_version(tmp_path, monkeypatch, capsys):
     run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False))
-    real = export._job.to_onnx
-    monkeypatch.setattr(export._job, "to_onnx", lambda *args: _shift_scaler_mean(real(*args)))
+    real = export._convert.to_onnx
+    monkeypatch.setattr(export._convert, "to_onnx", lambda *args: _shift_scaler_mean(real(*args)))
     with pytest.raises(ParityError) as caught:
         run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False))
     message = str(caught.value)
@@ -148,8 +148,8 @@ def _round_thresholds_to_float32(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def test_float32_thresholds_are_caught_by_the_threshold_cases(tmp_path, monkeypatch):
-    real = export._job.to_onnx
-    monkeypatch.setattr(export._job, "to_onnx", lambda *args: _round_thresholds_to_float32(real(*args)))
+    real = export._convert.to_onnx
+    monkeypatch.setattr(export._convert, "to_onnx", lambda *args: _round_thresholds_to_float32(real(*args)))
     with pytest.raises(ParityError) as caught:
         run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False))
     kinds = caught.value.report.kinds
