@@ -119,7 +119,7 @@ def synthetic_columns(
     if rows < 1:
         raise ValueError(f"rows == {rows!r}, must be >= 1")
     rng = np.random.default_rng(seed)
-    references = (manifest.drift_reference or {}).get("columns") or {}
+    references = {name: reference.to_dict() for name, reference in manifest.drift_reference.columns.items()}
     columns: dict[str, np.ndarray] = {}
     for column in manifest.inputs:
         reference = references.get(column.name) or {}

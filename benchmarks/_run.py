@@ -173,7 +173,7 @@ def run_benchmarks(
             "machine": _context.machine(),
             "libraries": _context.libraries(),
             "model": {
-                **_context.model_description(pipeline, manifest.training, manifest.metrics),
+                **_context.model_description(pipeline, manifest.training.to_dict(), manifest.metrics.to_dict()),
                 "onnx_operators": _context.onnx_operators(model_bytes),
                 "onnx_bytes": len(model_bytes),
                 "exported_with": dict(manifest.libraries),

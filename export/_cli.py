@@ -177,12 +177,10 @@ def _summary(result: Any) -> str:
                 f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
                 f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
             )
-    performance = manifest.performance
-    if performance:
-        latency = performance["single_record_latency_us"]
+    latency, rss = manifest.performance.single_record_latency_us, manifest.performance.peak_rss_mb
+    if latency is not None and rss is not None:
         lines.append(
-            f"  device path: p50 {latency['p50']:.1f} µs, p99 {latency['p99']:.1f} µs per record; "
-            f"peak RSS {performance['peak_rss_mb']:.0f} MB"
+            f"  device path: p50 {latency.p50:.1f} µs, p99 {latency.p99:.1f} µs per record; peak RSS {rss:.0f} MB"
         )
     lines.append(f"  bundle:   {result.bundle}  (model.onnx {manifest.model_file.size / 1e6:.2f} MB)")
     for document in result.documents:
@@ -231,7 +229,7 @@ def _run_check(argv: Sequence[str]) -> int:
     from ._check import check_bundle
 
     report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
-    print(json.dumps(report.summary(), indent=2))
+    print(json.dumps(report.summary().to_dict(), indent=2))
     if report.passed:
         print(
             f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "

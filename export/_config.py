@@ -171,7 +171,17 @@ class ParityReport:
     # scikit-learn's outputs for a few cases of each kind: replayed by the device at every load
     golden: list[runtime.GoldenCase] = dataclasses.field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> runtime.ParitySummary:
+        """The manifest's ``parity`` section: everything but the worst cases and the golden cases."""
+        import runtime
+
+        return runtime.ParitySummary.from_dict(self._summary_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``parity.json``: the summary and the worst cases."""
+        return {**self._summary_dict(), "worst": self.worst}
+
+    def _summary_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "tolerance": self.tolerance,
@@ -182,9 +192,6 @@ class ParityReport:
             "kinds": self.kinds,
             "notes": self.notes,
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.summary(), "worst": self.worst}
 
 
 @dataclasses.dataclass

@@ -362,12 +362,12 @@ def _tuning_rows(search: dict[str, Any], markup: _Markup) -> list[list[str]]:
 
 
 def _key_params(result: ExportResult) -> dict[str, Any]:
-    params = result.manifest.training.get("estimator_params", {})
+    params = dict(result.manifest.training.estimator_params)
     return {name: params[name] for name in KEY_PARAMS if name in params}
 
 
 def _estimator_name(result: ExportResult) -> str:
-    return str(result.manifest.training.get("estimator", type(result.pipeline[-1]).__name__))
+    return result.manifest.training.estimator or type(result.pipeline[-1]).__name__
 
 
 def _bundle_path(result: ExportResult) -> str:
@@ -514,7 +514,7 @@ def _card_inputs_outputs(manifest: runtime.Manifest) -> list[str]:
 
 
 def _card_performance(result: ExportResult) -> list[str]:
-    performance = result.manifest.performance
+    performance = result.manifest.performance.to_dict()
     if not performance:
         return ["## Performance", "", _sentence(_not_measured(result)), ""]
     return [
@@ -528,7 +528,7 @@ def _card_performance(result: ExportResult) -> list[str]:
 
 
 def _card_parity(result: ExportResult) -> list[str]:
-    parity = result.manifest.parity or result.parity.summary()
+    parity = result.manifest.parity.to_dict() or result.parity.summary().to_dict()
     lines = [
         "## Parity: scikit-learn vs the device runtime",
         "",
@@ -834,7 +834,7 @@ def _html_importance(result: ExportResult) -> str:
 
 
 def _html_parity(result: ExportResult) -> str:
-    parity = result.manifest.parity or result.parity.summary()
+    parity = result.manifest.parity.to_dict() or result.parity.summary().to_dict()
     css = "passed" if parity.get("passed") else "failed"
     verdict = html.escape(_parity_verdict(parity, result.manifest.task))
     notes = "".join(f"<li>{html.escape(note)}</li>" for note in parity.get("notes", []))
@@ -847,7 +847,7 @@ def _html_parity(result: ExportResult) -> str:
 
 
 def _html_performance(result: ExportResult) -> str:
-    performance = result.manifest.performance
+    performance = result.manifest.performance.to_dict()
     if not performance:
         return _html_section("Performance", _html_note(_sentence(_not_measured(result))))
     rows = _performance_rows(performance, HTML)
@@ -1026,7 +1026,7 @@ def _check_requirements(folder: Path, result: ExportResult) -> ChecklistItem:
 
 
 def _check_performance(folder: Path, result: ExportResult) -> ChecklistItem:
-    title, performance = "Memory and latency measured", result.manifest.performance
+    title, performance = "Memory and latency measured", result.manifest.performance.to_dict()
     p50 = performance.get("single_record_latency_us", {}).get("p50")
     rss = performance.get("peak_rss_mb")
     if p50 is None or rss is None:
@@ -1038,7 +1038,7 @@ def _check_performance(folder: Path, result: ExportResult) -> ChecklistItem:
 def _check_parity(folder: Path, result: ExportResult) -> ChecklistItem:
     parity = result.parity
     done = parity.passed and parity.label_mismatches == 0
-    figures = _parity_figures(parity.summary(), result.manifest.task)
+    figures = _parity_figures(parity.summary().to_dict(), result.manifest.task)
     return ChecklistItem("Parity proven", done, figures if done else f"FAILED: {figures}")
 
 

@@ -10,33 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
-import hashlib
 import logging
-import platform
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
 
-import joblib
-import numpy as np
-import onnxruntime as ort
-import pandas as pd
-import sklearn
 from sklearn.base import is_regressor
-from sklearn.pipeline import Pipeline
 
 import runtime
-from runtime._contract import CLASSIFICATION_TOLERANCE, LABEL_TIE_TOLERANCE, MODEL_FILE, REGRESSION_TOLERANCE
 
-from . import _convert, _parity, _performance, _publish
+from . import _convert, _manifest, _parity, _performance, _publish
 from ._columns import column_specs, read_schema_file
-from ._config import ConvertedModel, Destination, ExportConfig, ExportResult, ParityReport, PreparedData
+from ._config import ExportConfig, ExportResult, ParityReport
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
 from ._errors import ExportError, ParityError
 from ._metrics import measure_quality
 from ._pipeline import build_pipeline, is_regression, load_user_pipeline
-from ._reference import drift_reference
 from ._train import train, tuning_grid
 
 __all__ = ["run_export"]
@@ -86,14 +75,23 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     with _timed(timings, "convert_s"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
 
-    manifest = _draft_manifest(config, where, data, columns, pipeline, converted)
+    manifest = _manifest.draft_manifest(config, where, data, columns, pipeline, converted)
     progress("parity: building hard cases")
     with _timed(timings, "parity_s"):
         device = _parity.device_model(manifest, converted.onnx_bytes)
         parity = _parity.prove_parity(pipeline, device, data, seed=config.seed, progress=progress)
     if not parity.passed:
         raise ParityError(parity, _publish.reject(where, parity))
-    manifest = _with_evidence(manifest, config, data, pipeline, device, metrics, parity, search)
+    manifest = _manifest.with_evidence(
+        manifest,
+        device=device,
+        data=data,
+        pipeline=pipeline,
+        metrics=metrics,
+        parity=parity,
+        search=search,
+        user_pipeline=config.pipeline,
+    )
 
     with _publish.staging(where) as folder:
         _publish.write_model(folder, converted.onnx_bytes)
@@ -130,94 +128,8 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     return result
 
 
-def _measured(folder: Any, parity: ParityReport, config: ExportConfig) -> dict[str, Any]:
+def _measured(folder: Path, parity: ParityReport, config: ExportConfig) -> runtime.Performance:
+    """Performance of the staging bundle on one golden case, with the budget's verdict (or BudgetError)."""
     performance = _performance.measure(folder, parity.golden[0].inputs)
-    performance["budget"] = _performance.check_budget(performance, config.max_memory_mb, config.max_latency_us)
-    return performance
-
-
-def _library_versions() -> dict[str, str]:
-    import onnx
-    import skl2onnx
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "onnxruntime": ort.__version__,
-        "scikit-learn": sklearn.__version__,
-        "skl2onnx": skl2onnx.__version__,
-        "onnx": onnx.__version__,
-        "pandas": pd.__version__,
-        "joblib": joblib.__version__,
-        "factory-edge": runtime.__version__,
-    }
-
-
-def _draft_manifest(
-    config: ExportConfig,
-    where: Destination,
-    data: PreparedData,
-    columns: tuple[runtime.ColumnSpec, ...],
-    pipeline: Pipeline,
-    converted: ConvertedModel,
-) -> runtime.Manifest:
-    task = data.task
-    classes = (
-        tuple(c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_) if task != "regression" else None
-    )
-    outputs = runtime.OutputSpec(probabilities="probabilities") if classes else runtime.OutputSpec(value="value")
-    onnx_bytes = converted.onnx_bytes
-    return runtime.Manifest(
-        name=where.name,
-        version=where.version,
-        created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        task=task,  # type: ignore[arg-type]
-        inputs=columns,
-        outputs=outputs,
-        model_file=runtime.FileSpec(MODEL_FILE, hashlib.sha256(onnx_bytes).hexdigest(), len(onnx_bytes)),
-        classes=classes,
-        target=data.spec.target,
-        tolerance=CLASSIFICATION_TOLERANCE if classes else REGRESSION_TOLERANCE,
-        label_tie_tolerance=LABEL_TIE_TOLERANCE,
-        libraries=_library_versions(),
-        description=config.description
-        or (
-            "Predicts whether a moulded part is defective from process sensors, machine type and shift."
-            if config.demo
-            else f"Predicts {data.spec.target!r} from {len(columns)} columns of {data.summary['source']}."
-        ),
-    )
-
-
-def _with_evidence(
-    manifest: runtime.Manifest,
-    config: ExportConfig,
-    data: PreparedData,
-    pipeline: Pipeline,
-    device: runtime.Model,
-    metrics: dict[str, Any],
-    parity: ParityReport,
-    search: dict[str, Any] | None,
-) -> runtime.Manifest:
-    predicted = device.predict_batch(data.x_test, on_unknown="flag")
-    classes = manifest.classes
-    outputs = predicted.labels if classes else predicted.values
-    reference = drift_reference(data.x_train, manifest.inputs, outputs, classes)
-    estimator = pipeline.steps[-1][1]
-    training = {
-        **data.summary,
-        "estimator": type(estimator).__name__,
-        "estimator_params": {
-            k: v for k, v in estimator.get_params().items() if v is None or isinstance(v, (int, float, str, bool))
-        },
-        "pipeline": config.pipeline,
-        "tuning": search,
-    }
-    return dataclasses.replace(
-        manifest,
-        metrics=metrics,
-        parity=parity.summary(),
-        drift_reference=reference,
-        golden_cases=tuple(parity.golden),
-        training=training,
-    )
+    budget = _performance.check_budget(performance, config.max_memory_mb, config.max_latency_us)
+    return dataclasses.replace(performance, budget=budget)

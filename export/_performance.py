@@ -156,18 +156,13 @@ def untimed_calls(call: Callable[[Any], Any], inputs: Sequence[Any], count: int)
 
 def single_record_latency(
     model: runtime.Model, records: Sequence[Mapping[str, Any]], *, calls: int = TIMED_CALLS
-) -> dict[str, Any]:
+) -> runtime.Latency:
     """p50, p90 and p99 in µs of ``model.predict`` on one record at a time, after a warm-up."""
     untimed_calls(model.predict, records, WARMUP_CALLS)
     timings: list[int] = []
     time_calls(model.predict, records, calls, timings)
-    micro = np.asarray(timings) / 1000.0
-    return {
-        "p50": float(np.percentile(micro, 50)),
-        "p90": float(np.percentile(micro, 90)),
-        "p99": float(np.percentile(micro, 99)),
-        "calls": len(micro),
-    }
+    p50, p90, p99 = (float(p) for p in np.percentile(np.asarray(timings) / 1000.0, [50, 90, 99]))
+    return runtime.Latency(p50=p50, p90=p90, p99=p99, calls=len(timings))
 
 
 def fresh_processes(bundle: Path, record: Mapping[str, Any], *, runs: int = FRESH_PROCESSES) -> list[dict[str, Any]]:
@@ -177,32 +172,33 @@ def fresh_processes(bundle: Path, record: Mapping[str, Any], *, runs: int = FRES
     return [run_probe(RUNTIME_PROBE, [str(bundle), json.dumps(dict(record))], cwd) for _ in range(runs)]
 
 
-def measure(bundle: Path, example: Mapping[str, Any]) -> dict[str, Any]:
+def measure(bundle: Path, example: Mapping[str, Any]) -> runtime.Performance:
     """The manifest's ``performance``: latency in this process, memory and cold start in fresh ones."""
     latency = single_record_latency(runtime.load(bundle), [example])
     runs = fresh_processes(bundle, example)
-    return {
-        "single_record_latency_us": latency,
-        "peak_rss_mb": float(np.median([run["peak_rss_mb"] for run in runs])),
-        "load_and_first_prediction_s": float(np.median([run["in_process_s"] for run in runs])),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-        "threads": 1,
-        "note": f"measured by the export on the export machine; medians of {len(runs)} fresh processes for memory",
-    }
+    return runtime.Performance(
+        single_record_latency_us=latency,
+        peak_rss_mb=float(np.median([run["peak_rss_mb"] for run in runs])),
+        load_and_first_prediction_s=float(np.median([run["in_process_s"] for run in runs])),
+        machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        threads=1,
+        note=f"measured by the export on the export machine; medians of {len(runs)} fresh processes for memory",
+    )
 
 
 def check_budget(
-    performance: Mapping[str, Any], max_memory_mb: float | None, max_latency_us: float | None
-) -> dict[str, Any]:
+    performance: runtime.Performance, max_memory_mb: float | None, max_latency_us: float | None
+) -> runtime.Budget:
     """Compare the measured figures with the device budget; raise :class:`BudgetError` on a miss.
 
-    >>> check_budget({"peak_rss_mb": 60.0, "single_record_latency_us": {"p50": 20.0}}, 100.0, None)
-    {'max_memory_mb': 100.0, 'max_latency_us': None, 'met': True}
+    >>> latency = runtime.Latency(p50=20.0, p90=21.0, p99=30.0, calls=2000)
+    >>> check_budget(runtime.Performance(latency, peak_rss_mb=60.0), 100.0, None)
+    Budget(max_memory_mb=100.0, max_latency_us=None, met=True)
     """
-    budget: dict[str, Any] = {"max_memory_mb": max_memory_mb, "max_latency_us": max_latency_us}
+    assert performance.peak_rss_mb is not None and performance.single_record_latency_us is not None
     measured = {
-        "peak RSS": (performance["peak_rss_mb"], max_memory_mb, "MB"),
-        "single-record p50 latency": (performance["single_record_latency_us"]["p50"], max_latency_us, "µs"),
+        "peak RSS": (performance.peak_rss_mb, max_memory_mb, "MB"),
+        "single-record p50 latency": (performance.single_record_latency_us.p50, max_latency_us, "µs"),
     }
     misses = [
         f"{label} {value:,.1f} {unit} exceeds the budget of {limit:,.1f} {unit} by {value - limit:,.1f} {unit} "
@@ -215,5 +211,4 @@ def check_budget(
             "the bundle misses the device budget: " + "; ".join(misses) + ". Shrink the model (e.g. "
             "--param max_depth=10 or min_samples_leaf=5) or raise the budget; the current version was not changed."
         )
-    budget["met"] = max_memory_mb is not None or max_latency_us is not None
-    return budget
+    return runtime.Budget(max_memory_mb, max_latency_us, met=max_memory_mb is not None or max_latency_us is not None)

@@ -6,6 +6,19 @@
 """
 
 from ._errors import BundleError, FactoryEdgeError, InputError, SchemaVersionError
+from ._evidence import (
+    Budget,
+    CategoryReference,
+    DriftReference,
+    Latency,
+    Metrics,
+    NumberReference,
+    ParityKind,
+    ParitySummary,
+    Performance,
+    PredictionReference,
+    Training,
+)
 from ._manifest import SCHEMA_VERSION, ColumnSpec, FileSpec, GoldenCase, Manifest, OutputSpec
 from ._model import BatchPrediction, Model, Prediction, RejectedRow, load, session_options
 
@@ -14,18 +27,29 @@ __version__ = "0.1.0"
 __all__ = [
     "SCHEMA_VERSION",
     "BatchPrediction",
+    "Budget",
     "BundleError",
+    "CategoryReference",
     "ColumnSpec",
+    "DriftReference",
     "FactoryEdgeError",
     "FileSpec",
     "GoldenCase",
     "InputError",
+    "Latency",
     "Manifest",
+    "Metrics",
     "Model",
+    "NumberReference",
     "OutputSpec",
+    "ParityKind",
+    "ParitySummary",
+    "Performance",
     "Prediction",
+    "PredictionReference",
     "RejectedRow",
     "SchemaVersionError",
+    "Training",
     "load",
     "session_options",
 ]

@@ -24,10 +24,13 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 from ._contract import CLASSIFICATION_TOLERANCE, LABEL_TIE_TOLERANCE, is_semver
 from ._errors import BundleError, SchemaVersionError
+from ._evidence import DriftReference, Metrics, ParitySummary, Performance, Training
+from ._fields import optional as _opt
+from ._fields import require as _get
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -46,24 +49,6 @@ Task = Literal["binary_classification", "multiclass_classification", "regression
 TASKS: tuple[str, ...] = ("binary_classification", "multiclass_classification", "regression")
 ColumnKind = Literal["number", "category"]
 Label = int | str | bool | float
-
-T = TypeVar("T")
-
-
-def _get(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> T:
-    if key not in data:
-        raise BundleError(f"manifest field {where}{key} is missing")
-    value = data[key]
-    if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise BundleError(f"manifest field {where}{key} == {value!r} has type {type(value).__name__}, expected {names}")
-    return cast(T, value)
-
-
-def _opt(data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> T | None:
-    if data.get(key) is None:
-        return None
-    return _get(data, key, kind, where)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,12 +223,12 @@ class Manifest:
     # max(1, |value|) for regression).
     tolerance: float = CLASSIFICATION_TOLERANCE
     libraries: dict[str, str] = dataclasses.field(default_factory=dict)
-    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
-    parity: dict[str, Any] = dataclasses.field(default_factory=dict)
-    drift_reference: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
+    parity: ParitySummary = dataclasses.field(default_factory=ParitySummary)
+    drift_reference: DriftReference = dataclasses.field(default_factory=DriftReference)
     golden_cases: tuple[GoldenCase, ...] = ()
-    training: dict[str, Any] = dataclasses.field(default_factory=dict)
-    performance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    training: Training = dataclasses.field(default_factory=Training)
+    performance: Performance = dataclasses.field(default_factory=Performance)
     description: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -263,6 +248,18 @@ class Manifest:
         names = [column.name for column in self.inputs]
         if not names or len(set(names)) != len(names):
             raise BundleError(f"manifest field inputs must name each column once, got {names!r}")
+        kinds = {column.name: column.kind for column in self.inputs}
+        for name, reference in self.drift_reference.columns.items():
+            if kinds.get(name) != reference.kind:
+                raise BundleError(
+                    f"manifest field drift_reference.columns[{name!r}] is a {reference.kind} reference, but the "
+                    f"inputs have {'no such column' if name not in kinds else 'a ' + kinds[name] + ' column'}"
+                )
+        if not self.tolerance >= 0 or not self.label_tie_tolerance >= 0:
+            raise BundleError(
+                f"manifest fields tolerance == {self.tolerance!r} and label_tie_tolerance == "
+                f"{self.label_tie_tolerance!r} must be finite numbers >= 0"
+            )
 
     @property
     def is_classifier(self) -> bool:
@@ -290,11 +287,11 @@ class Manifest:
             "outputs": self.outputs.to_dict(),
             "model_file": self.model_file.to_dict(),
             "libraries": dict(self.libraries),
-            "training": self.training,
-            "metrics": self.metrics,
-            "parity": self.parity,
-            "performance": self.performance,
-            "drift_reference": self.drift_reference,
+            "training": self.training.to_dict(),
+            "metrics": self.metrics.to_dict(),
+            "parity": self.parity.to_dict(),
+            "performance": self.performance.to_dict(),
+            "drift_reference": self.drift_reference.to_dict(),
             "golden_cases": [case.to_dict() for case in self.golden_cases],
         }
 
@@ -342,10 +339,10 @@ class Manifest:
             outputs=OutputSpec.from_dict(_get(data, "outputs", dict, "")),
             model_file=FileSpec.from_dict(_get(data, "model_file", dict, ""), "model_file."),
             libraries=dict(_opt(data, "libraries", dict, "") or {}),
-            training=dict(_opt(data, "training", dict, "") or {}),
-            metrics=dict(_opt(data, "metrics", dict, "") or {}),
-            parity=dict(_opt(data, "parity", dict, "") or {}),
-            performance=dict(_opt(data, "performance", dict, "") or {}),
-            drift_reference=dict(_opt(data, "drift_reference", dict, "") or {}),
+            training=Training.from_dict(_opt(data, "training", dict, "")),
+            metrics=Metrics.from_dict(_opt(data, "metrics", dict, "")),
+            parity=ParitySummary.from_dict(_opt(data, "parity", dict, "")),
+            performance=Performance.from_dict(_opt(data, "performance", dict, "")),
+            drift_reference=DriftReference.from_dict(_opt(data, "drift_reference", dict, "")),
             golden_cases=tuple(GoldenCase.from_dict(c, f"golden_cases[{i}].") for i, c in enumerate(raw_golden)),
         )

@@ -315,21 +315,21 @@ def model_summary(model: Model) -> dict[str, Any]:
             "label_tie_tolerance": manifest.label_tie_tolerance if manifest.is_classifier else None,
         },
         "metrics": {
-            key: value
-            for key, value in manifest.metrics.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            name: value
+            for name in ("held_out_rows", "accuracy", "macro_f1", "roc_auc", "mae", "rmse", "r2")
+            if (value := getattr(manifest.metrics, name)) is not None
         },
         "parity": {
-            "passed": parity.get("passed"),
-            "cases": parity.get("total_cases"),
-            "label_mismatches": parity.get("label_mismatches"),
-            "max_abs_diff": parity.get("max_abs_diff"),
-            "tolerance": parity.get("tolerance", manifest.tolerance),
-            "notes": list(parity.get("notes") or []),
+            "passed": parity.passed if parity.recorded else None,
+            "cases": parity.total_cases if parity.recorded else None,
+            "label_mismatches": parity.label_mismatches if parity.recorded else None,
+            "max_abs_diff": parity.max_abs_diff,
+            "tolerance": parity.tolerance if parity.tolerance is not None else manifest.tolerance,
+            "notes": list(parity.notes),
         },
         "golden_cases": len(manifest.golden_cases),
         "libraries": dict(manifest.libraries),
-        "performance": dict(manifest.performance) or None,
+        "performance": manifest.performance.to_dict() or None,
     }
 
 

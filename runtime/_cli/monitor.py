@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def _run_drift(args: argparse.Namespace, console: Any) -> int:
     else:
         console.stdout.write(_drift_text(data))
     if args.html:
-        _write_html(Path(args.html), data, manifest.drift_reference.get("columns", {}), window_columns)
+        _write_html(Path(args.html), data, manifest.drift_reference.columns, window_columns)
     console.stdout.flush()
     return _STATUS_EXIT[data["status"]]
 
@@ -188,7 +189,7 @@ def _drift_text(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_html(path: Path, data: dict[str, Any], reference: dict[str, Any], columns: dict[str, Any]) -> None:
+def _write_html(path: Path, data: dict[str, Any], reference: Mapping[str, Any], columns: dict[str, Any]) -> None:
     """Reference vs recent histograms per column, as one self-contained HTML page."""
     from ._base import EXIT_USAGE, CliError
 
@@ -211,14 +212,14 @@ def _write_html(path: Path, data: dict[str, Any], reference: dict[str, Any], col
         axes = figure.add_subplot()
         ref = reference[name]
         if column["kind"] == "number":
-            edges = np.asarray(ref["bin_edges"], dtype=float)
+            edges = np.asarray(ref.bin_edges, dtype=float)
             values = np.asarray(columns[name], dtype=float)
             recent = bin_shares(edges, values[~np.isnan(values)]).tolist()
             labels = ["< " + f"{edges[0]:.3g}"] + [f"{e:.3g}" for e in edges]
-            shares = ref["bin_shares"]
+            shares = list(ref.bin_shares)
         else:
-            labels = list(ref["shares"]) + ["(unknown)"]
-            shares = list(ref["shares"].values()) + [0.0]
+            labels = list(ref.shares) + ["(unknown)"]
+            shares = list(ref.shares.values()) + [0.0]
             recent_values = [v for v in columns[name].tolist() if v not in (None, "")]
             recent = [recent_values.count(c) / max(1, len(recent_values)) for c in labels[:-1]]
             recent.append(1 - sum(recent) if recent_values else 0.0)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._contract import MISSING_CATEGORY
+from .._evidence import CategoryReference, NumberReference, bin_shares
 from .._manifest import Manifest
 
 __all__ = ["ColumnDrift", "DriftReport", "Thresholds", "bin_shares", "drift_report", "ks_statistic", "psi", "worst"]
@@ -71,18 +72,6 @@ def psi(reference: Sequence[float] | np.ndarray, recent: Sequence[float] | np.nd
     expected = np.maximum(np.asarray(reference, dtype=np.float64), PSI_FLOOR)
     actual = np.maximum(np.asarray(recent, dtype=np.float64), PSI_FLOOR)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
-
-
-def bin_shares(edges: Sequence[float] | np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Share of ``values`` in each bin between inner ``edges``: [lower, upper), the outer bins open.
-
-    The export counts the training data with this same function, so reference and recent shares
-    always use the same convention for a value exactly on an edge.
-    """
-    edges = np.asarray(edges, dtype=np.float64)
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-    shares: np.ndarray = counts / max(1, len(values))
-    return shares
 
 
 def reference_cdf(quantiles: Sequence[float]) -> Any:
@@ -161,7 +150,7 @@ def _missing_status(column: ColumnDrift, thresholds: Thresholds) -> Status:
 
 
 def _start(
-    name: str, kind: str, missing: np.ndarray, reference: Mapping[str, Any], thresholds: Thresholds
+    name: str, kind: str, missing: np.ndarray, reference: NumberReference | CategoryReference, thresholds: Thresholds
 ) -> tuple[ColumnDrift, list[Status]]:
     """A column's report with its missing-rate check done."""
     column = ColumnDrift(
@@ -170,7 +159,7 @@ def _start(
         "ok",
         len(missing),
         missing_rate=float(missing.mean()) if len(missing) else 0.0,
-        reference_missing_rate=float(reference["missing_rate"]),
+        reference_missing_rate=reference.missing_rate,
     )
     return column, [_missing_status(column, thresholds)]
 
@@ -183,27 +172,27 @@ def _check(column: ColumnDrift, label: str, value: float, warn: float, alert: fl
     return status
 
 
-def _number_drift(name: str, values: np.ndarray, reference: Mapping[str, Any], thresholds: Thresholds) -> ColumnDrift:
+def _number_drift(name: str, values: np.ndarray, reference: NumberReference, thresholds: Thresholds) -> ColumnDrift:
     numbers = np.asarray(values, dtype=np.float64)
     missing = np.isnan(numbers)
     present = numbers[~missing]
     column, statuses = _start(name, "number", missing, reference, thresholds)
-    if len(present):
-        column.psi = psi(reference["bin_shares"], bin_shares(reference["bin_edges"], present))
-        column.ks = ks_statistic(present, reference["quantiles"])
+    if len(present) and reference.quantiles:
+        column.psi = psi(reference.bin_shares, bin_shares(reference.bin_edges, present))
+        column.ks = ks_statistic(present, reference.quantiles)
         statuses.append(_check(column, "PSI", column.psi, thresholds.psi_warn, thresholds.psi_alert))
         statuses.append(_check(column, "KS", column.ks, thresholds.ks_warn, thresholds.ks_alert))
     column.status = worst(statuses)
     return column
 
 
-def _category_drift(name: str, values: np.ndarray, reference: Mapping[str, Any], thresholds: Thresholds) -> ColumnDrift:
+def _category_drift(name: str, values: np.ndarray, reference: CategoryReference, thresholds: Thresholds) -> ColumnDrift:
     text = np.asarray(values, dtype=object)
     missing = np.array(
         [v is None or v == MISSING_CATEGORY or (isinstance(v, float) and math.isnan(v)) for v in text], dtype=bool
     )
     present = text[~missing]
-    shares: Mapping[str, float] = reference["shares"]
+    shares = reference.shares
     column, statuses = _start(name, "category", missing, reference, thresholds)
     if len(present):
         known = list(shares)
@@ -238,36 +227,69 @@ def drift_report(
     columns: Mapping[str, np.ndarray | Sequence[Any]],
     *,
     predicted_labels: Sequence[Any] | np.ndarray | None = None,
+    predicted_values: Sequence[float] | np.ndarray | None = None,
     thresholds: Thresholds | None = None,
 ) -> DriftReport:
-    """Compare recent inputs (one array per column; missing as NaN / None / "") with the bundle's reference."""
+    """Compare recent inputs (one array per column; missing as NaN / None / "") with the bundle's reference,
+    and the recent predictions (a classifier's labels or a regressor's values) with the held-out ones."""
     thresholds = thresholds or Thresholds()
-    reference = manifest.drift_reference.get("columns", {})
+    reference = manifest.drift_reference.columns
     results: dict[str, ColumnDrift] = {}
     rows = 0
     for spec in manifest.inputs:
-        if spec.name not in columns or spec.name not in reference:
+        column_reference = reference.get(spec.name)
+        if spec.name not in columns or column_reference is None:
             continue
         values = np.asarray(columns[spec.name], dtype=np.float64 if spec.kind == "number" else object)
         rows = max(rows, len(values))
-        if spec.kind == "number":
-            results[spec.name] = _number_drift(spec.name, values, reference[spec.name], thresholds)
+        if isinstance(column_reference, NumberReference):
+            results[spec.name] = _number_drift(spec.name, values, column_reference, thresholds)
         else:
-            results[spec.name] = _category_drift(spec.name, values, reference[spec.name], thresholds)
-    predictions: dict[str, Any] | None = None
+            results[spec.name] = _category_drift(spec.name, values, column_reference, thresholds)
     statuses = [column.status for column in results.values()]
-    reference_predictions = manifest.drift_reference.get("predictions", {})
-    if predicted_labels is not None and "shares" in reference_predictions and len(predicted_labels):
-        labels = [str(label) for label in np.asarray(predicted_labels, dtype=object).tolist()]
-        classes = list(reference_predictions["shares"])
-        recent = [labels.count(c) / len(labels) for c in classes]
-        value = psi([reference_predictions["shares"][c] for c in classes], recent)
-        status = _grade(value, thresholds.psi_warn, thresholds.psi_alert)
-        statuses.append(status)
-        predictions = {
-            "psi": value,
-            "status": status,
-            "recent_shares": dict(zip(classes, recent)),
-            "reference_shares": dict(reference_predictions["shares"]),
-        }
+    predictions: dict[str, Any] | None = None
+    if predicted_labels is not None and len(predicted_labels):
+        predictions = _label_drift(manifest, predicted_labels, thresholds)
+    elif predicted_values is not None and len(predicted_values):
+        predictions = _value_drift(manifest, predicted_values, thresholds)
+    if predictions is not None:
+        statuses.append(predictions["status"])
     return DriftReport(manifest.name, manifest.version, rows, worst(statuses), results, predictions, thresholds)
+
+
+def _label_drift(
+    manifest: Manifest, predicted_labels: Sequence[Any] | np.ndarray, thresholds: Thresholds
+) -> dict[str, Any] | None:
+    """PSI of the predicted class shares against those on the held-out split."""
+    reference = manifest.drift_reference.predictions
+    if reference is None or reference.shares is None:
+        return None
+    labels = [str(label) for label in np.asarray(predicted_labels, dtype=object).tolist()]
+    classes = list(reference.shares)
+    recent = [labels.count(c) / len(labels) for c in classes]
+    value = psi([reference.shares[c] for c in classes], recent)
+    return {
+        "psi": value,
+        "status": _grade(value, thresholds.psi_warn, thresholds.psi_alert),
+        "recent_shares": dict(zip(classes, recent)),
+        "reference_shares": dict(reference.shares),
+    }
+
+
+def _value_drift(
+    manifest: Manifest, predicted_values: Sequence[float] | np.ndarray, thresholds: Thresholds
+) -> dict[str, Any] | None:
+    """A regressor's predicted values against those on the held-out split: PSI and KS, as for an input."""
+    reference = manifest.drift_reference.predictions
+    if reference is None or reference.values is None:
+        return None
+    column = _number_drift(
+        "predicted value", np.asarray(predicted_values, dtype=np.float64), reference.values, thresholds
+    )
+    return {
+        "psi": column.psi,
+        "ks": column.ks,
+        "status": column.status,
+        "rows": column.rows,
+        "reasons": column.reasons,
+    }

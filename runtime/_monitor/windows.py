@@ -71,6 +71,7 @@ class Window:
     request_ids: list[str]
     row_numbers: list[int]
     labels: list[Any] | None
+    values: np.ndarray | None = None  # a regressor's predicted values, NaN where none was logged
 
 
 def _columns_from_records(manifest: Manifest, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
@@ -116,7 +117,11 @@ def read_log_window(
         connection.close()
     rows.reverse()  # oldest first
     records = [json.loads(inputs) for _, _, inputs, _ in rows]
-    labels = [json.loads(outputs).get("label") if outputs else None for _, _, _, outputs in rows]
+    outputs = [json.loads(text) if text else {} for _, _, _, text in rows]
+    labels = [output.get("label") for output in outputs]
+    values = np.array(
+        [v if isinstance(v := output.get("value"), (int, float)) else math.nan for output in outputs], dtype=np.float64
+    )
     return Window(
         columns=_columns_from_records(manifest, records),
         rows=len(rows),
@@ -124,6 +129,7 @@ def read_log_window(
         request_ids=[request_id for request_id, _, _, _ in rows],
         row_numbers=[row or 0 for _, row, _, _ in rows],
         labels=labels if manifest.is_classifier else None,
+        values=None if manifest.is_classifier else values,
     )
 
 
@@ -245,8 +251,8 @@ def accuracy_report(
     """Accuracy and macro F1 over the window's predictions that have a true label, against the
     baseline in the manifest; "alert" when accuracy falls more than ``max_drop`` below it, "warn"
     past half of that."""
-    baseline_accuracy = manifest.metrics.get("accuracy")
-    baseline_f1 = manifest.metrics.get("macro_f1")
+    baseline_accuracy = manifest.metrics.accuracy
+    baseline_f1 = manifest.metrics.macro_f1
     connection = _connect(Path(log_path))
     try:
         exists = connection.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='feedback'").fetchone()
@@ -310,7 +316,13 @@ def drift_from_log(
     source = f"prediction log {path}"
     if window.rows == 0:
         return {"model": manifest.name, "version": manifest.version, "rows": 0, "status": "no data", "source": source}
-    report = drift_report(manifest, window.columns, predicted_labels=window.labels, thresholds=thresholds)
+    report = drift_report(
+        manifest,
+        window.columns,
+        predicted_labels=window.labels,
+        predicted_values=window.values[~np.isnan(window.values)] if window.values is not None else None,
+        thresholds=thresholds,
+    )
     if manifest.is_classifier:
         report.accuracy = accuracy_report(path, window, manifest, max_drop=max_drop)
         report.status = worst([report.status, report.accuracy["status"]])

@@ -62,7 +62,7 @@ def test_synthetic_columns_are_deterministic_per_seed(model):
 def test_without_a_drift_reference_rows_are_resampled_from_the_records(model):
     import dataclasses
 
-    manifest = dataclasses.replace(model.manifest, drift_reference={})
+    manifest = dataclasses.replace(model.manifest, drift_reference=runtime.DriftReference())
     records = benchmark_records(model)
     columns = synthetic_columns(manifest, 200, records, seed=0)
     assert len(model.predict_batch(columns)) == 200

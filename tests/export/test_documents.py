@@ -154,11 +154,11 @@ def test_checklist_of_the_demo_export(demo_export):
 
 def test_checklist_ticks_performance_only_when_measured(demo_export, tmp_path):
     folder = _bundle_copy(demo_export, tmp_path)
-    unmeasured = _write_and_read(folder, _with_manifest(demo_export, performance={}))
+    unmeasured = _write_and_read(folder, _with_manifest(demo_export, performance=runtime.Performance()))
     line = _checklist_line(unmeasured["deployment_checklist.md"], "Memory and latency measured")
     assert line.startswith("- [ ] ")
 
-    measured = _write_and_read(folder, _with_manifest(demo_export, performance=MEASURED))
+    measured = _write_and_read(folder, _with_manifest(demo_export, performance=runtime.Performance.from_dict(MEASURED)))
     line = _checklist_line(measured["deployment_checklist.md"], "Memory and latency measured")
     assert line.startswith("- [x] ")
     assert "p50 18.2 µs, peak RSS 61 MB" in line
@@ -224,7 +224,9 @@ def test_checklist_ticks_nothing_without_evidence(demo_export, tmp_path):
     from export._documents import checklist_items
 
     failed = dataclasses.replace(demo_export.parity, passed=False, label_mismatches=2)
-    empty = dataclasses.replace(_with_manifest(demo_export, golden_cases=(), performance={}), metrics={}, parity=failed)
+    empty = dataclasses.replace(
+        _with_manifest(demo_export, golden_cases=(), performance=runtime.Performance()), metrics={}, parity=failed
+    )
     items = {item.title: item for item in checklist_items(tmp_path, empty)}
     for title in (
         "Metrics recorded",
@@ -296,8 +298,8 @@ def test_regression_documents(demo_export, tmp_path):
         classes=None,
         target="vibration",
         outputs=runtime.OutputSpec(value="variable"),
-        metrics=metrics,
-        training={**demo_export.manifest.training, "estimator": "Ridge"},
+        metrics=runtime.Metrics.from_dict(metrics),
+        training=dataclasses.replace(demo_export.manifest.training, estimator="Ridge"),
     )
     result = dataclasses.replace(demo_export, manifest=manifest, metrics=metrics)
     documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)

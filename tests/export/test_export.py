@@ -58,16 +58,16 @@ def test_default_export_writes_a_complete_bundle(demo_export):
         "machine_type",
         "shift",
     ]
-    assert manifest.parity["passed"] and manifest.parity["label_mismatches"] == 0
-    assert manifest.parity["max_abs_diff"] <= 1e-6
-    kinds = manifest.parity["kinds"]
+    assert manifest.parity.passed and manifest.parity.label_mismatches == 0
+    assert manifest.parity.max_abs_diff <= 1e-6
+    kinds = manifest.parity.kinds
     for kind in ("held-out", "threshold", "missing", "unknown-category", "range-boundary"):
-        assert kinds[kind]["cases"] > 0, kind
-    assert kinds["threshold"]["cases"] > 10 * kinds["held-out"]["cases"]
-    assert 0.88 <= manifest.metrics["accuracy"] <= 0.97
-    reference = manifest.drift_reference["columns"]
-    assert len(reference["temperature"]["bin_edges"]) == 9 and len(reference["temperature"]["quantiles"]) == 101
-    assert set(reference["machine_type"]["shares"]) == {"A", "B", "C"}
+        assert kinds[kind].cases > 0, kind
+    assert kinds["threshold"].cases > 10 * kinds["held-out"].cases
+    assert 0.88 <= manifest.metrics.accuracy <= 0.97
+    reference = manifest.drift_reference.columns
+    assert len(reference["temperature"].bin_edges) == 9 and len(reference["temperature"].quantiles) == 101
+    assert set(reference["machine_type"].shares) == {"A", "B", "C"}
     assert manifest.libraries["onnxruntime"] and manifest.libraries["scikit-learn"]
     requirements = (bundle / "requirements-device.txt").read_text()
     assert f"onnxruntime=={manifest.libraries['onnxruntime']}" in requirements
@@ -278,7 +278,7 @@ def test_user_pipeline(tmp_path):
         result = run_export(
             ExportConfig(output=tmp_path, demo_rows=3000, measure=False, pipeline="user_pipelines:extra_trees")
         )
-        assert result.manifest.training["estimator"] == "ExtraTreesClassifier"
+        assert result.manifest.training.estimator == "ExtraTreesClassifier"
         assert result.parity.passed
         with pytest.raises(export._convert.ConversionError) as caught:
             run_export(
@@ -293,7 +293,7 @@ def test_user_pipeline(tmp_path):
 
 def test_tuning_records_the_search(tmp_path):
     result = run_export(ExportConfig(output=tmp_path, demo_rows=1500, measure=False, tune=True))
-    search = result.manifest.training["tuning"]
+    search = result.manifest.training.tuning
     assert len(search["candidates"]) == 6
     assert search["grid"] == {"model__n_estimators": [100, 200], "model__max_depth": [5, 10, None]}
     assert result.parity.passed
@@ -316,8 +316,8 @@ def test_device_budget_is_enforced_and_recorded(tmp_path, capsys):
     generous = run_export(
         ExportConfig(output=tmp_path, demo_rows=2000, max_memory_mb=100_000, max_latency_us=1_000_000)
     )
-    budget = generous.manifest.performance["budget"]
-    assert budget == {"max_memory_mb": 100_000, "max_latency_us": 1_000_000, "met": True}
+    budget = generous.manifest.performance.budget
+    assert budget == runtime.Budget(max_memory_mb=100_000, max_latency_us=1_000_000, met=True)
     assert "met: peak RSS <= 100,000.0 MB, p50 <= 1,000,000.0 µs" in (generous.bundle / "model_card.md").read_text()
     # a budget no bundle can meet: exit 4, by how much, and CURRENT stays on the version that met it
     code = export_main(["--output", str(tmp_path), "--demo-rows", "2000", "--max-memory-mb", "1"])

@@ -13,6 +13,7 @@ import runtime
 from runtime._onnx_scan import refuse_external_data
 from tests.runtime.damage import (
     bundle_copy,
+    edit_manifest,
     escaping_path,
     external_data,
     flip_byte,
@@ -147,3 +148,102 @@ def test_malformed_manifest_names_the_field(change, message):
     with pytest.raises(runtime.BundleError) as caught:
         runtime.Manifest.from_dict(data)
     assert str(caught.value).startswith(message)
+
+
+def _section(name: str, change):
+    return lambda manifest: change(manifest[name])
+
+
+MALFORMED_SECTIONS = [
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["columns"]["temperature"]["bin_shares"].pop()),
+        "manifest field drift_reference.columns['temperature'].bin_shares has 9 shares for 9 edges, "
+        "expected 10 shares in [0, 1]",
+    ),
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["columns"]["shift"].update(missing_rate=1.5)),
+        "manifest field drift_reference.columns['shift'].missing_rate == 1.5, expected a finite number within [0.0, 1.0]",
+    ),
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["columns"]["machine_type"].update(kind="number")),
+        "manifest field drift_reference.columns['machine_type'].bin_edges is missing",
+    ),
+    (
+        "drift_reference",
+        _section("drift_reference", lambda d: d["predictions"]["shares"].update({"1": "many"})),
+        "manifest field drift_reference.predictions.shares['1'] == 'many', expected a share in [0, 1]",
+    ),
+    (
+        "metrics",
+        _section("metrics", lambda m: m.update(accuracy="0.94")),
+        "manifest field metrics.accuracy == '0.94' has type str, expected int or float",
+    ),
+    (
+        "metrics",
+        _section("metrics", lambda m: m.update(macro_f1=1.7)),
+        "manifest field metrics.macro_f1 == 1.7, expected a finite number within [0.0, 1.0]",
+    ),
+    (
+        "parity",
+        _section("parity", lambda p: p.update(tolerance=-1e-9)),
+        "manifest field parity.tolerance == -1e-09, expected a finite number within [0.0, inf]",
+    ),
+    (
+        "parity",
+        _section("parity", lambda p: p["kinds"]["threshold"].update(cases=-3)),
+        "manifest field parity.kinds['threshold'].cases == -3, expected a whole number >= 0",
+    ),
+    (
+        "parity",
+        _section("parity", lambda p: p.pop("passed")),
+        "manifest field parity.passed is missing",
+    ),
+    (
+        "performance",
+        _section("performance", lambda p: p["single_record_latency_us"].update(p99="fast")),
+        "manifest field performance.single_record_latency_us.p99 == 'fast' has type str, expected int or float",
+    ),
+    (
+        "performance",
+        _section("performance", lambda p: p["budget"].update(met="yes")),
+        "manifest field performance.budget.met == 'yes' has type str, expected bool",
+    ),
+    (
+        "training",
+        _section("training", lambda t: t.update(train_rows=1.5)),
+        "manifest field training.train_rows == 1.5 has type float, expected int",
+    ),
+    (
+        "label_tie_tolerance",
+        lambda m: m.update(label_tie_tolerance=-0.5),
+        "manifest fields tolerance == 1e-09 and label_tie_tolerance == -0.5 must be finite numbers >= 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "message"),
+    MALFORMED_SECTIONS,
+    ids=[f"{s}-{i}" for i, (s, _, _) in enumerate(MALFORMED_SECTIONS)],
+)
+def test_a_malformed_section_is_refused_at_load_naming_the_field(bundle, section, change, message):
+    edit_manifest(bundle, change)
+    with pytest.raises(runtime.BundleError) as caught:
+        runtime.load(bundle)
+    assert str(caught.value) == message
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "info", str(bundle)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert (result.returncode, result.stderr) == (3, f"error: bundle refused: {message}\n")
+
+
+def test_typed_sections_round_trip_the_shipped_manifest(shipped_bundle):
+    data = json.loads((shipped_bundle / "1.0.0" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = runtime.Manifest.from_dict(data)
+    assert isinstance(manifest.drift_reference.columns["temperature"], runtime.NumberReference)
+    assert manifest.parity.kinds["threshold"].details["split_nodes"] > 0
+    assert manifest.performance.single_record_latency_us is not None
+    assert manifest.to_dict() == data

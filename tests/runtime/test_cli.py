@@ -148,7 +148,7 @@ def test_info_text_names_everything_the_model_expects(
     assert "output      label, probability_" in out
     assert re.search(r"^metrics     accuracy \d\.\d{4}, macro F1 \d\.\d{4}", out, re.MULTILINE)
     assert re.search(
-        rf"^parity      passed: {manifest.parity['total_cases']:,} cases, 0 label mismatches",
+        rf"^parity      passed: {manifest.parity.total_cases:,} cases, 0 label mismatches",
         out,
         re.MULTILINE,
     )
@@ -176,8 +176,8 @@ def test_info_json_is_machine_readable(capsys: pytest.CaptureFixture[str], bundl
         "label",
         *(f"probability_{label}" for label in manifest.classes or ()),
     ]
-    assert info["metrics"]["accuracy"] == manifest.metrics["accuracy"]
-    assert info["parity"]["cases"] == manifest.parity["total_cases"]
+    assert info["metrics"]["accuracy"] == manifest.metrics.accuracy
+    assert info["parity"]["cases"] == manifest.parity.total_cases
     assert info["parity"]["label_mismatches"] == 0
     assert info["libraries"] == manifest.libraries
     assert info["model_file"]["sha256"] == manifest.model_file.sha256

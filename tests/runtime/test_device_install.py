@@ -128,3 +128,41 @@ def test_cli_info_and_predict_in_the_fresh_environment(device_python, shipped_bu
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert lines[0].endswith("label,probability_0,probability_1")
     assert len(lines) == 3
+
+
+@pytest.mark.slow
+def test_the_runtime_suite_passes_on_a_device_only_install(device_python, tmp_path):
+    """The runtime's own tests run with nothing but the device install and pytest: every skip is an
+    optional extra (serve, the dev tools) that a device does not have, and says which."""
+    if "3.10" in str(subprocess.run([str(device_python), "--version"], capture_output=True, text=True).stdout):
+        pytest.skip("the suite runs once, on the newest interpreter; Python 3.10 is covered by info and predict")
+    pytest_install = subprocess.run(
+        [str(device_python), "-m", "pip", "install", "-q", "pytest>=8"], capture_output=True, text=True, timeout=600
+    )
+    assert pytest_install.returncode == 0, pytest_install.stderr
+    run = subprocess.run(
+        [
+            str(device_python),
+            "-m",
+            "pytest",
+            "tests/runtime",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "--ignore=tests/runtime/test_device_install.py",
+            f"--basetemp={tmp_path / 'pytest'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_environment(),
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    skipped = [line for line in run.stdout.splitlines() if line.startswith("SKIPPED")]
+    optional = ("serve", "uvicorn", "starlette", "prometheus", "tritonclient", "scipy", "matplotlib")
+    unexplained = [line for line in skipped if not any(name in line for name in optional)]
+    assert unexplained == []
+    summary = run.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary

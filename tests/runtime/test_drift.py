@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import numpy as np
 import pytest
 
 import runtime
-from runtime._monitor.drift import Thresholds, drift_report, ks_statistic, psi, reference_cdf
-
-pd = pytest.importorskip("pandas")
-from export._data import make_demo_data  # noqa: E402  (the demo generator: the training distribution)
+from runtime._monitor.drift import Thresholds, drift_report, ks_statistic, psi
+from tests.conftest import SHIPPED_VERSION as SHIPPED
+from tests.runtime.traffic import columns_like_training
 
 NUMBERS = ["temperature", "pressure", "speed", "humidity", "vibration"]
 
@@ -19,14 +21,14 @@ def manifest(shipped_bundle):
     return runtime.load(shipped_bundle).manifest
 
 
+@functools.cache
+def shipped_manifest() -> runtime.Manifest:
+    return runtime.load(SHIPPED).manifest
+
+
 def traffic(rows: int, seed: int) -> dict[str, np.ndarray]:
-    """Fresh rows from the training distribution (the demo generator with another seed)."""
-    frame = make_demo_data(rows, seed=seed)
-    return {
-        name: np.array(frame[name], dtype=np.float64 if name in NUMBERS else object)
-        for name in frame.columns
-        if name != "defect"
-    }
+    """Fresh rows from the training distribution the bundle records (numpy only)."""
+    return columns_like_training(shipped_manifest(), rows, seed)
 
 
 @pytest.mark.parametrize("window", [500, 5000])
@@ -39,7 +41,7 @@ def test_traffic_from_the_training_distribution_is_ok(manifest, window):
 
 def test_one_sensor_shifted_by_one_sd_alerts_alone(manifest):
     recent = traffic(5000, seed=8)
-    sd = manifest.drift_reference["columns"]["temperature"]["std"]
+    sd = manifest.drift_reference.columns["temperature"].std
     recent["temperature"] = recent["temperature"] + sd
     report = drift_report(manifest, recent)
     statuses = {name: column.status for name, column in report.columns.items()}
@@ -89,14 +91,14 @@ def test_thresholds_are_configurable(manifest):
 def test_psi_agrees_with_a_histogram_implementation(manifest):
     stats = pytest.importorskip("scipy.stats")
     del stats
-    reference = manifest.drift_reference["columns"]["pressure"]
+    reference = manifest.drift_reference.columns["pressure"]
     values = traffic(3000, seed=13)["pressure"]
     values = values[~np.isnan(values)] + 2.0
-    edges = np.concatenate([[-np.inf], reference["bin_edges"], [np.inf]])
+    edges = np.concatenate([[-np.inf], reference.bin_edges, [np.inf]])
     # bins are [lower, upper), as the export counted the training data
     counts = np.array([np.sum((values >= lo) & (values < hi)) for lo, hi in zip(edges[:-1], edges[1:])])
     shares = np.maximum(counts / counts.sum(), 1e-4)
-    expected = np.maximum(np.asarray(reference["bin_shares"]), 1e-4)
+    expected = np.maximum(np.asarray(reference.bin_shares), 1e-4)
     independent = sum((a - e) * np.log(a / e) for a, e in zip(shares, expected))
     column = drift_report(manifest, {"pressure": values + 0.0})
     assert column.columns["pressure"].psi == pytest.approx(independent, abs=1e-9)
@@ -105,10 +107,51 @@ def test_psi_agrees_with_a_histogram_implementation(manifest):
 
 @pytest.mark.parametrize("shift", [0.0, 0.5, 3.0])
 def test_ks_agrees_with_scipy(manifest, shift):
+    """Against scipy's two-sample KS with a dense sample of the reference distribution, drawn with
+    scipy's own interpolation of the recorded quantiles: nothing of drift.py feeds the expected value."""
     stats = pytest.importorskip("scipy.stats")
-    reference = manifest.drift_reference["columns"]["vibration"]
-    values = traffic(2000, seed=14)["vibration"]
-    values = values[~np.isnan(values)] * (1 + shift)
-    ours = ks_statistic(values, reference["quantiles"])
-    theirs = stats.kstest(values, reference_cdf(reference["quantiles"])).statistic
-    assert ours == pytest.approx(theirs, abs=1e-9)
+    interpolate = pytest.importorskip("scipy.interpolate")
+    quantiles = np.asarray(manifest.drift_reference.columns["pressure"].quantiles)
+    inverse_cdf = interpolate.interp1d(np.linspace(0.0, 1.0, len(quantiles)), quantiles)
+    dense = inverse_cdf((np.arange(200_000) + 0.5) / 200_000)
+    values = traffic(2000, seed=14)["pressure"]
+    values = values[~np.isnan(values)] + shift * 7.0
+    ours = ks_statistic(values, quantiles)
+    theirs = stats.ks_2samp(values, dense).statistic
+    # the dense sample's empirical CDF is within 1/200,000 of the continuous reference CDF
+    assert ours == pytest.approx(theirs, abs=2e-5)
+    assert (ours > 0.2) is (shift >= 0.5)
+
+
+# -- a regressor's predicted values (issue 9, must show 6) --------------------------------------------
+
+
+def regression_manifest(manifest: runtime.Manifest, held_out_values: np.ndarray) -> runtime.Manifest:
+    """The shipped manifest as a regressor's, whose held-out predictions were ``held_out_values``."""
+    reference = dataclasses.replace(
+        manifest.drift_reference,
+        predictions=runtime.PredictionReference(
+            "held-out split", values=runtime.NumberReference.build(held_out_values)
+        ),
+    )
+    return dataclasses.replace(
+        manifest,
+        task="regression",
+        classes=None,
+        outputs=runtime.OutputSpec(value="value"),
+        drift_reference=reference,
+    )
+
+
+def test_a_regressors_shifted_predictions_alert(manifest):
+    rng = np.random.default_rng(15)
+    regressor = regression_manifest(manifest, rng.normal(40.0, 5.0, 4000))
+    recent = traffic(2000, seed=16)
+    steady = drift_report(regressor, recent, predicted_values=rng.normal(40.0, 5.0, 2000))
+    assert steady.predictions is not None and steady.predictions["status"] == "ok"
+    assert steady.status == "ok"
+    shifted = drift_report(regressor, recent, predicted_values=rng.normal(45.0, 5.0, 2000))
+    assert shifted.predictions["status"] == "alert"
+    assert shifted.predictions["ks"] > 0.2 and shifted.predictions["psi"] > 0.25
+    assert shifted.status == "alert"
+    assert any(reason.startswith("PSI ") for reason in shifted.predictions["reasons"])

@@ -11,9 +11,7 @@ import pytest
 import runtime
 from runtime._monitor.predictlog import LogEntry, PredictionLog
 from runtime._monitor.windows import accuracy_report, ingest_feedback, parse_duration, read_csv_window, read_log_window
-
-pd = pytest.importorskip("pandas")
-from export._data import make_demo_data  # noqa: E402
+from tests.runtime.traffic import records_like_training
 
 FEATURES = ["temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift"]
 
@@ -23,25 +21,14 @@ def model(shipped_bundle):
     return runtime.load(shipped_bundle)
 
 
-def _records(frame) -> list[dict]:
-    records = []
-    for row in frame[FEATURES].itertuples(index=False):
-        record = {}
-        for name, value in zip(FEATURES, row):
-            missing = value is None or value == "" or (isinstance(value, float) and np.isnan(value))
-            record[name] = None if missing else value
-        records.append(record)
-    return records
-
-
 @pytest.fixture(scope="module")
 def logged(model, tmp_path_factory):
-    """2,000 demo parts predicted in 20 requests of 100 and written through the server's log writer."""
+    """2,000 parts from the training distribution, predicted in 20 requests of 100 and written through
+    the server's log writer; returns the database and the label predicted for each (request id, row)."""
     folder = tmp_path_factory.mktemp("log")
-    frame = make_demo_data(2000, seed=21)
-    records = _records(frame)
+    records = records_like_training(model.manifest, 2000, seed=21)
     log = PredictionLog(folder / "predictions.db")
-    truth = {}
+    predicted = {}
     try:
         for request in range(20):
             chunk = records[request * 100 : (request + 1) * 100]
@@ -60,20 +47,29 @@ def logged(model, tmp_path_factory):
                 probabilities=result.probabilities.tolist(),
             )
             assert log.submit(entry).result(timeout=10) == "written"
-            for row in range(100):
-                truth[(f"req-{request}", row)] = int(frame["defect"].iloc[request * 100 + row])
+            for row, label in enumerate(result.labels.tolist()):
+                predicted[(f"req-{request}", row)] = label
     finally:
         log.close()
-    return folder / "predictions.db", truth
+    return folder / "predictions.db", predicted
 
 
-def _feedback(path, truth, flip_share: float = 0.0, seed: int = 0):
+def _feedback(path, predicted, wrong_share: float, seed: int = 0) -> float:
+    """True labels that disagree with the prediction in ``wrong_share`` of rows; returns the accuracy."""
     rng = np.random.default_rng(seed)
+    right = 0
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["request_id", "row", "label"])
-        for (request_id, row), label in truth.items():
-            writer.writerow([request_id, row, 1 - label if rng.random() < flip_share else label])
+        for (request_id, row), label in predicted.items():
+            wrong = rng.random() < wrong_share
+            right += not wrong
+            writer.writerow([request_id, row, 1 - label if wrong else label])
+    return right / len(predicted)
+
+
+def _baseline_wrong_share(model) -> float:
+    return 1.0 - model.manifest.metrics.accuracy
 
 
 def test_log_window_reads_inputs_and_predictions(model, logged):
@@ -87,18 +83,21 @@ def test_log_window_reads_inputs_and_predictions(model, logged):
 
 
 def test_accuracy_at_baseline_does_not_alert(model, logged, tmp_path):
-    database, truth = logged
-    _feedback(tmp_path / "labels.csv", truth)
+    database, predicted = logged
+    accuracy = _feedback(tmp_path / "labels.csv", predicted, _baseline_wrong_share(model))
     counts = ingest_feedback(database, tmp_path / "labels.csv", model.manifest)
     assert counts["labels_matching_a_prediction"] == 2000
     report = accuracy_report(database, read_log_window(database, model.manifest), model.manifest)
+    assert report["accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    assert report["drop"] == pytest.approx(model.manifest.metrics.accuracy - accuracy, abs=1e-12)
     assert abs(report["drop"]) < 0.025
     assert report["status"] == "ok"
 
 
 def test_a_window_where_the_model_is_wrong_more_often_alerts(model, logged, tmp_path):
-    database, truth = logged
-    _feedback(tmp_path / "labels.csv", truth, flip_share=0.15, seed=3)  # the process changed under the model
+    database, predicted = logged
+    # the process changed under the model: 15 points more wrong answers than at export
+    _feedback(tmp_path / "labels.csv", predicted, _baseline_wrong_share(model) + 0.15, seed=3)
     ingest_feedback(database, tmp_path / "labels.csv", model.manifest)
     report = accuracy_report(database, read_log_window(database, model.manifest), model.manifest)
     assert report["drop"] > 0.05
@@ -114,13 +113,21 @@ def test_feedback_with_an_unknown_class_is_refused_naming_the_entry(model, logge
         ingest_feedback(database, path, model.manifest)
 
 
+def write_csv(path, records) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FEATURES)
+        writer.writeheader()
+        writer.writerows({name: "" if value is None else value for name, value in r.items()} for r in records)
+
+
 def test_csv_window(model, tmp_path):
-    frame = make_demo_data(300, seed=22)
+    records = records_like_training(model.manifest, 300, seed=22)
     path = tmp_path / "recent.csv"
-    frame.to_csv(path, index=False)
+    write_csv(path, records)
     window = read_csv_window(path, model.manifest)
     assert window.rows == 300
-    assert np.isnan(window.columns["temperature"]).sum() == frame["temperature"].isna().sum()
+    assert np.isnan(window.columns["temperature"]).sum() == sum(r["temperature"] is None for r in records)
+    assert window.columns["pressure"][:5].tolist() == [r["pressure"] for r in records[:5]]
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800)])
@@ -131,18 +138,18 @@ def test_durations(text, seconds):
 # -- the CLI -------------------------------------------------------------------------------------------
 
 
-def test_drift_cli_on_the_log_text_json_and_exit_codes(shipped_bundle, logged, tmp_path, capsys):
+def test_drift_cli_on_the_log_text_json_and_exit_codes(model, shipped_bundle, logged, tmp_path, capsys):
     from runtime._cli._base import main
 
-    database, truth = logged
-    _feedback(tmp_path / "labels.csv", truth)
+    database, predicted = logged
+    _feedback(tmp_path / "labels.csv", predicted, _baseline_wrong_share(model))
     assert main(["feedback", str(shipped_bundle), str(tmp_path / "labels.csv"), "--log", str(database)]) == 0
     assert "of which 2,000 match a logged prediction" in capsys.readouterr().out
     assert main(["drift", str(shipped_bundle), "--log", str(database)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("drift of quality 1.0.0 over 2,000 rows from prediction log ")
     assert ": OK\n" in text.splitlines()[0] + "\n" and "accuracy: " in text
-    _feedback(tmp_path / "worse.csv", truth, flip_share=0.15, seed=3)
+    _feedback(tmp_path / "worse.csv", predicted, _baseline_wrong_share(model) + 0.15, seed=3)
     main(["feedback", str(shipped_bundle), str(tmp_path / "worse.csv"), "--log", str(database)])
     capsys.readouterr()
     assert main(["drift", str(shipped_bundle), "--log", str(database), "--json", "--last", "1500"]) == 2
@@ -151,21 +158,38 @@ def test_drift_cli_on_the_log_text_json_and_exit_codes(shipped_bundle, logged, t
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "alert" and report["accuracy"]["status"] == "alert"
     assert report["rows"] == 1500
-    _feedback(tmp_path / "labels.csv", truth)  # restore the true labels for other tests
+    _feedback(tmp_path / "labels.csv", predicted, _baseline_wrong_share(model))  # restore for other tests
     main(["feedback", str(shipped_bundle), str(tmp_path / "labels.csv"), "--log", str(database)])
 
 
-def test_drift_cli_on_a_csv_with_a_shifted_sensor(shipped_bundle, tmp_path, capsys):
+@pytest.fixture
+def shifted_csv(model, tmp_path):
+    """1,000 parts whose temperature sensor reads 25 degrees high, as a CSV."""
+    records = records_like_training(model.manifest, 1000, seed=23)
+    for record in records:
+        if record["temperature"] is not None:
+            record["temperature"] += 25.0
+    write_csv(tmp_path / "recent.csv", records)
+    return tmp_path / "recent.csv"
+
+
+def test_drift_cli_on_a_csv_with_a_shifted_sensor(shipped_bundle, shifted_csv, tmp_path, capsys):
     from runtime._cli._base import main
 
-    frame = make_demo_data(1000, seed=23)
-    frame["temperature"] = frame["temperature"] + 25.0
-    frame.to_csv(tmp_path / "recent.csv", index=False)
-    html = tmp_path / "drift.html"
-    code = main(["drift", str(shipped_bundle), "--input", str(tmp_path / "recent.csv"), "--html", str(html)])
+    code = main(["drift", str(shipped_bundle), "--input", str(shifted_csv)])
     out = capsys.readouterr().out
     assert code == 2
     column_lines = [line.split() for line in out.splitlines()[2:] if line.startswith("  ") and line[2] != " "]
     assert [words[0] for words in column_lines if words[2] == "alert"] == ["temperature"]
-    assert html.read_text().count("data:image/png;base64,") == 7
     assert main(["drift", str(shipped_bundle), "--input", str(tmp_path / "missing.csv")]) == 4
+
+
+def test_drift_cli_html_report(shipped_bundle, shifted_csv, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--html needs matplotlib (the export extra has it)")
+    from runtime._cli._base import main
+
+    html = tmp_path / "drift.html"
+    assert main(["drift", str(shipped_bundle), "--input", str(shifted_csv), "--html", str(html)]) == 2
+    page = html.read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 7
+    assert "<h2>temperature: alert</h2>" in page

@@ -10,24 +10,37 @@ def test_public_names():
         [
             "SCHEMA_VERSION",
             "BatchPrediction",
+            "Budget",
             "BundleError",
+            "CategoryReference",
             "ColumnSpec",
+            "DriftReference",
             "FactoryEdgeError",
             "FileSpec",
             "GoldenCase",
             "InputError",
+            "Latency",
             "Manifest",
+            "Metrics",
             "Model",
+            "NumberReference",
             "OutputSpec",
+            "ParityKind",
+            "ParitySummary",
+            "Performance",
             "Prediction",
+            "PredictionReference",
             "RejectedRow",
             "SchemaVersionError",
+            "Training",
             "load",
             "session_options",
         ]
     )
-    for name in runtime.__all__:
-        assert getattr(runtime, name) is not None
+    assert isinstance(runtime.SCHEMA_VERSION, int)
+    for name in set(runtime.__all__) - {"SCHEMA_VERSION"}:
+        defined_in = getattr(runtime, name).__module__
+        assert defined_in.startswith("runtime._"), f"{name} comes from {defined_in}, not from the runtime's own modules"
 
 
 def test_errors_are_rooted_in_builtins():
