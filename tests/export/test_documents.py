@@ -268,10 +268,10 @@ def test_awkward_column_names_are_escaped(demo_export, tmp_path):
 
 
 def test_markdown_cells_keep_pipes_backticks_and_tags_literal():
-    from export._documents import MARKDOWN, _md_table
+    from export._documents._markup import MARKDOWN, md_table
 
     cells = [[MARKDOWN.code("a|b")], [MARKDOWN.code("x`y")], [MARKDOWN.text("<i>")]]
-    assert _md_table(["column"], cells).splitlines()[2:] == [
+    assert md_table(["column"], cells).splitlines()[2:] == [
         "| `a\\|b` |",
         "| `` x`y `` |",
         "| &lt;i> |",

@@ -1,0 +1,91 @@
+"""How the documents write: Markdown and HTML markup for our prose and for user-provided values,
+tables, capped lists, numbers and sizes.
+
+User-provided text (column names, categories, classes, paths) can hold ``<``, ``|``, ``[`` or
+spaces: Markdown shows it in code spans, HTML escapes it with :func:`html.escape`.
+
+>>> md_table(["column"], [[MARKDOWN.code("a|b")], [MARKDOWN.text("<i>")]]).splitlines()[2:]
+['| `a\\|b` |', '| &lt;i> |']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["HTML", "MARKDOWN", "Markup", "capped", "html_table", "md_table", "number", "sentence", "size"]
+
+MIB = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Markup:
+    """How one document format shows our prose (``text``) and user-provided values (``code``)."""
+
+    text: Callable[[str], str]
+    code: Callable[[str], str]
+
+
+def _md_code(value: str) -> str:
+    """A Markdown code span: ``<`` and ``[`` stay literal; a backtick widens the fence."""
+    value = " ".join(value.splitlines())
+    fence = "``" if "`" in value else "`"
+    if fence == "``" or value.startswith(" ") or value.endswith(" "):
+        value = f" {value} "
+    return f"{fence}{value}{fence}"
+
+
+def _md_text(value: str) -> str:
+    return " ".join(value.splitlines()).replace("<", "&lt;")
+
+
+MARKDOWN = Markup(text=_md_text, code=_md_code)
+HTML = Markup(text=html.escape, code=lambda value: f"<code>{html.escape(value)}</code>")
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table of formatted cells (``|`` escaped, code spans too)."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(row) for row in rows)])
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table of already formatted (escaped) cells."""
+    head = "".join(f"<th>{cell}</th>" for cell in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>\n" for row in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """Counts with thousands separators, other numbers to ``digits`` significant digits."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def size(n_bytes: float) -> str:
+    if n_bytes >= MIB:
+        return f"{n_bytes / MIB:.1f} MB"
+    return f"{n_bytes / 1024:.1f} KB"
+
+
+def capped(values: Sequence[Any], limit: int, markup: Markup) -> str:
+    """``a, b, c and 4 more``: long lists of user values stay readable."""
+    shown = ", ".join(markup.code(str(value)) for value in values[:limit])
+    rest = len(values) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
