@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import runtime
+from export._performance import time_calls, untimed_calls
 
 from ._records import onnx_feeds, sklearn_frame, sklearn_record, synthetic_columns
 from ._stats import cdf_points, ratio_spread, rows_per_second, spread, summarize
@@ -68,21 +69,6 @@ def timer_overhead_ns(samples: int = 10_000) -> float:
         start = clock()
         costs.append(clock() - start)
     return float(np.median(costs))
-
-
-def _timed(call: Callable[[Any], Any], inputs: Sequence[Any], count: int, offset: int, out: list[int]) -> None:
-    clock = time.perf_counter_ns
-    size = len(inputs)
-    for index in range(offset, offset + count):
-        item = inputs[index % size]
-        start = clock()
-        call(item)
-        out.append(clock() - start)
-
-
-def _untimed(call: Callable[[Any], Any], inputs: Sequence[Any], count: int) -> None:
-    for index in range(count):
-        call(inputs[index % len(inputs)])
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -160,15 +146,15 @@ def _single_record_latency(
         offsets = dict.fromkeys(PATHS, 0)
         gc.collect()
         for path in order:
-            _untimed(paths[path], inputs[path], WARMUP_CALLS[path])
+            untimed_calls(paths[path], inputs[path], WARMUP_CALLS[path])
         block_counts = {path: _split(counts[path], blocks) for path in PATHS}
         for block in range(blocks):
             for path in order:
                 count = block_counts[path][block]
                 if count == 0:
                     continue
-                _untimed(paths[path], inputs[path], REWARM_CALLS[path])
-                _timed(paths[path], inputs[path], count, offsets[path], timings[path])
+                untimed_calls(paths[path], inputs[path], REWARM_CALLS[path])
+                time_calls(paths[path], inputs[path], count, timings[path], offset=offsets[path])
                 offsets[path] += count
         summaries = {path: summarize(timings[path], 1e-3) for path in PATHS}
         per_round.append({"round": round_index + 1, "order": list(order), **summaries})

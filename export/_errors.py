@@ -1,4 +1,4 @@
-"""Export-side errors, completing the tree drawn in :mod:`runtime._errors`.
+"""Export-side errors, completing the tree of :class:`runtime.FactoryEdgeError` (drawn in the runtime).
 
 ::
 
