@@ -1,4 +1,9 @@
-"""``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one."""
+"""``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one.
+
+The only export code that writes to stdout and stderr. Errors are one line on stderr and an exit
+code from :class:`runtime._contract.ExitCode` (the table both command lines share; ``--help`` lists
+this command's); tracebacks only with ``--verbose``.
+"""
 
 from __future__ import annotations
 
@@ -7,63 +12,78 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
 
-__all__ = ["main"]
+from runtime import BundleError
+from runtime._contract import ExitCode, exit_codes_text
 
-EPILOG = """\
+from ._errors import BudgetError, ExportError, ParityError
+
+if TYPE_CHECKING:
+    from ._config import ExportConfig, ExportResult
+
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "main"]
+
+PROG = "python -m export"
+EXPORT_EXIT_CODES = (
+    ExitCode.OK,
+    ExitCode.BUNDLE_REFUSED,
+    ExitCode.USAGE,
+    ExitCode.INTERNAL,
+    ExitCode.PARITY_FAILED,
+    ExitCode.BUDGET_MISSED,
+    ExitCode.INTERRUPTED,
+)
+CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code != ExitCode.BUDGET_MISSED)
+EXAMPLES = """\
 examples:
   python -m export                                   # demo data -> models/quality/<next version>
   python -m export --data line3.parquet --target defect --drop "Serial No"
   python -m export --data ai4i2020.csv --target "Machine failure" \\
       --drop UDI "Product ID" TWF HDF PWF OSF RNF
   python -m export check models/quality             # re-run the parity proof on the current version
-
-exit codes: 0 done, 1 parity failed (nothing made current), 2 bad options or data, 3 conversion failed,
-            4 the bundle misses the device budget (nothing made current)
 """
+EXTRA_MESSAGE = 'python -m export needs the "export" extra: pip install ".[export]"'
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is a one-line usage error (exit 4) instead of argparse's exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ExportError(f"{message} (see {self.prog} --help)")
 
 
 def _export_parser() -> argparse.ArgumentParser:
     from ._config import ExportConfig
 
     defaults = ExportConfig()  # the defaults are ExportConfig's, never a second copy here
-    parser = argparse.ArgumentParser(
-        prog="python -m export",
+    parser = _Parser(
+        prog=PROG,
         description="Train a scikit-learn Pipeline, convert it to ONNX, prove "
         "scikit-learn and onnxruntime agree, and write a versioned bundle.",
-        epilog=EPILOG,
+        epilog=EXAMPLES + "\n" + exit_codes_text(EXPORT_EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = parser.add_argument_group("data (default: the built-in demo data set)")
+    _data_options(parser.add_argument_group("data (default: the built-in demo data set)"), defaults)
+    _model_options(parser.add_argument_group("model"), defaults)
+    _output_options(parser.add_argument_group("output"), defaults)
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
+    return parser
+
+
+def _columns_option(group: argparse._ArgumentGroup, flag: str, help_text: str) -> None:
+    group.add_argument(flag, nargs="+", action="extend", default=[], metavar="COLUMN", help=help_text)
+
+
+def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     data.add_argument("--data", type=Path, help="CSV or Parquet file with the training data")
     data.add_argument("--target", help="the column to predict")
-    data.add_argument(
-        "--numeric",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="COLUMN",
-        help="treat these columns as numbers (default: inferred)",
-    )
-    data.add_argument(
-        "--categorical",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="COLUMN",
-        help="treat these columns as categories (default: inferred)",
-    )
-    data.add_argument(
-        "--drop",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="COLUMN",
-        help="columns that are not features (ids, leaking columns)",
-    )
+    _columns_option(data, "--numeric", "treat these columns as numbers (default: inferred)")
+    _columns_option(data, "--categorical", "treat these columns as categories (default: inferred)")
+    _columns_option(data, "--drop", "columns that are not features (ids, leaking columns)")
     data.add_argument(
         "--schema",
         type=Path,
@@ -74,7 +94,9 @@ def _export_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--demo-rows", type=int, default=defaults.demo_rows, help="rows of demo data (default %(default)s)"
     )
-    model = parser.add_argument_group("model")
+
+
+def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     model.add_argument(
         "--estimator",
         default=defaults.estimator,
@@ -101,7 +123,10 @@ def _export_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--test-size", type=float, default=defaults.test_size, help="held-out share (default %(default)s)"
     )
-    out = parser.add_argument_group("output")
+
+
+def _output_options(out: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
+    budget_exit = int(ExitCode.BUDGET_MISSED)
     out.add_argument("--output", type=Path, default=defaults.output, help="models folder (default %(default)s)")
     out.add_argument("--name", help="model name (default: quality for the demo, else the data file's name)")
     out.add_argument("--version", help="semantic version (default: next patch after the newest)")
@@ -120,24 +145,24 @@ def _export_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="MB",
         help="device budget: peak RSS of a process that "
-        "loads the bundle and predicts once; the export fails (exit 4) if the bundle needs more",
+        f"loads the bundle and predicts once; the export fails (exit {budget_exit}) if the bundle needs more",
     )
     out.add_argument(
         "--max-latency-us",
         type=float,
         metavar="US",
-        help="device budget: single-record p50 latency "
-        "through runtime.predict (1 thread, measured on this machine); the export fails (exit 4) above it",
+        help="device budget: single-record p50 latency through runtime.predict (1 thread, measured on "
+        f"this machine); the export fails (exit {budget_exit}) above it",
     )
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
-    return parser
 
 
 def _check_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m export check",
+    parser = _Parser(
+        prog=f"{PROG} check",
         description="Re-run the parity proof of an existing bundle against "
         "its joblib file, on the data it was trained with.",
+        epilog=exit_codes_text(CHECK_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
     parser.add_argument("--joblib", type=Path, help="the Pipeline file (default: <model folder>/<version>.joblib)")
@@ -146,17 +171,15 @@ def _check_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(start: float) -> Any:
+def _progress(start: float) -> Callable[[str], None]:
     def report(message: str) -> None:
         print(f"[{time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     return report
 
 
-def _summary(result: Any) -> str:
-    manifest = result.manifest
-    parity = result.parity
-    metrics = result.metrics
+def _summary(result: ExportResult) -> str:
+    manifest, parity, metrics = result.manifest, result.parity, result.metrics
     lines = [
         f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"
     ]
@@ -221,7 +244,7 @@ def _run_export(argv: Sequence[str]) -> int:
     )
     result = run_export(config, progress=_progress(time.perf_counter()))
     print(_summary(result))
-    return 0
+    return ExitCode.OK
 
 
 def _run_check(argv: Sequence[str]) -> int:
@@ -230,52 +253,55 @@ def _run_check(argv: Sequence[str]) -> int:
 
     report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
     print(json.dumps(report.summary().to_dict(), indent=2))
-    if report.passed:
-        print(
-            f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
-            f"max |diff| {report.max_abs_diff:.3g}",
-            file=sys.stderr,
-        )
-        return 0
-    from ._errors import ParityError
+    if not report.passed:
+        raise ParityError(report)
+    print(
+        f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
+        f"max |diff| {report.max_abs_diff:.3g}",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
 
-    print(str(ParityError(report)), file=sys.stderr)
-    return 1
+
+def _fail(message: str, code: ExitCode, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exc(file=sys.stderr)
+    print(message, file=sys.stderr)
+    return int(code)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m export [check] ...``; returns the exit code (see ``--help``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
-    from ._errors import BudgetError, ExportError, ParityError
-
     try:
         from ._convert import ConversionError
     except ImportError as error:
-        print(
-            f'python -m export needs the "export" extra: pip install ".[export]" (missing {error.name})',
-            file=sys.stderr,
-        )
-        return 2
-
+        return _fail(f"{EXTRA_MESSAGE} (missing {error.name})", ExitCode.USAGE, verbose)
     try:
-        if arguments[:1] == ["check"]:
-            return _run_check(arguments[1:])
-        return _run_export(arguments)
+        try:
+            if arguments[:1] == ["check"]:
+                return _run_check(arguments[1:])
+            return _run_export(arguments)
+        except SystemExit as exit_:  # --help: argparse printed it and "exits"
+            return exit_.code if isinstance(exit_.code, int) else ExitCode.OK
     except ParityError as error:
-        print(str(error), file=sys.stderr)
-        return 1
+        return _fail(str(error), ExitCode.PARITY_FAILED, verbose)
     except BudgetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 4
-    except ConversionError as error:
-        if verbose:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 3
-    except (ExportError, ValueError, FileNotFoundError, KeyError) as error:
-        if verbose:
-            raise
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {error}", ExitCode.BUDGET_MISSED, verbose)
+    except BundleError as error:
+        return _fail(f"error: bundle refused: {_first_line(error)}", ExitCode.BUNDLE_REFUSED, verbose)
+    except (ConversionError, ExportError, ValueError, KeyError, OSError) as error:
+        # the command, its files or its Pipeline: what the user changes to make it work
+        return _fail(f"error: {_first_line(error)}", ExitCode.USAGE, verbose)
+    except KeyboardInterrupt:
+        return _fail("interrupted", ExitCode.INTERRUPTED, verbose)
+    except Exception as error:  # a bug: still one line, the traceback with --verbose
+        message = f"internal error: {type(error).__name__}: {_first_line(error)}"
+        return _fail(f"{message} (rerun with --verbose for the traceback)", ExitCode.INTERNAL, verbose)

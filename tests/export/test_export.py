@@ -20,6 +20,7 @@ import export  # noqa: E402
 import runtime  # noqa: E402
 from export import ExportConfig, ParityError, run_export  # noqa: E402
 from export._cli import main as export_main  # noqa: E402
+from runtime._contract import ExitCode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 AI4I = ROOT.parent / "shared" / "datasets" / "ai4i2020.csv"
@@ -132,8 +133,8 @@ def test_broken_parity_fails_the_export_and_keeps_the_current_version(tmp_path, 
     assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
     assert not (tmp_path / "quality" / "1.0.1").exists()
     assert (tmp_path / "quality" / ".rejected" / "1.0.1" / "parity.json").is_file()
-    # the CLI reports the same with exit code 1
-    assert export_main(["--output", str(tmp_path), "--demo-rows", "3000", "--no-measure"]) == 1
+    # the CLI reports the same with exit code 9 (PARITY_FAILED)
+    assert export_main(["--output", str(tmp_path), "--demo-rows", "3000", "--no-measure"]) == ExitCode.PARITY_FAILED == 9
     assert "parity failed" in capsys.readouterr().err
     assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
 
@@ -306,7 +307,7 @@ def test_cli_bad_target_is_one_line(tmp_path):
         text=True,
         cwd=ROOT,
     )
-    assert process.returncode == 2
+    assert process.returncode == ExitCode.USAGE == 4
     assert process.stderr.strip().splitlines() == [
         f"error: target column 'nope' is not in the data; columns are {process.stderr.split('columns are ')[1].strip()}"
     ]
@@ -319,9 +320,9 @@ def test_device_budget_is_enforced_and_recorded(tmp_path, capsys):
     budget = generous.manifest.performance.budget
     assert budget == runtime.Budget(max_memory_mb=100_000, max_latency_us=1_000_000, met=True)
     assert "met: peak RSS <= 100,000.0 MB, p50 <= 1,000,000.0 µs" in (generous.bundle / "model_card.md").read_text()
-    # a budget no bundle can meet: exit 4, by how much, and CURRENT stays on the version that met it
+    # a budget no bundle can meet: exit 10, by how much, and CURRENT stays on the version that met it
     code = export_main(["--output", str(tmp_path), "--demo-rows", "2000", "--max-memory-mb", "1"])
-    assert code == 4
+    assert code == ExitCode.BUDGET_MISSED == 10
     message = capsys.readouterr().err.splitlines()[-1]  # after the progress lines
     assert message.startswith("error: the bundle misses the device budget: peak RSS ")
     assert "exceeds the budget of 1.0 MB by " in message and "the current version was not changed" in message
