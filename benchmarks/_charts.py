@@ -13,7 +13,7 @@ NAMES = {"runtime": "runtime", "bare": "bare onnxruntime", "sklearn": "scikit-le
 
 
 def _latency(plt: Any, single: Mapping[str, Any], path: Path) -> None:
-    from ._format import format_value
+    from export._format import format_value
 
     figure, (body, tail) = plt.subplots(1, 2, figsize=(11, 4.5))
     for name in ("bare", "runtime", "sklearn"):

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._format import format_bytes, format_count, format_ratio, format_seconds, format_value
+from export._format import format_bytes, format_number, format_ratio, format_seconds, format_value, size_limit_sentence
+
 from ._stats import ratio_spread
 
 __all__ = [
@@ -177,7 +178,7 @@ def figures_table(results: Mapping[str, Any]) -> str:
             if entry:
                 rows.append(
                     [
-                        f"batch of {format_count(rows_of_interest)} rows, "
+                        f"batch of {format_number(rows_of_interest)} rows, "
                         + _threads_label(threads, batch["all_cores"]),
                         _rate(entry["runtime"]["rows_per_s"]),
                         "—",
@@ -260,8 +261,8 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
     lines = [
         "## Single-record latency",
         "",
-        f"{single['rounds']} rounds; in each, {format_count(counts['runtime'])} runtime, "
-        f"{format_count(counts['bare'])} bare and {format_count(counts['sklearn'])} scikit-learn calls, "
+        f"{single['rounds']} rounds; in each, {format_number(counts['runtime'])} runtime, "
+        f"{format_number(counts['bare'])} bare and {format_number(counts['sklearn'])} scikit-learn calls, "
         f"alternating in {single['blocks_per_round']} blocks, the paths' order rotating between rounds; "
         f"cycling through {single['records']} golden-case records. Each call is timed alone with "
         "`time.perf_counter_ns()` after a warm-up.",
@@ -280,7 +281,7 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
     for path in ("runtime", "bare", "sklearn"):
         summary = single["pooled"][path]
         rows.append(
-            [PATH_NAMES[path], format_count(summary["count"])]
+            [PATH_NAMES[path], format_number(summary["count"])]
             + [format_value(summary[key]) for key in ("p50", "p90", "p99", "max", "mean")]
         )
     lines.append(markdown_table(["path", "calls", "p50", "p90", "p99", "max", "mean"], rows, align="lrrrrrr"))
@@ -352,7 +353,7 @@ def _batch_section(batch: Mapping[str, Any]) -> list[str]:
     for entry in batch["results"]:
         rows.append(
             [
-                format_count(entry["rows"]),
+                format_number(entry["rows"]),
                 _threads_label(entry["threads"], batch["all_cores"]),
                 entry["repeats"],
                 format_value(entry["runtime"]["rows_per_s"]),
@@ -471,12 +472,12 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
     model_rows = [
         ["estimator", model.get("estimator", "n/a")],
         ["trees", model.get("trees", "n/a")],
-        ["tree nodes (all trees)", format_count(model["tree_nodes"]) if model.get("tree_nodes") else "n/a"],
+        ["tree nodes (all trees)", format_number(model["tree_nodes"]) if model.get("tree_nodes") else "n/a"],
         ["deepest tree", model.get("max_depth", "n/a")],
         ["max_depth parameter", model.get("max_depth_param")],
         ["n_jobs as saved", model.get("n_jobs")],
         ["ONNX operators", operator_text],
-        ["training rows", format_count(model["training_rows"]) if model.get("training_rows") else "n/a"],
+        ["training rows", format_number(model["training_rows"]) if model.get("training_rows") else "n/a"],
     ]
     for key, label in (
         ("accuracy", "held-out accuracy"),
@@ -498,7 +499,7 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
     if agreement:
         lines += [
             "",
-            f"**Same predictions on both sides**: on {format_count(agreement['rows'])} benchmark rows the runtime and "
+            f"**Same predictions on both sides**: on {format_number(agreement['rows'])} benchmark rows the runtime and "
             f"scikit-learn differ by at most {agreement['max_abs_diff']:.3g} (manifest tolerance "
             f"{agreement['tolerance']:g}), {agreement['label_mismatches']} label mismatches.",
         ]
@@ -526,8 +527,6 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
 
 def _size_limit_lines(check: Mapping[str, Any] | None) -> list[str]:
     """Quality of a size-limited forest against the same forest grown fully (from the manifest)."""
-    from export._metrics import size_limit_sentence
-
     return ["", f"**Model size vs quality**: this model is {size_limit_sentence(dict(check))}."] if check else []
 
 

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from ._config import PreparedData
 
-__all__ = ["evaluate", "measure_quality", "size_limit_sentence", "unconstrained_reference"]
+__all__ = ["evaluate", "measure_quality", "unconstrained_reference"]
 
 # Size limits of tree models and their "grow fully" values.
 SIZE_LIMITS: dict[str, Any] = {"max_depth": None, "max_leaf_nodes": None, "min_samples_leaf": 1}
@@ -154,18 +154,3 @@ def unconstrained_reference(
         "bound_pp": QUALITY_BOUND_PP,
         "within_bound": all(value >= -QUALITY_BOUND_PP for value in difference.values()),
     }
-
-
-def size_limit_sentence(check: dict[str, Any]) -> str:
-    """The record of :func:`unconstrained_reference` as one Markdown sentence, for the card and reports."""
-    limits = ", ".join(f"`{key}={value}`" for key, value in check["limits"].items())
-    changes = ", ".join(
-        f"{key.replace('_', ' ')} {check['this_model'][key]:.4f} vs {check['unconstrained'][key]:.4f} "
-        f"({check['difference_pp'][key]:+.2f} points)"
-        for key in check["difference_pp"]
-    )
-    verdict = "within" if check["within_bound"] else "**not** within"
-    return (
-        f"limited by {limits}; against the same forest grown fully on the same held-out split: {changes}; "
-        f"{verdict} the {check['bound_pp']}-point bound"
-    )

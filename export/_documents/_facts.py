@@ -12,7 +12,8 @@ from typing import Any
 import runtime
 
 from .._config import ExportResult
-from ._markup import Markup, capped, number, size
+from .._format import format_number
+from ._markup import Markup, capped, size
 
 # Parameters worth a line in the card; all of them are in manifest.json training.estimator_params.
 KEY_PARAMS = (
@@ -56,15 +57,15 @@ def summary_rows(result: ExportResult, markup: Markup) -> list[list[str]]:
 
 def metric_rows(metrics: dict[str, Any]) -> list[list[str]]:
     """Headline metrics of the held-out split, classification or regression."""
-    rows = [["held-out rows", number(metrics.get("held_out_rows"))]]
+    rows = [["held-out rows", format_number(metrics.get("held_out_rows"))]]
     if "mae" in metrics:
         return rows + [
-            ["MAE", number(metrics["mae"])],
-            ["RMSE", number(metrics["rmse"])],
-            ["R²", number(metrics["r2"])],
+            ["MAE", format_number(metrics["mae"])],
+            ["RMSE", format_number(metrics["rmse"])],
+            ["R²", format_number(metrics["r2"])],
         ]
-    rows += [["accuracy", number(metrics.get("accuracy"))], ["macro F1", number(metrics.get("macro_f1"))]]
-    auc = number(metrics.get("roc_auc"))
+    rows += [["accuracy", format_number(metrics.get("accuracy"))], ["macro F1", format_number(metrics.get("macro_f1"))]]
+    auc = format_number(metrics.get("roc_auc"))
     detail = metrics.get("roc_auc_kind") or metrics.get("roc_auc_note")
     return rows + [["ROC AUC", f"{auc} ({detail})" if detail else auc]]
 
@@ -72,7 +73,7 @@ def metric_rows(metrics: dict[str, Any]) -> list[list[str]]:
 def per_class_rows(metrics: dict[str, Any], markup: Markup) -> list[list[str]]:
     support = metrics.get("class_balance_test", {})
     return [
-        [markup.code(label), number(f1), number(support.get(label))]
+        [markup.code(label), format_number(f1), format_number(support.get(label))]
         for label, f1 in metrics.get("f1_per_class", {}).items()
     ]
 
@@ -84,7 +85,7 @@ def confusion_table(metrics: dict[str, Any], markup: Markup) -> tuple[list[str],
     labels = [str(label) for label in confusion["labels"]]
     headers = ["true \\ predicted"] + [markup.code(label) for label in labels]
     rows = [
-        [markup.code(label)] + [number(int(count)) for count in counts]
+        [markup.code(label)] + [format_number(int(count)) for count in counts]
         for label, counts in zip(labels, confusion["matrix"], strict=True)
     ]
     return headers, rows
@@ -99,7 +100,8 @@ def importance_rows(metrics: dict[str, Any], markup: Markup) -> list[list[str]] 
     if not importance:
         return None
     return [
-        [markup.code(name), number(value, 3)] for name, value in top_values(importance["by_column"], IMPORTANCE_SHOWN)
+        [markup.code(name), format_number(value, 3)]
+        for name, value in top_values(importance["by_column"], IMPORTANCE_SHOWN)
     ]
 
 
@@ -109,7 +111,7 @@ def permutation_rows(metrics: dict[str, Any], markup: Markup) -> list[list[str]]
         return None
     std = permutation.get("std", {})
     return [
-        [markup.code(name), f"{number(mean, 3)} ± {number(std.get(name), 2)}"]
+        [markup.code(name), f"{format_number(mean, 3)} ± {format_number(std.get(name), 2)}"]
         for name, mean in top_values(permutation["mean"], IMPORTANCE_SHOWN)
     ]
 
@@ -119,7 +121,7 @@ def input_rows(manifest: runtime.Manifest, markup: Markup) -> list[list[str]]:
     for column in manifest.inputs:
         if column.valid_range is not None:
             low, high = column.valid_range
-            valid = f"[{number(low, 6)}, {number(high, 6)}]"
+            valid = f"[{low:.6g}, {high:.6g}]"  # no thousands separators inside [low, high]
             source = markup.text(column.range_source or "not recorded")
         elif column.kind == "category":
             valid, source = "n/a", "n/a"
@@ -149,26 +151,26 @@ def parity_table(parity: runtime.ParitySummary, task: str, markup: Markup) -> tu
         if kind == "tie" and not classifier:
             continue
         diff = figures.max_abs_diff
-        row = [markup.text(kind), number(figures.cases)]
-        row += [number(figures.label_mismatches)] if classifier else []
-        row += [number(diff, 3) if diff is not None else "(see above)"]
-        row += [number(figures.ties)] if classifier else []
+        row = [markup.text(kind), format_number(figures.cases)]
+        row += [format_number(figures.label_mismatches)] if classifier else []
+        row += [format_number(diff, 3) if diff is not None else "(see above)"]
+        row += [format_number(figures.ties)] if classifier else []
         rows.append(row)
     return [markup.text(header) for header in headers], rows
 
 
 def parity_figures(parity: runtime.ParitySummary, task: str) -> str:
     """``161,652 cases, 0 label mismatches, largest |difference| ... ; 515 exact ties``."""
-    cases = f"{number(parity.total_cases)} cases"
-    largest = number(parity.max_abs_diff, 3)
-    tolerance = f"against a tolerance of {number(parity.tolerance, 3)}"
+    cases = f"{format_number(parity.total_cases)} cases"
+    largest = format_number(parity.max_abs_diff, 3)
+    tolerance = f"against a tolerance of {format_number(parity.tolerance, 3)}"
     if task == "regression":
         relative = "relative to max(1, |value|)"
         return f"{cases}, largest |difference| of values {largest} {tolerance}, {relative}"
     return (
-        f"{cases}, {number(parity.label_mismatches)} label mismatches, largest "
+        f"{cases}, {format_number(parity.label_mismatches)} label mismatches, largest "
         f"|difference| of probabilities {largest} {tolerance}; "
-        f"{number(parity.ties)} exact ties"
+        f"{format_number(parity.ties)} exact ties"
     )
 
 
@@ -181,8 +183,8 @@ def performance_rows(performance: runtime.Performance, markup: Markup) -> list[l
     latency = performance.single_record_latency_us
     rows = []
     if latency is not None:
-        percentiles = ", ".join(f"{p} {number(getattr(latency, p), 3)}" for p in ("p50", "p90", "p99"))
-        rows.append(["single-record latency (µs)", f"{percentiles} over {number(latency.calls)} calls"])
+        percentiles = ", ".join(f"{p} {format_number(getattr(latency, p), 3)}" for p in ("p50", "p90", "p99"))
+        rows.append(["single-record latency (µs)", f"{percentiles} over {format_number(latency.calls)} calls"])
     if performance.peak_rss_mb is not None:
         rows.append(["peak RSS, fresh process, load + 1 prediction", f"{performance.peak_rss_mb:.0f} MB"])
     if performance.load_and_first_prediction_s is not None:
@@ -230,14 +232,14 @@ def tuning_summary(search: dict[str, Any], markup: Markup) -> str:
     scoring = markup.code(str(search.get("scoring")))
     return (
         f"GridSearchCV, {search.get('cv')}-fold, scoring {scoring}; "
-        f"best {best} with mean score {number(search.get('best_score'))}."
+        f"best {best} with mean score {format_number(search.get('best_score'))}."
     )
 
 
 def tuning_rows(search: dict[str, Any], markup: Markup) -> list[list[str]]:
     candidates = sorted(search.get("candidates", []), key=lambda c: -c["mean_score"])
     return [
-        [params_text(c["params"], markup), number(c["mean_score"]), number(c["std_score"], 2)]
+        [params_text(c["params"], markup), format_number(c["mean_score"]), format_number(c["std_score"], 2)]
         for c in candidates[:TUNING_CANDIDATES_SHOWN]
     ]
 

@@ -1,11 +1,14 @@
 """How the documents write: Markdown and HTML markup for our prose and for user-provided values,
-tables, capped lists, numbers and sizes.
+tables, capped lists and sizes (numbers are written by :mod:`export._format`).
 
 User-provided text (column names, categories, classes, paths) can hold ``<``, ``|``, ``[`` or
 spaces: Markdown shows it in code spans, HTML escapes it with :func:`html.escape`.
 
->>> md_table(["column"], [[MARKDOWN.code("a|b")], [MARKDOWN.text("<i>")]]).splitlines()[2:]
-['| `a\\|b` |', '| &lt;i> |']
+>>> print(md_table(["column"], [[MARKDOWN.code("a|b")], [MARKDOWN.text("<i>")]]))
+| column |
+|---|
+| `a\\|b` |
+| &lt;i> |
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["HTML", "MARKDOWN", "Markup", "capped", "html_table", "md_table", "number", "sentence", "size"]
+__all__ = ["HTML", "MARKDOWN", "Markup", "capped", "html_table", "md_table", "sentence", "size"]
 
 MIB = 1024 * 1024
 
@@ -59,19 +62,6 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{cell}</th>" for cell in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>\n" for row in rows)
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
-
-
-def number(value: Any, digits: int = 4) -> str:
-    """Counts with thousands separators, other numbers to ``digits`` significant digits."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def size(n_bytes: float) -> str:

@@ -18,8 +18,9 @@ from pathlib import Path
 from runtime._contract import MANIFEST_FILE, is_semver
 
 from .._config import ExportResult
+from .._format import format_number
 from ._facts import metric_rows, not_measured, parity_figures
-from ._markup import MARKDOWN, capped, number, size
+from ._markup import MARKDOWN, capped, size
 
 __all__ = ["CHECKS", "ChecklistItem", "checklist_items", "deployment_checklist"]
 
@@ -38,7 +39,7 @@ def _check_metrics(folder: Path, result: ExportResult) -> ChecklistItem:
     if not metrics:
         return ChecklistItem(title, False, "the export recorded no metrics")
     headline = ", ".join(f"{name} {value}" for name, value in metric_rows(metrics)[1:])
-    rows = number(metrics.get("held_out_rows"))
+    rows = format_number(metrics.get("held_out_rows"))
     return ChecklistItem(title, True, f"{headline} on {rows} held-out rows")
 
 
@@ -95,12 +96,13 @@ def _check_missing(folder: Path, result: ExportResult) -> ChecklistItem:
         evidence = "no column accepts missing values; the runtime refuses them"
         return ChecklistItem(title, True, evidence)
     agreement = (
-        f"{number(missing.get('label_mismatches', 0))} label mismatches"
+        f"{format_number(missing.get('label_mismatches', 0))} label mismatches"
         if result.manifest.is_classifier
-        else f"max |diff| {number(missing.get('max_abs_diff'), 3)}"
+        else f"max |diff| {format_number(missing.get('max_abs_diff'), 3)}"
     )
     evidence = (
-        f"{len(nullable)} of {len(columns)} columns nullable; {number(cases)} missing-value parity cases, {agreement}"
+        f"{len(nullable)} of {len(columns)} columns nullable; "
+        f"{format_number(cases)} missing-value parity cases, {agreement}"
     )
     return ChecklistItem(title, cases > 0, evidence)
 

@@ -12,7 +12,7 @@ from typing import Any
 import runtime
 
 from .._config import ExportResult
-from .._metrics import size_limit_sentence
+from .._format import format_number, size_limit_sentence
 from ._facts import (
     INPUT_HEADERS,
     JOBLIB_HEADERS,
@@ -36,7 +36,7 @@ from ._facts import (
     tuning_rows,
     tuning_summary,
 )
-from ._markup import MARKDOWN, capped, md_table, number, sentence
+from ._markup import MARKDOWN, capped, md_table, sentence
 
 __all__ = ["model_card"]
 
@@ -64,8 +64,12 @@ def _card_model(result: ExportResult) -> list[str]:
     origin = (
         f"user Pipeline from {md.code(config.pipeline)}" if config.pipeline else f"built-in {md.code(config.estimator)}"
     )
-    nodes = number(summary.get("tree_nodes", 0))
-    trees = f"{number(summary['trees'])} trees, {nodes} tree nodes" if summary.get("trees") else ("not a tree ensemble")
+    nodes = format_number(summary.get("tree_nodes", 0))
+    trees = (
+        f"{format_number(summary['trees'])} trees, {nodes} tree nodes"
+        if summary.get("trees")
+        else ("not a tree ensemble")
+    )
     operators = ", ".join(f"{name} × {n}" for name, n in summary.get("operators", {}).items())
     opsets = ", ".join(f"{domain} {n}" for domain, n in summary.get("opsets", {}).items())
     params = params_text(key_params(result), md)
@@ -92,9 +96,9 @@ def _card_data(result: ExportResult) -> list[str]:
     def columns(key: str) -> str:
         return capped(data.get(key, []), COLUMNS_LISTED, md) or "none"
 
-    rows, unlabelled = number(data.get("rows")), number(data.get("rows_without_target", 0))
+    rows, unlabelled = format_number(data.get("rows")), format_number(data.get("rows_without_target", 0))
     split = (
-        f"{number(data.get('train_rows'))} training rows, {number(data.get('test_rows'))} "
+        f"{format_number(data.get('train_rows'))} training rows, {format_number(data.get('test_rows'))} "
         f"held-out rows (test_size {data.get('test_size')}, seed {data.get('seed')})"
     )
     fingerprint = md.code(str(data.get("fingerprint_sha256")))
@@ -242,7 +246,7 @@ def _card_libraries(manifest: runtime.Manifest) -> list[str]:
 
 def _limitations(result: ExportResult) -> list[str]:
     md, manifest, data = MARKDOWN, result.manifest, result.data_summary
-    source, train_rows = md.code(str(data.get("source", "?"))), number(data.get("train_rows"))
+    source, train_rows = md.code(str(data.get("source", "?"))), format_number(data.get("train_rows"))
     trained_on = (
         f"- Trained on {source} ({train_rows} training rows). It is only as good as that "
         "data is like the data it will see; the metrics come from one held-out split of "
@@ -283,7 +287,7 @@ def _limitations(result: ExportResult) -> list[str]:
         else "values differ from scikit-learn's by at most this times max(1, |value|)"
     )
     lines.append(
-        f"- Parity tolerance {number(manifest.tolerance, 3)}: on every tested case the "
+        f"- Parity tolerance {format_number(manifest.tolerance, 3)}: on every tested case the "
         f"device's {compared}. It is evidence on the cases tested, not a proof for every "
         "possible input; the golden cases are replayed at every load, so a device whose "
         "onnxruntime disagrees refuses the bundle."

@@ -11,7 +11,6 @@ pytest.importorskip(
     reason='benchmarks/ is not an installed package: run the tests from the repository root with "python -m pytest"',
 )
 
-from benchmarks._format import format_ratio, format_seconds, format_value  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     JSON_FILE,
     MARKDOWN_FILE,
@@ -23,6 +22,7 @@ from benchmarks._report import (  # noqa: E402
     write_report,
 )
 from benchmarks._targets import TARGETS  # noqa: E402
+from export._format import format_ratio, format_seconds, format_value  # noqa: E402
 
 
 def _table_rows(markdown: str, header_start: str) -> list[list[str]]:

@@ -134,7 +134,9 @@ def test_broken_parity_fails_the_export_and_keeps_the_current_version(tmp_path, 
     assert not (tmp_path / "quality" / "1.0.1").exists()
     assert (tmp_path / "quality" / ".rejected" / "1.0.1" / "parity.json").is_file()
     # the CLI reports the same with exit code 9 (PARITY_FAILED)
-    assert export_main(["--output", str(tmp_path), "--demo-rows", "3000", "--no-measure"]) == ExitCode.PARITY_FAILED == 9
+    assert (
+        export_main(["--output", str(tmp_path), "--demo-rows", "3000", "--no-measure"]) == ExitCode.PARITY_FAILED == 9
+    )
     assert "parity failed" in capsys.readouterr().err
     assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
 
