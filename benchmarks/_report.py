@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from export._documents._markup import md_table
 from export._format import format_bytes, format_number, format_ratio, format_seconds, format_value, size_limit_sentence
 
 from ._stats import ratio_spread
@@ -21,7 +22,6 @@ __all__ = [
     "MARKDOWN_FILE",
     "format_spread",
     "headline_markdown",
-    "markdown_table",
     "read_json",
     "render_markdown",
     "write_json",
@@ -42,29 +42,6 @@ CHART_TITLES = {
     "throughput.png": "Batch throughput",
     "memory_cold_start.png": "Cold start and peak memory",
 }
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
-    """A GitHub Markdown table; ``align`` has one letter per column (``l`` or ``r``, default left).
-
-    >>> print(markdown_table(["a", "b"], [[1, "x|y"]], align="lr"))
-    | a | b |
-    |:---|---:|
-    | 1 | x\\|y |
-    """
-    if align is not None and len(align) != len(headers):
-        raise ValueError(f"align {align!r} has {len(align)} letters for {len(headers)} columns")
-    for index, row in enumerate(rows):
-        if len(row) != len(headers):
-            raise ValueError(f"row {index} has {len(row)} cells for {len(headers)} columns")
-
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    rules = ["---:" if (align and align[i] == "r") else ":---" for i in range(len(headers))]
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "|".join(rules) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def format_spread(spread: Mapping[str, Any] | None, formatter: Callable[[float], str] = format_ratio) -> str:
@@ -127,7 +104,7 @@ def targets_table(results: Mapping[str, Any]) -> str:
                 target["verdict"],
             ]
         )
-    return markdown_table(
+    return md_table(
         [
             "Target",
             "Bound (runtime ÷ other)",
@@ -223,7 +200,7 @@ def figures_table(results: Mapping[str, Any]) -> str:
             ]
         )
     return (
-        markdown_table(
+        md_table(
             ["Measure", "runtime", "bare onnxruntime", "scikit-learn", "runtime ÷ scikit-learn", "runtime ÷ bare"],
             rows,
             align="lrrrrr",
@@ -284,7 +261,7 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
             [PATH_NAMES[path], format_number(summary["count"])]
             + [format_value(summary[key]) for key in ("p50", "p90", "p99", "max", "mean")]
         )
-    lines.append(markdown_table(["path", "calls", "p50", "p90", "p99", "max", "mean"], rows, align="lrrrrrr"))
+    lines.append(md_table(["path", "calls", "p50", "p90", "p99", "max", "mean"], rows, align="lrrrrrr"))
     lines += ["", "Per round (µs), and the ratios taken within each round:", ""]
     rows = []
     for entry in single["per_round"]:
@@ -316,7 +293,7 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
         ]
     )
     lines.append(
-        markdown_table(
+        md_table(
             [
                 "round",
                 "order",
@@ -362,7 +339,7 @@ def _batch_section(batch: Mapping[str, Any]) -> list[str]:
             ]
         )
     lines.append(
-        markdown_table(
+        md_table(
             [
                 "rows",
                 "threads",
@@ -418,7 +395,7 @@ def _cold_section(cold: Mapping[str, Any]) -> list[str]:
             ]
         )
     lines.append(
-        markdown_table(
+        md_table(
             ["measure", "runtime, median (min – max)", "scikit-learn, median (min – max)", "runtime ÷ scikit-learn"],
             rows,
             align="lrrr",
@@ -449,7 +426,7 @@ def _files_section(files: Mapping[str, Any]) -> list[str]:
         ]
         for level in files["joblib_levels"]
     ]
-    lines.append(markdown_table(["compress", "size", "save", "load"], rows, align="rrrr"))
+    lines.append(md_table(["compress", "size", "save", "load"], rows, align="rrrr"))
     return lines
 
 
@@ -493,7 +470,7 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
         f"bundle `{bundle.get('path', 'n/a')}`, joblib twin `{bundle.get('joblib_twin', 'n/a')}`."
     )
     lines.append("")
-    lines.append(markdown_table(["", ""], [[k, "n/a" if v is None else v] for k, v in model_rows]))
+    lines.append(md_table(["", ""], [[k, "n/a" if v is None else v] for k, v in model_rows]))
     lines += _size_limit_lines(model.get("versus_unconstrained"))
     agreement = results.get("agreement")
     if agreement:

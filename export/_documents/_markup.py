@@ -48,13 +48,26 @@ MARKDOWN = Markup(text=_md_text, code=_md_code)
 HTML = Markup(text=html.escape, code=lambda value: f"<code>{html.escape(value)}</code>")
 
 
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table of formatted cells (``|`` escaped, code spans too)."""
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
+    """A GitHub-flavoured Markdown table of formatted cells: ``|`` escaped (in code spans too), line
+    breaks as spaces. ``align`` has one letter per column, ``l`` or ``r`` (default: none given).
 
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    >>> print(md_table(["a", "b"], [[1, "x|y"]], align="lr"))
+    | a | b |
+    |:---|---:|
+    | 1 | x\\|y |
+    """
+    if align is not None and len(align) != len(headers):
+        raise ValueError(f"align {align!r} has {len(align)} letters for {len(headers)} columns")
+    for index, row in enumerate(rows):
+        if len(row) != len(headers):
+            raise ValueError(f"row {index} has {len(row)} cells for {len(headers)} columns")
 
-    return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(row) for row in rows)])
+    def line(cells: Sequence[Any]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
+
+    rules = [{"l": ":---", "r": "---:"}[letter] for letter in align] if align else ["---"] * len(headers)
+    return "\n".join([line(headers), "|" + "|".join(rules) + "|", *(line(row) for row in rows)])
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -15,13 +15,13 @@ from benchmarks._report import (  # noqa: E402
     JSON_FILE,
     MARKDOWN_FILE,
     format_spread,
-    markdown_table,
     read_json,
     render_markdown,
     write_json,
     write_report,
 )
 from benchmarks._targets import TARGETS  # noqa: E402
+from export._documents._markup import md_table  # noqa: E402
 from export._format import format_ratio, format_seconds, format_value  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def _table_rows(markdown: str, header_start: str) -> list[list[str]]:
 
 
 def test_markdown_table_aligns_and_escapes():
-    assert markdown_table(["a", "b"], [[1, "x|y"], ["two\nlines", 2.5]], align="lr") == (
+    assert md_table(["a", "b"], [[1, "x|y"], ["two\nlines", 2.5]], align="lr") == (
         "| a | b |\n|:---|---:|\n| 1 | x\\|y |\n| two lines | 2.5 |"
     )
 
@@ -52,7 +52,7 @@ def test_markdown_table_aligns_and_escapes():
 )
 def test_markdown_table_refuses_ragged_input(headers, rows, align, message):
     with pytest.raises(ValueError) as caught:
-        markdown_table(headers, rows, align=align)
+        md_table(headers, rows, align=align)
     assert str(caught.value) == message
 
 
