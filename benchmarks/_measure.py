@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import runtime
+from export._format import format_bytes
 from export._performance import time_calls, untimed_calls
 
 from ._records import onnx_feeds, sklearn_frame, sklearn_record, synthetic_columns
@@ -359,7 +360,7 @@ def model_files(
             size = path.stat().st_size
             levels_report.append({"compress": level, "bytes": size, "save_s": saved, "load_s": spread(loads)})
             path.unlink()
-            progress(f"joblib compress={level}: {size / 1e6:.2f} MB, load {np.median(loads):.3f} s")
+            progress(f"joblib compress={level}: {format_bytes(size)}, load {np.median(loads):.3f} s")
     load_times = []
     for _ in range(runtime_loads):
         gc.collect()

@@ -100,8 +100,8 @@ def cold_start(
             results[path].append(run_probe(script, args, cwd))
         progress(
             f"cold start {index + 1}/{runs}: runtime {results['runtime'][-1]['cold_start_s'] * 1e3:.0f} ms "
-            f"{results['runtime'][-1]['peak_rss_mb']:.0f} MB, scikit-learn "
-            f"{results['sklearn'][-1]['cold_start_s'] * 1e3:.0f} ms {results['sklearn'][-1]['peak_rss_mb']:.0f} MB"
+            f"{results['runtime'][-1]['peak_rss_mb']:.0f} MiB, scikit-learn "
+            f"{results['sklearn'][-1]['cold_start_s'] * 1e3:.0f} ms {results['sklearn'][-1]['peak_rss_mb']:.0f} MiB"
         )
     return {
         "runs": runs,

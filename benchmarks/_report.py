@@ -61,8 +61,8 @@ def _micro(value: float | None) -> str:
     return "n/a" if value is None else f"{format_value(value)} µs"
 
 
-def _megabytes(value: float | None) -> str:
-    return "n/a" if value is None else f"{format_value(value)} MB"
+def _mebibytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{format_value(value)} MiB"
 
 
 def _rate(value: float | None) -> str:
@@ -169,9 +169,9 @@ def figures_table(results: Mapping[str, Any]) -> str:
         rows.append(
             [
                 "peak RSS, fresh process, load + 1 prediction",
-                _megabytes(cold["runtime"]["peak_rss_mb"]["median"]),
+                _mebibytes(cold["runtime"]["peak_rss_mb"]["median"]),
                 "—",
-                _megabytes(cold["sklearn"]["peak_rss_mb"]["median"]),
+                _mebibytes(cold["sklearn"]["peak_rss_mb"]["median"]),
                 format_spread(cold["ratios"]["peak_rss_runtime_over_sklearn"]),
                 "—",
             ]
@@ -378,7 +378,7 @@ def _cold_section(cold: Mapping[str, Any]) -> list[str]:
         ),
         ("interpreter start (before the first line)", "interpreter_start_s", format_seconds, None),
         ("whole process, including exit", "process_s", format_seconds, None),
-        ("peak RSS", "peak_rss_mb", _megabytes, "peak_rss_runtime_over_sklearn"),
+        ("peak RSS", "peak_rss_mb", _mebibytes, "peak_rss_runtime_over_sklearn"),
     ]
     rows = []
     for label, key, formatter, ratio_key in measures:

@@ -21,6 +21,7 @@ from runtime import BundleError
 from runtime._contract import ExitCode, exit_codes_text
 
 from ._errors import BudgetError, ExportError, ParityError
+from ._format import format_bytes
 
 if TYPE_CHECKING:
     from ._config import ExportConfig, ExportResult
@@ -143,8 +144,8 @@ def _output_options(out: argparse._ArgumentGroup, defaults: ExportConfig) -> Non
     out.add_argument(
         "--max-memory-mb",
         type=float,
-        metavar="MB",
-        help="device budget: peak RSS of a process that "
+        metavar="MiB",
+        help="device budget: peak RSS in MiB of a process that "
         f"loads the bundle and predicts once; the export fails (exit {budget_exit}) if the bundle needs more",
     )
     out.add_argument(
@@ -203,9 +204,9 @@ def _summary(result: ExportResult) -> str:
     latency, rss = manifest.performance.single_record_latency_us, manifest.performance.peak_rss_mb
     if latency is not None and rss is not None:
         lines.append(
-            f"  device path: p50 {latency.p50:.1f} µs, p99 {latency.p99:.1f} µs per record; peak RSS {rss:.0f} MB"
+            f"  device path: p50 {latency.p50:.1f} µs, p99 {latency.p99:.1f} µs per record; peak RSS {rss:.0f} MiB"
         )
-    lines.append(f"  bundle:   {result.bundle}  (model.onnx {manifest.model_file.size / 1e6:.2f} MB)")
+    lines.append(f"  bundle:   {result.bundle}  (model.onnx {format_bytes(manifest.model_file.size)})")
     for document in result.documents:
         lines.append(f"            {document.name}")
     lines.append(f"  joblib:   {result.joblib_path}  (dev machine only; never copy it to a device)")

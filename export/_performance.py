@@ -197,7 +197,7 @@ def check_budget(
     """
     assert performance.peak_rss_mb is not None and performance.single_record_latency_us is not None
     measured = {
-        "peak RSS": (performance.peak_rss_mb, max_memory_mb, "MB"),
+        "peak RSS": (performance.peak_rss_mb, max_memory_mb, "MiB"),
         "single-record p50 latency": (performance.single_record_latency_us.p50, max_latency_us, "µs"),
     }
     misses = [

@@ -12,8 +12,8 @@ from typing import Any
 import runtime
 
 from .._config import ExportResult
-from .._format import format_number
-from ._markup import Markup, capped, size
+from .._format import format_bytes, format_number
+from ._markup import Markup, capped
 
 # Parameters worth a line in the card; all of them are in manifest.json training.estimator_params.
 KEY_PARAMS = (
@@ -42,7 +42,7 @@ JOBLIB_HEADERS = ["compress", "size", "save", "load (median of 3)"]
 def summary_rows(result: ExportResult, markup: Markup) -> list[list[str]]:
     manifest, model = result.manifest, result.manifest.model_file
     sha256 = markup.code(model.sha256)
-    onnx_file = f"{markup.code(model.path)}, {size(model.size)}, sha256 {sha256}"
+    onnx_file = f"{markup.code(model.path)}, {format_bytes(model.size)}, sha256 {sha256}"
     return [
         ["Model", markup.code(manifest.name)],
         ["Version", markup.code(manifest.version)],
@@ -186,7 +186,7 @@ def performance_rows(performance: runtime.Performance, markup: Markup) -> list[l
         percentiles = ", ".join(f"{p} {format_number(getattr(latency, p), 3)}" for p in ("p50", "p90", "p99"))
         rows.append(["single-record latency (µs)", f"{percentiles} over {format_number(latency.calls)} calls"])
     if performance.peak_rss_mb is not None:
-        rows.append(["peak RSS, fresh process, load + 1 prediction", f"{performance.peak_rss_mb:.0f} MB"])
+        rows.append(["peak RSS, fresh process, load + 1 prediction", f"{performance.peak_rss_mb:.0f} MiB"])
     if performance.load_and_first_prediction_s is not None:
         rows.append(["load and first prediction", f"{performance.load_and_first_prediction_s:.3f} s"])
     for key in ("machine", "threads", "note"):
@@ -201,7 +201,7 @@ def budget_text(budget: runtime.Budget | None) -> str:
     limits = [
         f"{label} <= {limit:,.1f} {unit}"
         for limit, label, unit in (
-            (budget.max_memory_mb if budget else None, "peak RSS", "MB"),
+            (budget.max_memory_mb if budget else None, "peak RSS", "MiB"),
             (budget.max_latency_us if budget else None, "p50", "µs"),
         )
         if limit is not None
@@ -219,7 +219,8 @@ def not_measured(result: ExportResult) -> str:
 
 def joblib_rows(report: list[dict[str, Any]]) -> list[list[str]]:
     return [
-        [str(row["compress"]), size(row["bytes"]), f"{row['save_s']:.3f} s", f"{row['load_s']:.3f} s"] for row in report
+        [str(row["compress"]), format_bytes(row["bytes"]), f"{row['save_s']:.3f} s", f"{row['load_s']:.3f} s"]
+        for row in report
     ]
 
 

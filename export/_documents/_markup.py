@@ -1,5 +1,5 @@
 """How the documents write: Markdown and HTML markup for our prose and for user-provided values,
-tables, capped lists and sizes (numbers are written by :mod:`export._format`).
+tables and capped lists (numbers and sizes are written by :mod:`export._format`).
 
 User-provided text (column names, categories, classes, paths) can hold ``<``, ``|``, ``[`` or
 spaces: Markdown shows it in code spans, HTML escapes it with :func:`html.escape`.
@@ -18,9 +18,7 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["HTML", "MARKDOWN", "Markup", "capped", "html_table", "md_table", "sentence", "size"]
-
-MIB = 1024 * 1024
+__all__ = ["HTML", "MARKDOWN", "Markup", "capped", "html_table", "md_table", "sentence"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,12 +73,6 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{cell}</th>" for cell in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>\n" for row in rows)
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
-
-
-def size(n_bytes: float) -> str:
-    if n_bytes >= MIB:
-        return f"{n_bytes / MIB:.1f} MB"
-    return f"{n_bytes / 1024:.1f} KB"
 
 
 def capped(values: Sequence[Any], limit: int, markup: Markup) -> str:

@@ -18,9 +18,9 @@ from pathlib import Path
 from runtime._contract import MANIFEST_FILE, is_semver
 
 from .._config import ExportResult
-from .._format import format_number
+from .._format import format_bytes, format_number
 from ._facts import metric_rows, not_measured, parity_figures
-from ._markup import MARKDOWN, capped, size
+from ._markup import MARKDOWN, capped
 
 __all__ = ["CHECKS", "ChecklistItem", "checklist_items", "deployment_checklist"]
 
@@ -62,7 +62,7 @@ def _check_bundle(folder: Path, result: ExportResult) -> ChecklistItem:
     if _sha256(model) != manifest.model_file.sha256:
         evidence = f"{model.name} does not match the sha256 in {MANIFEST_FILE}"
         return ChecklistItem(title, False, evidence)
-    on_disk = size(model.stat().st_size)
+    on_disk = format_bytes(model.stat().st_size)
     return ChecklistItem(
         title, True, f"{model.name} ({on_disk}, sha256 matches) and {MANIFEST_FILE}; version {manifest.version}"
     )
@@ -148,7 +148,7 @@ def _check_performance(folder: Path, result: ExportResult) -> ChecklistItem:
     if latency is None or rss is None:
         return ChecklistItem(title, False, not_measured(result))
     machine = performance.machine or "machine not recorded"
-    return ChecklistItem(title, True, f"p50 {latency.p50:.1f} µs, peak RSS {rss:.0f} MB ({machine})")
+    return ChecklistItem(title, True, f"p50 {latency.p50:.1f} µs, peak RSS {rss:.0f} MiB ({machine})")
 
 
 def _check_parity(folder: Path, result: ExportResult) -> ChecklistItem:

@@ -110,9 +110,9 @@ def test_figures_table_shows_values_ratios_and_spreads(results):
     assert by_name["batch of 10,000 rows, 1 thread"][3] == "0.6 (0.5 – 0.625)"
     assert by_name["batch of 10,000 rows, all cores (2 threads)"][3] == "1 (1 – 1.25)"
     assert by_name["peak RSS, fresh process, load + 1 prediction"] == [
-        "140 MB",
+        "140 MiB",
         "—",
-        "250 MB",
+        "250 MiB",
         "0.56 (0.559 – 0.56)",
         "—",
     ]

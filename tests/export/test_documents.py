@@ -161,8 +161,8 @@ def test_checklist_ticks_performance_only_when_measured(demo_export, tmp_path):
     measured = _write_and_read(folder, _with_manifest(demo_export, performance=runtime.Performance.from_dict(MEASURED)))
     line = _checklist_line(measured["deployment_checklist.md"], "Memory and latency measured")
     assert line.startswith("- [x] ")
-    assert "p50 18.2 µs, peak RSS 61 MB" in line
-    assert "| peak RSS, fresh process, load + 1 prediction | 61 MB |" in measured["model_card.md"]
+    assert "p50 18.2 µs, peak RSS 61 MiB" in line
+    assert "| peak RSS, fresh process, load + 1 prediction | 61 MiB |" in measured["model_card.md"]
     assert "p50 18.2, p90 19, p99 30.5 over 2,000 calls" in measured["report.html"]
 
 

@@ -321,13 +321,13 @@ def test_device_budget_is_enforced_and_recorded(tmp_path, capsys):
     )
     budget = generous.manifest.performance.budget
     assert budget == runtime.Budget(max_memory_mb=100_000, max_latency_us=1_000_000, met=True)
-    assert "met: peak RSS <= 100,000.0 MB, p50 <= 1,000,000.0 µs" in (generous.bundle / "model_card.md").read_text()
+    assert "met: peak RSS <= 100,000.0 MiB, p50 <= 1,000,000.0 µs" in (generous.bundle / "model_card.md").read_text()
     # a budget no bundle can meet: exit 10, by how much, and CURRENT stays on the version that met it
     code = export_main(["--output", str(tmp_path), "--demo-rows", "2000", "--max-memory-mb", "1"])
     assert code == ExitCode.BUDGET_MISSED == 10
     message = capsys.readouterr().err.splitlines()[-1]  # after the progress lines
     assert message.startswith("error: the bundle misses the device budget: peak RSS ")
-    assert "exceeds the budget of 1.0 MB by " in message and "the current version was not changed" in message
+    assert "exceeds the budget of 1.0 MiB by " in message and "the current version was not changed" in message
     assert (tmp_path / "quality" / "CURRENT").read_text().strip() == "1.0.0"
     assert sorted(p.name for p in (tmp_path / "quality").iterdir() if not p.name.startswith(".")) == [
         "1.0.0",
