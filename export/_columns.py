@@ -13,6 +13,7 @@ outside a declared range, or missing where the file says never missing, stops th
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ def column_specs(
     """
     columns = []
     for name in spec.features:
+        _refuse_empty(name, features[name], spec)
         declared = schema.get(name, {})
         if name in spec.numeric:
             values = features[name].to_numpy(dtype=np.float64)
@@ -129,6 +131,16 @@ def column_specs(
         else:
             columns.append(_category_column(name, features[name].to_numpy(dtype=object), declared))
     return tuple(columns)
+
+
+def _refuse_empty(name: str, values: pd.Series, spec: TableSpec) -> None:
+    """A feature missing in every training row teaches the model nothing and its imputer drops it."""
+    missing = values.isna() if name in spec.numeric else values == MISSING_CATEGORY
+    if len(values) and bool(missing.all()):
+        raise ExportError(
+            f"column {name!r} is missing in all {len(values)} training rows: "
+            f"drop it (--drop {shlex.quote(name)}) or fill it"
+        )
 
 
 def _number_column(

@@ -133,6 +133,26 @@ def test_a_schema_contradicting_the_data_is_refused(schema, message):
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("wear", [np.nan] * 4, "column 'wear' is missing in all 4 training rows: drop it (--drop wear) or fill it"),
+        (
+            "shift",
+            [""] * 4,
+            "column 'shift' is missing in all 4 training rows: drop it (--drop shift) or fill it",
+        ),
+    ],
+)
+def test_a_column_missing_in_every_row_is_refused(column, values, message):
+    # was numpy's "zero-size array to reduction operation maximum which has no identity"
+    spec, features = _features()
+    features[column] = values
+    with pytest.raises(ExportError) as caught:
+        column_specs(spec, features, {})
+    assert str(caught.value) == message
+
+
 def test_schema_file(tmp_path):
     path = tmp_path / "schema.json"
     path.write_text(json.dumps({"columns": {"temp": {"valid_range": [1, 2]}}}))
