@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
+from typing import Any
 
-from ._contract import CURRENT_FILE, MANIFEST_FILE, is_semver, read_current
+from ._contract import CURRENT_FILE, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_MODEL_BYTES, is_semver, read_current
 from ._errors import BundleError
+from ._fields import shown
 from ._manifest import Manifest
 from ._onnx_scan import refuse_external_data
+from ._safe_io import SizeMismatchError, UnsafeFileError, read_bounded
 
 __all__ = ["resolve_bundle", "read_manifest", "read_model_bytes"]
 
@@ -23,44 +27,113 @@ __all__ = ["resolve_bundle", "read_manifest", "read_model_bytes"]
 def resolve_bundle(path: str | os.PathLike[str]) -> Path:
     """Return the version folder for ``path``: a version folder itself, or a model folder's current one."""
     folder = Path(path)
-    if not folder.exists():
-        raise BundleError(f"bundle path {str(folder)!r} does not exist")
-    if folder.is_file():
-        if folder.name == MANIFEST_FILE:
-            return folder.parent
-        raise BundleError(f"bundle path {str(folder)!r} is a file; pass the bundle folder that holds {MANIFEST_FILE}")
-    if (folder / MANIFEST_FILE).is_file():
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        raise BundleError(f"bundle path {str(folder)!r} does not exist") from None
+    except OSError as error:
+        raise BundleError(f"bundle path {str(folder)!r} cannot be read: {error.strerror or error}") from None
+    if stat.S_ISREG(info.st_mode) and folder.name == MANIFEST_FILE:
+        return folder.parent
+    if not stat.S_ISDIR(info.st_mode):
+        raise BundleError(
+            f"bundle path {str(folder)!r} is not a folder; pass the bundle folder that holds {MANIFEST_FILE}"
+        )
+    if os.path.lexists(folder / MANIFEST_FILE):
         return folder
     pointer = folder / CURRENT_FILE
-    if pointer.is_file():
-        try:
-            version = read_current(folder) or ""
-        except UnicodeDecodeError:
-            raise BundleError(f"{str(pointer)!r} is not UTF-8 text; it must hold a version like '1.0.0'") from None
-        if not is_semver(version):
-            raise BundleError(f"{str(pointer)!r} holds {version!r}, expected a semantic version like '1.0.0'")
-        version_folder = folder / version
-        if not (version_folder / MANIFEST_FILE).is_file():
-            raise BundleError(
-                f"{str(pointer)!r} names version {version!r} but {str(version_folder / MANIFEST_FILE)!r} is missing"
-            )
-        return version_folder
-    raise BundleError(
-        f"{str(folder)!r} is neither a bundle (no {MANIFEST_FILE}) nor a model folder (no {CURRENT_FILE} file)"
-    )
+    if not os.path.lexists(pointer):
+        raise BundleError(
+            f"{str(folder)!r} is neither a bundle (no {MANIFEST_FILE}) nor a model folder (no {CURRENT_FILE} file)"
+        )
+    try:
+        version = read_current(folder) or ""
+    except UnicodeDecodeError:
+        raise BundleError(f"{str(pointer)!r} is not UTF-8 text; it must hold a version like '1.0.0'") from None
+    except OSError as error:
+        raise BundleError(_os_error_text(error, pointer)) from None
+    if not is_semver(version):
+        raise BundleError(f"{str(pointer)!r} holds {shown(version)}, expected a semantic version like '1.0.0'")
+    version_folder = folder / version
+    if not os.path.lexists(version_folder / MANIFEST_FILE):
+        raise BundleError(
+            f"{str(pointer)!r} names version {version!r} but {str(version_folder / MANIFEST_FILE)!r} is missing"
+        )
+    return version_folder
+
+
+def _os_error_text(error: OSError, path: Path) -> str:
+    if isinstance(error, UnsafeFileError):
+        return f"{error}; bundles hold regular files only"
+    return f"{str(path)!r} cannot be read: {error.strerror or error}"
+
+
+def _read(folder: Path, name: str, limit: int, *, expected_size: int | None = None) -> bytes:
+    """A bundle file's bytes, through the checks of :mod:`runtime._safe_io`; every refusal a BundleError."""
+    path = folder / name
+    try:
+        return read_bounded(path, limit, inside=folder, expected_size=expected_size)
+    except FileNotFoundError:
+        expects = "; the manifest expects it" if expected_size is not None else ""
+        raise BundleError(f"{str(path)!r} is missing{expects}") from None
+    except SizeMismatchError as error:
+        raise BundleError(
+            f"{str(path)!r} has {error.actual} bytes, the manifest expects {expected_size}: "
+            "the file is truncated or replaced; copy the bundle again"
+        ) from None
+    except OSError as error:
+        raise BundleError(_os_error_text(error, path)) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise BundleError(f"manifest names the key {shown(key)} twice in one object; each key must appear once")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise BundleError(f"manifest holds {name}, which is not JSON; numbers must be finite")
+
+
+def _check_text(data: Any) -> None:
+    """Refuse strings that cannot be written as UTF-8 (lone surrogates from \\ud800 escapes)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BundleError(f"manifest holds the string {shown(item)}, which is not valid Unicode") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def read_manifest(folder: Path) -> Manifest:
-    """Parse ``manifest.json`` of a version folder into a :class:`Manifest`."""
+    """Parse ``manifest.json`` of a version folder into a :class:`Manifest`.
+
+    Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, no lone surrogates, at most
+    ``MAX_MANIFEST_BYTES``; every field is then checked by :meth:`Manifest.from_dict`.
+    """
     path = folder / MANIFEST_FILE
+    raw = _read(folder, MANIFEST_FILE, MAX_MANIFEST_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BundleError(f"{str(path)!r} is missing") from None
-    try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise BundleError(f"{str(path)!r} is not valid JSON: {error}") from None
+    except UnicodeDecodeError as error:
+        raise BundleError(f"{str(path)!r} is not UTF-8 text (byte {error.start})") from None
+    except RecursionError:
+        raise BundleError(f"{str(path)!r} nests too deeply to be a manifest") from None
+    except ValueError as error:  # e.g. an integer over Python's digit limit
+        raise BundleError(f"{str(path)!r} is not a manifest: {error}") from None
+    _check_text(data)
     return Manifest.from_dict(data)
 
 
@@ -73,18 +146,12 @@ def read_model_bytes(folder: Path, manifest: Manifest) -> bytes:
     name = manifest.model_file.path
     if Path(name).name != name or name in ("", ".", ".."):
         raise BundleError(f"manifest field model_file.path == {name!r} must be a file name inside the bundle folder")
-    path = folder / name
-    if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
-        raise BundleError(f"{str(path)!r} points outside the bundle folder; bundles must be self-contained")
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BundleError(f"{str(path)!r} is missing; the manifest expects it") from None
-    if len(data) != manifest.model_file.size:
+    if manifest.model_file.size > MAX_MODEL_BYTES:
         raise BundleError(
-            f"{str(path)!r} has {len(data)} bytes, the manifest expects {manifest.model_file.size}: "
-            "the file is truncated or replaced; copy the bundle again"
+            f"manifest field model_file.size == {manifest.model_file.size} is over the limit of {MAX_MODEL_BYTES} bytes"
         )
+    path = folder / name
+    data = _read(folder, name, MAX_MODEL_BYTES, expected_size=manifest.model_file.size)
     digest = hashlib.sha256(data).hexdigest()
     if digest != manifest.model_file.sha256:
         raise BundleError(

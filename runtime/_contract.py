@@ -31,6 +31,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._safe_io import read_bounded
+
 __all__ = [
     "CLASSIFICATION_TOLERANCE",
     "CURRENT_FILE",
@@ -39,6 +41,9 @@ __all__ = [
     "exit_codes_text",
     "LABEL_TIE_TOLERANCE",
     "MANIFEST_FILE",
+    "MAX_CURRENT_BYTES",
+    "MAX_MANIFEST_BYTES",
+    "MAX_MODEL_BYTES",
     "MISSING_CATEGORY",
     "MODEL_FILE",
     "REGRESSION_TOLERANCE",
@@ -68,8 +73,13 @@ LABEL_TIE_TOLERANCE = 1e-9
 
 # -- versions ----------------------------------------------------------------------------------
 _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
-# CURRENT holds one version and a newline; anything much longer is not a pointer at all.
-CURRENT_MAX_BYTES = 256
+# -- limits ------------------------------------------------------------------------------------
+# Nothing larger is read from a bundle. CURRENT holds one version and a newline; the shipped
+# manifest is 33 kB and model.onnx 0.7 MB (a fully grown 100-tree forest is 23 MB), and protobuf
+# cannot hold a model over 2 GiB anyway.
+MAX_CURRENT_BYTES = 256
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_MODEL_BYTES = 1024 * 1024 * 1024
 
 
 def is_semver(version: str) -> bool:
@@ -99,14 +109,15 @@ def semver_key(version: str) -> tuple[int, int, int, int, str]:
 def read_current(model_folder: str | os.PathLike[str]) -> str | None:
     """The text of ``model_folder/CURRENT`` without surrounding whitespace; None when there is none.
 
-    At most ``CURRENT_MAX_BYTES`` are read, so a huge file costs nothing; the caller decides whether
-    the text is a version (:func:`is_semver`). Raises ``OSError`` when the file exists but cannot be
-    read, ``UnicodeDecodeError`` when it is not UTF-8.
+    Only a regular file of at most ``MAX_CURRENT_BYTES`` inside the folder is read (see
+    :mod:`runtime._safe_io`), so a FIFO, a link to some other file or a huge file costs nothing and
+    its contents are never returned; the caller decides whether the text is a version
+    (:func:`is_semver`). Raises ``OSError`` (``UnsafeFileError`` for those cases) when the file exists
+    but cannot be read, ``UnicodeDecodeError`` when it is not UTF-8.
     """
-    path = Path(model_folder) / CURRENT_FILE
+    folder = Path(model_folder)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(CURRENT_MAX_BYTES + 1)
+        raw = read_bounded(folder / CURRENT_FILE, MAX_CURRENT_BYTES, inside=folder)
     except FileNotFoundError:
         return None
     return raw.decode("utf-8").strip()

@@ -29,6 +29,7 @@ from typing import Any, Literal, cast
 from ._contract import CLASSIFICATION_TOLERANCE, LABEL_TIE_TOLERANCE, is_semver
 from ._errors import BundleError, SchemaVersionError
 from ._evidence import DriftReference, Metrics, ParitySummary, Performance, Training
+from ._fields import finite, finite_list, shown
 from ._fields import optional as _opt
 from ._fields import require as _get
 
@@ -49,6 +50,16 @@ Task = Literal["binary_classification", "multiclass_classification", "regression
 TASKS: tuple[str, ...] = ("binary_classification", "multiclass_classification", "regression")
 ColumnKind = Literal["number", "category"]
 Label = int | str | bool | float
+# Model names go into URLs and HTTP headers: ASCII letters, digits and . _ - only.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _objects(items: list[Any], field: str) -> list[Mapping[str, Any]]:
+    """``items``, each of which must be a JSON object."""
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise BundleError(f"manifest field {field}[{index}] == {shown(item)}, expected an object")
+    return items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,12 +197,22 @@ class GoldenCase:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> GoldenCase:
-        probabilities = _opt(data, "probabilities", list, where)
+        inputs = dict(_get(data, "inputs", dict, where))
+        for name, value in inputs.items():
+            if value is not None and not isinstance(value, (str, int, float)):
+                raise BundleError(
+                    f"manifest field {where}inputs[{shown(name)}] == {shown(value)}, expected a JSON scalar"
+                )
+        label = data.get("label")
+        if label is not None and not isinstance(label, (int, str, bool, float)):
+            raise BundleError(f"manifest field {where}label == {shown(label)}, expected int, str, bool or float")
+        raw = _opt(data, "probabilities", list, where)
+        probabilities = finite_list(data, "probabilities", where) if raw is not None else None
         return cls(
-            inputs=dict(_get(data, "inputs", dict, where)),
-            label=data.get("label"),
-            probabilities=tuple(float(p) for p in probabilities) if probabilities is not None else None,
-            value=_opt(data, "value", (int, float), where),
+            inputs=inputs,
+            label=label,
+            probabilities=probabilities,
+            value=finite(data, "value", where, missing_ok=True),
             kind=_opt(data, "kind", str, where) or "held-out",
         )
 
@@ -233,6 +254,11 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise BundleError(
+                f"manifest field name == {shown(self.name)}, expected 1 to 128 of A-Z a-z 0-9 . _ - "
+                "(starting with a letter or digit): it is sent in URLs and headers"
+            )
         if not is_semver(self.version):
             raise BundleError(f"manifest field version == {self.version!r} is not a semantic version like '1.0.0'")
         if self.task not in TASKS:
@@ -245,6 +271,8 @@ class Manifest:
                 raise BundleError(f"manifest field classes == {self.classes!r}, a classifier needs >= 2")
             if self.outputs.probabilities is None:
                 raise BundleError("manifest field outputs.probabilities is missing for a classifier")
+            if len(set(self.classes)) != len(self.classes):
+                raise BundleError(f"manifest field classes == {shown(list(self.classes))} names a class twice")
         names = [column.name for column in self.inputs]
         if not names or len(set(names)) != len(names):
             raise BundleError(f"manifest field inputs must name each column once, got {names!r}")
@@ -255,11 +283,28 @@ class Manifest:
                     f"manifest field drift_reference.columns[{name!r}] is a {reference.kind} reference, but the "
                     f"inputs have {'no such column' if name not in kinds else 'a ' + kinds[name] + ' column'}"
                 )
+        self._check_golden_cases(names)
         if not self.tolerance >= 0 or not self.label_tie_tolerance >= 0:
             raise BundleError(
                 f"manifest fields tolerance == {self.tolerance!r} and label_tie_tolerance == "
                 f"{self.label_tie_tolerance!r} must be finite numbers >= 0"
             )
+
+    def _check_golden_cases(self, names: list[str]) -> None:
+        expected = set(names)
+        for index, case in enumerate(self.golden_cases):
+            where = f"manifest field golden_cases[{index}]"
+            if set(case.inputs) != expected:
+                raise BundleError(f"{where}.inputs names {shown(sorted(case.inputs))}, expected the columns {names!r}")
+            if self.task == "regression":
+                if case.value is None:
+                    raise BundleError(f"{where}.value is missing for a regression model")
+                continue
+            assert self.classes is not None
+            if case.label not in self.classes:
+                raise BundleError(f"{where}.label == {shown(case.label)} is not one of the classes")
+            if case.probabilities is None or len(case.probabilities) != len(self.classes):
+                raise BundleError(f"{where}.probabilities must hold one probability per class ({len(self.classes)})")
 
     @property
     def is_classifier(self) -> bool:
@@ -317,13 +362,16 @@ class Manifest:
                 f"manifest schema version {version} is no longer readable "
                 f"(this runtime reads {list(READABLE_SCHEMA_VERSIONS)}): re-export the bundle"
             )
-        raw_inputs = _get(data, "inputs", list, "")
+        raw_inputs = _objects(_get(data, "inputs", list, ""), "inputs")
         raw_classes = _opt(data, "classes", list, "")
         if raw_classes is not None:
             for label in raw_classes:
                 if not isinstance(label, (int, str, bool, float)):
-                    raise BundleError(f"manifest field classes holds {label!r}, expected int, str, bool or float")
-        raw_golden = _opt(data, "golden_cases", list, "") or []
+                    raise BundleError(f"manifest field classes holds {shown(label)}, expected int, str, bool or float")
+        raw_golden = _objects(_opt(data, "golden_cases", list, "") or [], "golden_cases")
+        libraries = _opt(data, "libraries", dict, "") or {}
+        if not all(isinstance(value, str) for value in libraries.values()):
+            raise BundleError(f"manifest field libraries == {shown(libraries)}, expected names and version strings")
         return cls(
             schema_version=version,
             name=_get(data, "name", str, ""),
@@ -338,7 +386,7 @@ class Manifest:
             inputs=tuple(ColumnSpec.from_dict(c, f"inputs[{i}].") for i, c in enumerate(raw_inputs)),
             outputs=OutputSpec.from_dict(_get(data, "outputs", dict, "")),
             model_file=FileSpec.from_dict(_get(data, "model_file", dict, ""), "model_file."),
-            libraries=dict(_opt(data, "libraries", dict, "") or {}),
+            libraries=dict(libraries),
             training=Training.from_dict(_opt(data, "training", dict, "")),
             metrics=Metrics.from_dict(_opt(data, "metrics", dict, "")),
             parity=ParitySummary.from_dict(_opt(data, "parity", dict, "")),

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ __all__ = ["BatchPrediction", "Model", "Prediction", "RejectedRow", "load", "ses
 logger = logging.getLogger(__name__)
 
 _ONNX_TYPES = {"number": "tensor(double)", "category": "tensor(string)"}
+# A default forest loads in about 0.1 s and a fully grown one in 0.5 s on a 2-core gateway.
+LOAD_DEADLINE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,16 @@ class Model:
             reason, in ``BatchPrediction.rejected``.
         on_unknown : override the model's unknown-category policy for this call.
         """
+        return self._predict_batch(data, errors=errors, on_unknown=on_unknown)
+
+    def _predict_batch(
+        self,
+        data: Any,
+        *,
+        errors: str = "raise",
+        on_unknown: UnknownPolicy | None = None,
+        run_options: ort.RunOptions | None = None,
+    ) -> BatchPrediction:
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors == {errors!r}, must be 'raise' or 'skip'")
         feeds, n_rows, problems, flags = self.validate_batch(data, on_unknown=on_unknown)
@@ -254,7 +267,7 @@ class Model:
         kept_flags = {row: tuple(reasons) for row, reasons in flags.items() if row not in rejected_rows}
         if len(rows) == 0:
             return BatchPrediction(self.name, self.version, rows, self.classes, rejected=rejected)
-        output = self._session.run(self._output_names, feeds)[0]
+        output = self._session.run(self._output_names, feeds, run_options)[0]
         if self.classes is None:
             return BatchPrediction(
                 self.name,
@@ -284,14 +297,35 @@ class Model:
         return labels
 
     # -- load-time self-test ----------------------------------------------------------------------
-    def _check_golden_cases(self, cases: Sequence[GoldenCase]) -> None:
+    def _check_golden_cases(
+        self, cases: Sequence[GoldenCase], *, deadline_s: float | None = None, load_deadline_s: float | None = None
+    ) -> None:
         if not cases:
             raise BundleError(f"bundle {self._label} has no golden cases; the runtime cannot prove it reproduces them")
         records = [case.inputs for case in cases]
+        # A graph that never finishes (a huge Loop) is stopped by onnxruntime's terminate flag.
+        run_options = ort.RunOptions()
+        run_options.log_severity_level = 4  # a terminated run is reported below, in one line
+        timer = threading.Timer(deadline_s, setattr, (run_options, "terminate", True)) if deadline_s else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
-            result = self.predict_batch(records, on_unknown="flag")
+            result = self._predict_batch(records, on_unknown="flag", run_options=run_options)
         except InputError as error:
             raise BundleError(f"golden cases of {self._label} do not match its own input schema: {error}") from None
+        except Exception as error:  # onnxruntime's own exception types; a terminated run is one of them
+            if run_options.terminate:
+                raise BundleError(
+                    f"the golden cases of {self._label} did not finish within the load's deadline of "
+                    f"{load_deadline_s or deadline_s:g} s; the graph runs too long for a device (or never ends)"
+                ) from None
+            raise BundleError(
+                f"onnxruntime {ort.__version__} cannot run model.onnx of {self._label}: {_first_line(error)}"
+            ) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
         tolerance = self.manifest.tolerance
         for index, case in enumerate(cases):
             if self.classes is not None:
@@ -322,6 +356,37 @@ class Model:
 def _short(values: np.ndarray) -> str:
     """Probabilities to 12 significant digits: enough to see a difference above the tolerance."""
     return cap_list([float(f"{float(v):.12g}") for v in values])
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _within(deadline_s: float | None, call: Any, what: str) -> Any:
+    """``call()``, or a BundleError when it takes longer than ``deadline_s``.
+
+    The call runs in a daemon thread that is abandoned at the deadline (onnxruntime cannot cancel
+    building a session); it goes on until it ends and then frees what it held.
+    """
+    if deadline_s is None:
+        return call()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="bundle-load", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if worker.is_alive():
+        raise BundleError(f"{what} did not finish within {deadline_s:g} s; the load was abandoned")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def session_options(*, threads: int = 1, arena: bool = False, spinning: bool = False) -> ort.SessionOptions:
@@ -387,6 +452,7 @@ def load(
     arena: bool = False,
     spinning: bool = False,
     options: ort.SessionOptions | None = None,
+    deadline_s: float | None = LOAD_DEADLINE_S,
 ) -> Model:
     """Verify a bundle and open it for prediction.
 
@@ -404,6 +470,9 @@ def load(
         ``"flag"`` predicts them (the encoder ignores them) and lists them in the result's flags.
     arena, spinning : onnxruntime's CPU memory arena and thread spinning, both off by default.
     options : a complete ``onnxruntime.SessionOptions`` replacing the three above.
+    deadline_s : opening the session and replaying the golden cases together may take this long
+        (default ``LOAD_DEADLINE_S``); past it the load is refused with :class:`BundleError`, so a
+        graph that never finishes cannot hang a device. None waits without limit.
 
     Examples
     --------
@@ -418,17 +487,26 @@ def load(
     manifest = read_manifest(folder)
     model_bytes = read_model_bytes(folder, manifest)
     label = f"{manifest.name!r} {manifest.version}"
+    started = time.monotonic()
     try:
-        session = ort.InferenceSession(
-            model_bytes,
-            sess_options=options or session_options(threads=threads, arena=arena, spinning=spinning),
-            providers=["CPUExecutionProvider"],
+        session = _within(
+            deadline_s,
+            lambda: ort.InferenceSession(
+                model_bytes,
+                sess_options=options or session_options(threads=threads, arena=arena, spinning=spinning),
+                providers=["CPUExecutionProvider"],
+            ),
+            f"opening model.onnx of {label}",
         )
+    except BundleError:
+        raise
     except Exception as error:  # onnxruntime raises its own exception types, not rooted in ValueError
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BundleError(f"onnxruntime {ort.__version__} cannot open model.onnx of {label}: {first_line}") from error
+        raise BundleError(
+            f"onnxruntime {ort.__version__} cannot open model.onnx of {label}: {_first_line(error)}"
+        ) from error
     _check_signature(manifest, session, label)
     model = Model(manifest, session, folder, on_unknown=on_unknown)
-    model._check_golden_cases(manifest.golden_cases)
+    remaining = None if deadline_s is None else max(0.001, deadline_s - (time.monotonic() - started))
+    model._check_golden_cases(manifest.golden_cases, deadline_s=remaining, load_deadline_s=deadline_s)
     logger.info("loaded %s from %s (%d golden cases reproduced)", label, folder, len(manifest.golden_cases))
     return model

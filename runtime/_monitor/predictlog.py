@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._text import json_safe, utc_iso
+from .logdb import LOG_SCHEMA_VERSION, connect
 
 __all__ = ["LOG_SCHEMA_VERSION", "LogEntry", "LogStatus", "PredictionLog", "check_prediction_log"]
 
@@ -55,34 +56,11 @@ logger = logging.getLogger(__name__)
 LogStatus = Literal["written", "failed"]
 SyncMode = Literal["normal", "full"]
 
-# PRAGMA user_version of the log database: bump it (and teach _open to upgrade) when the table changes.
-LOG_SCHEMA_VERSION = 1
 PRUNE_SLICE_ROWS = 5_000
 FAILURE_LOG_INTERVAL_S = 10.0
 # A rejected request's body is kept up to this many characters, enough to see what was sent.
 REQUEST_EXCERPT_CHARS = 2_000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    id INTEGER PRIMARY KEY,
-    request_id TEXT NOT NULL,
-    row INTEGER,
-    time_utc TEXT NOT NULL,
-    time_epoch REAL NOT NULL,
-    endpoint TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    model TEXT,
-    version TEXT,
-    inputs TEXT,
-    outputs TEXT,
-    flags TEXT,
-    latency_ms REAL,
-    error TEXT,
-    request_excerpt TEXT
-);
-CREATE INDEX IF NOT EXISTS predictions_request_id ON predictions (request_id);
-CREATE INDEX IF NOT EXISTS predictions_time_epoch ON predictions (time_epoch);
-"""
 _INSERT = (
     "INSERT INTO predictions (request_id, row, time_utc, time_epoch, endpoint, status, model, version, "
     "inputs, outputs, flags, latency_ms, error, request_excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -190,23 +168,15 @@ def _json(value: Any) -> str:
 
 
 def _connect(path: Path, sync: SyncMode, busy_timeout_s: float) -> sqlite3.Connection:
-    """Open (creating if needed) the log database, in WAL mode, with the table in place."""
-    connection = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+    """Open (creating or upgrading if needed) the log database for the writer thread, in WAL mode."""
+    connection = connect(path, busy_timeout_s=busy_timeout_s, check_same_thread=False)
     try:
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, LOG_SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(
-                f"prediction log {str(path)!r} has schema version {version}, this runtime writes "
-                f"{LOG_SCHEMA_VERSION}: pass another --log path"
-            )
         mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.DatabaseError(f"prediction log {str(path)!r} cannot use WAL mode (got {mode!r})")
         connection.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
         # Keep the WAL file from staying at its high-water mark after a checkpoint.
         connection.execute("PRAGMA journal_size_limit=67108864")
-        connection.executescript(_SCHEMA)
-        connection.execute(f"PRAGMA user_version={LOG_SCHEMA_VERSION}")
     except BaseException:
         connection.close()
         raise

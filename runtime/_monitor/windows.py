@@ -1,11 +1,11 @@
 """Monitoring data: recent inputs from the prediction log (or a CSV), ground truth fed back later,
 and accuracy over a window against the baseline the bundle recorded at export.
 
-The prediction log is the server's SQLite database (``runtime._monitor.predictlog``): one row per predicted
-record with its request id, row within the request, time, inputs and outputs as JSON. Feedback is
-kept in the same database, in a ``feedback`` table keyed by (request id, row), so a late label can
-be joined with the prediction it belongs to; a label whose request is not (yet) in the log is kept
-and counted, never dropped.
+The prediction log is the server's SQLite database (schema in :mod:`.logdb`, written by
+:mod:`.predictlog`): one row per predicted record with its request id, row within the request, time,
+inputs and outputs as JSON. Feedback is kept in the same database, in the ``feedback`` table keyed by
+(request id, row), so a late label can be joined with the prediction it belongs to; a label whose
+request is not (yet) in the log is kept and counted, never dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from .._manifest import Manifest
 from .._text import utc_iso
 from .drift import Thresholds, drift_report, worst
+from .logdb import connect
 
 __all__ = [
     "Window",
@@ -41,16 +42,6 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # A verdict on accuracy needs some labels; fewer than this and the report says so instead.
 MIN_LABELLED_ROWS = 30
-
-_FEEDBACK_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    request_id TEXT NOT NULL,
-    row INTEGER NOT NULL DEFAULT 0,
-    label TEXT NOT NULL,
-    received_utc TEXT NOT NULL,
-    PRIMARY KEY (request_id, row)
-);
-"""
 
 
 def parse_duration(text: str) -> float:
@@ -89,11 +80,7 @@ def _columns_from_records(manifest: Manifest, records: Sequence[Mapping[str, Any
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    if not path.is_file():
-        raise FileNotFoundError(2, "no such prediction log", str(path))
-    connection = sqlite3.connect(str(path), timeout=10.0)
-    connection.execute("PRAGMA busy_timeout=10000")
-    return connection
+    return connect(path, create=False)
 
 
 def read_log_window(
@@ -217,14 +204,18 @@ def ingest_feedback(log_path: str | Path, feedback_path: str | Path, manifest: M
         entries.append((str(request_id), row, text, received))
     connection = _connect(Path(log_path))
     try:
-        with connection:
-            connection.executescript(_FEEDBACK_SCHEMA)
+        connection.execute("BEGIN IMMEDIATE")  # all labels of the file, or none
+        try:
             connection.executemany(
                 "INSERT INTO feedback (request_id, row, label, received_utc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (request_id, row) DO UPDATE SET "
                 "label = excluded.label, received_utc = excluded.received_utc",
                 entries,
             )
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
         matched = connection.execute(
             "SELECT COUNT(*) FROM feedback f JOIN predictions p ON p.request_id = f.request_id "
             "AND COALESCE(p.row, 0) = f.row AND p.error IS NULL"
@@ -255,15 +246,9 @@ def accuracy_report(
     baseline_f1 = manifest.metrics.macro_f1
     connection = _connect(Path(log_path))
     try:
-        exists = connection.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='feedback'").fetchone()
-        labels = (
-            dict(
-                ((rid, row), label)
-                for rid, row, label in connection.execute("SELECT request_id, row, label FROM feedback")
-            )
-            if exists
-            else {}
-        )
+        labels = {
+            (rid, row): label for rid, row, label in connection.execute("SELECT request_id, row, label FROM feedback")
+        }
     finally:
         connection.close()
     truth: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +248,132 @@ def test_typed_sections_round_trip_the_shipped_manifest(shipped_bundle):
     assert manifest.parity.kinds["threshold"].details["split_nodes"] > 0
     assert manifest.performance.single_record_latency_us is not None
     assert manifest.to_dict() == data
+
+
+# -- hostile bundle files (issue 10: findings 2, 5, 6, 10) --------------------------------------------
+
+
+def _secret(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password=hunter2\n")
+    return secret
+
+
+def current_links_to_a_secret(bundle: Path) -> None:
+    (bundle.parent / "CURRENT").unlink()
+    (bundle.parent / "CURRENT").symlink_to(_secret(bundle.parent.parent))
+
+
+def current_is_huge(bundle: Path) -> None:
+    (bundle.parent / "CURRENT").write_bytes(b"1.0.0" + b" " * 50_000_000)
+
+
+def manifest_links_outside(bundle: Path) -> None:
+    outside = bundle.parent.parent / "manifest.json"
+    (bundle / "manifest.json").rename(outside)
+    (bundle / "manifest.json").symlink_to(outside)
+
+
+def model_is_a_fifo(bundle: Path) -> None:
+    (bundle / "model.onnx").unlink()
+    os.mkfifo(bundle / "model.onnx")
+
+
+def model_is_a_sparse_4_gib_file(bundle: Path) -> None:
+    with open(bundle / "model.onnx", "r+b") as handle:
+        handle.truncate(4 * 1024**3)
+
+
+def _raw_manifest(change):
+    def damage(bundle: Path) -> None:
+        path = bundle / "manifest.json"
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+    return damage
+
+
+HOSTILE = [
+    (current_links_to_a_secret, "is a link to a file outside", "CURRENT"),
+    (
+        current_is_huge,
+        "has 50,000,005 bytes, more than the limit of 256 bytes; bundles hold regular files only",
+        "CURRENT",
+    ),
+    (manifest_links_outside, "manifest.json' is a link to a file outside", "manifest"),
+    (
+        model_is_a_fifo,
+        "model.onnx' is a FIFO (named pipe), not a regular file; bundles hold regular files only",
+        "model",
+    ),
+    (model_is_a_sparse_4_gib_file, "model.onnx' has 4294967296 bytes, the manifest expects 680443", "model"),
+    (
+        lambda b: edit_manifest(b, lambda m: m.update(version="1.0.0\n")),
+        "manifest field version == '1.0.0\\n' is not a semantic version like '1.0.0'",
+        "manifest",
+    ),
+    (
+        _raw_manifest(lambda text: text.replace('"name": "quality"', '"name": "qu\\ud800ality"', 1)),
+        "manifest holds the string 'qu\\ud800ality', which is not valid Unicode",
+        "manifest",
+    ),
+    (
+        lambda b: edit_manifest(b, lambda m: m.update(name="line 3")),
+        "manifest field name == 'line 3', expected 1 to 128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)",
+        "manifest",
+    ),
+    (
+        _raw_manifest(lambda text: text.replace('"name": "quality"', '"name": "quality", "name": "other"', 1)),
+        "manifest names the key 'name' twice in one object; each key must appear once",
+        "manifest",
+    ),
+    (
+        _raw_manifest(lambda text: text.replace('"tolerance": 1e-09', '"tolerance": NaN', 1)),
+        "manifest holds NaN, which is not JSON; numbers must be finite",
+        "manifest",
+    ),
+    (
+        _raw_manifest(lambda text: text.replace('"size": 680443', '"size": ' + "9" * 5000, 1)),
+        "is not a manifest: Exceeds the limit (4300 digits) for integer string conversion",
+        "manifest",
+    ),
+    (
+        _raw_manifest(
+            lambda text: text.replace(
+                '"description": ', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "description": ', 1
+            )
+        ),
+        "nests too deeply to be a manifest",
+        "manifest",
+    ),
+    (
+        lambda b: edit_manifest(b, lambda m: m["golden_cases"][0].update(probabilities=["0.9", "0.1"])),
+        "manifest field golden_cases[0].probabilities == ['0.9', '0.1'], expected a list of finite numbers",
+        "manifest",
+    ),
+    (
+        lambda b: edit_manifest(b, lambda m: m["inputs"].append("shift")),
+        "manifest field inputs[7] == 'shift', expected an object",
+        "manifest",
+    ),
+    (
+        lambda b: edit_manifest(b, lambda m: m["golden_cases"][1].update(label=7)),
+        "manifest field golden_cases[1].label == 7 is not one of the classes",
+        "manifest",
+    ),
+]
+
+
+@pytest.mark.parametrize(("damage", "fragment", "what"), HOSTILE, ids=[f"{i}-{h[2]}" for i, h in enumerate(HOSTILE)])
+def test_a_hostile_bundle_file_is_refused_with_one_short_line(bundle, damage, fragment, what):
+    damage(bundle)
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime", "info", str(bundle.parent)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,  # a FIFO must not hang the load
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("error: bundle refused: ") and result.stderr.count("\n") == 1
+    assert fragment in result.stderr
+    assert "hunter2" not in result.stderr and len(result.stderr) < 400

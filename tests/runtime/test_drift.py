@@ -140,6 +140,7 @@ def regression_manifest(manifest: runtime.Manifest, held_out_values: np.ndarray)
         classes=None,
         outputs=runtime.OutputSpec(value="value"),
         drift_reference=reference,
+        golden_cases=(),
     )
 
 

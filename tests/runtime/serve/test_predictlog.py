@@ -209,7 +209,8 @@ def test_a_log_of_another_schema_version_is_refused(log_path):
     with closing(sqlite3.connect(log_path)) as db:
         db.execute("PRAGMA user_version = 7")
     with pytest.raises(
-        sqlite3.DatabaseError, match="has schema version 7, this runtime writes 1: pass another --log path"
+        sqlite3.DatabaseError,
+        match="has schema version 7, newer than this runtime reads \\(2\\): upgrade the runtime or",
     ):
         check_prediction_log(log_path)
 
