@@ -9,8 +9,8 @@ defaults from these fields. The other classes are the results the stages of
     ExportConfig ─► PreparedData ─► (fitted Pipeline, SearchRecord) ─► metrics ─► ConvertedModel
                  ─► ParityReport ─► ExportResult
 
-This module imports no heavy library (the annotations naming pandas, numpy and scikit-learn types
-are strings), so the command line can read the defaults without them.
+This module imports nothing from the training side (the annotations naming pandas, numpy and
+scikit-learn types are strings), so the command line can read the defaults without the export extra.
 
 >>> ExportConfig().seed, ExportConfig().output
 (42, PosixPath('models'))
@@ -22,12 +22,14 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import runtime
+
+from ._errors import ExportError
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     from sklearn.pipeline import Pipeline
-
-    import runtime
 
 __all__ = [
     "ConvertedModel",
@@ -37,6 +39,7 @@ __all__ = [
     "ParityReport",
     "PreparedData",
     "TableSpec",
+    "check_options",
     "config_from_record",
     "config_record",
 ]
@@ -72,6 +75,16 @@ class ExportConfig:
     def demo(self) -> bool:
         """True when the export trains on the built-in demo data set."""
         return self.data is None
+
+
+def check_options(config: ExportConfig) -> None:
+    """Refuse option combinations that cannot work, before any data is read."""
+    if config.pipeline and (config.estimator != "random_forest" or config.params):
+        raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
+    if not config.measure and (config.max_memory_mb is not None or config.max_latency_us is not None):
+        raise ExportError(
+            "a device budget (--max-memory-mb, --max-latency-us) needs the measurements: drop --no-measure"
+        )
 
 
 def config_record(config: ExportConfig) -> dict[str, Any]:
@@ -173,8 +186,6 @@ class ParityReport:
 
     def summary(self) -> runtime.ParitySummary:
         """The manifest's ``parity`` section: everything but the worst cases and the golden cases."""
-        import runtime
-
         return runtime.ParitySummary.from_dict(self._summary_dict())
 
     def to_dict(self) -> dict[str, Any]:

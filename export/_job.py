@@ -21,9 +21,9 @@ import runtime
 
 from . import _convert, _manifest, _parity, _performance, _publish
 from ._columns import column_specs, read_schema_file
-from ._config import ExportConfig, ExportResult, ParityReport
+from ._config import ExportConfig, ExportResult, ParityReport, check_options
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
-from ._errors import ExportError, ParityError
+from ._errors import ParityError
 from ._metrics import measure_quality
 from ._pipeline import build_pipeline, is_regression, load_user_pipeline
 from ._train import train, tuning_grid
@@ -40,16 +40,6 @@ def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     timings[key] = time.perf_counter() - start
-
-
-def check_options(config: ExportConfig) -> None:
-    """Refuse option combinations that cannot work, before any data is read."""
-    if config.pipeline and (config.estimator != "random_forest" or config.params):
-        raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
-    if not config.measure and (config.max_memory_mb is not None or config.max_latency_us is not None):
-        raise ExportError(
-            "a device budget (--max-memory-mb, --max-latency-us) needs the measurements: drop --no-measure"
-        )
 
 
 def run_export(config: ExportConfig, progress: Progress = lambda message: None) -> ExportResult:
