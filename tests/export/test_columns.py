@@ -10,9 +10,11 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("sklearn")
 
-from export import ExportError  # noqa: E402
+import runtime  # noqa: E402
+from export import ExportConfig, ExportError, run_export  # noqa: E402
 from export._columns import RANGE_MARGIN, column_specs, infer_spec, prepare_frame, read_schema_file  # noqa: E402
 from export._config import TableSpec  # noqa: E402
+from tests.export.conftest import TINY  # noqa: E402
 
 
 @pytest.fixture()
@@ -161,3 +163,43 @@ def test_schema_file(tmp_path):
     with pytest.raises(ValueError) as caught:
         read_schema_file(path)
     assert str(caught.value) == f'schema file {str(path)!r} must hold {{"columns": {{name: {{...}}}}}}'
+
+
+def test_an_export_with_a_schema_file_sets_ranges_and_nullability(tmp_path):
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "columns": {
+                    "temperature": {"valid_range": [140, 260], "description": "melt temperature, deg C"},
+                    "machine_type": {"nullable": True},
+                }
+            }
+        )
+    )
+    result = run_export(ExportConfig(output=tmp_path / "models", schema=schema, **TINY))
+    manifest = runtime.load(result.bundle).manifest
+    temperature = manifest.column("temperature")
+    assert temperature.valid_range == (140.0, 260.0) and temperature.range_source == "the schema file"
+    assert temperature.description == "melt temperature, deg C"
+    assert manifest.column("machine_type").nullable is True
+    assert result.parity.kinds["range-boundary"]["cases"] > 0
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            {"temperature": {"valid_range": [160, 240]}},
+            "training values of 'temperature' lie outside its valid range [160.0, 240.0] from the schema file",
+        ),
+        ({"pressure": {"nullable": False}}, "the schema file says 'pressure' is never missing, but"),
+    ],
+)
+def test_an_export_whose_schema_contradicts_the_data_writes_nothing(tmp_path, columns, message):
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"columns": columns}))
+    with pytest.raises(ExportError, match=None) as caught:
+        run_export(ExportConfig(output=tmp_path / "models", schema=schema, **TINY))
+    assert message in str(caught.value)
+    assert not (tmp_path / "models" / "quality").exists()
