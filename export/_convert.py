@@ -95,7 +95,7 @@ def _convert(
     estimator: Any, initial_types: list[Any], options: dict[int, Any], where: Pipeline, **kwargs: Any
 ) -> onnx.ModelProto:
     try:
-        return convert_sklearn(
+        model: onnx.ModelProto = convert_sklearn(
             estimator,
             initial_types=initial_types,
             target_opset=OPSETS,
@@ -103,6 +103,7 @@ def _convert(
             custom_conversion_functions=_CUSTOM_CONVERTERS,
             **kwargs,
         )
+        return model
     except ConversionError:
         raise
     except Exception as error:
