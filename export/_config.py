@@ -130,6 +130,11 @@ class Destination:
     def bundle(self) -> Path:
         return self.model_folder / self.version
 
+    @property
+    def joblib_path(self) -> Path:
+        """The joblib twin: beside the bundle, never in it."""
+        return self.model_folder / f"{self.version}.joblib"
+
 
 @dataclasses.dataclass(frozen=True)
 class TableSpec:

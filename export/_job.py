@@ -1,16 +1,21 @@
 """The export job: data -> fitted Pipeline -> ONNX -> parity proof -> versioned bundle.
 
 :func:`run_export` is what ``python -m export`` calls: the stages in order, each given what it
-needs and returning its result; every stage reports through ``progress``. Where the bundle is
-built and how it becomes current is :mod:`export._publish`; a failed parity proof raises
-:class:`ParityError` before anything is written where a device could pick it up.
+needs and returning its result, so data flows one way; every stage reports through ``progress``.
+
+1. options (:func:`check_options`), data (:mod:`._data`), columns (:mod:`._columns`), destination
+2. train (:mod:`._train`), metrics (:mod:`._metrics`), convert (:mod:`._convert`)
+3. draft manifest (:mod:`._manifest`), parity proof (:mod:`._parity`): on failure the report goes
+   to ``.rejected/`` and :class:`ParityError` is raised before anything a device could pick up
+4. evidence into the manifest, then in a staging folder (:mod:`._publish`): model and manifest,
+   performance and budget (:mod:`._performance`), side files, joblib twin, documents
+   (:mod:`._documents`); renamed into place, loaded back, and only then made current.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +26,9 @@ import runtime
 
 from . import _convert, _manifest, _parity, _performance, _publish
 from ._columns import column_specs, read_schema_file
-from ._config import ExportConfig, ExportResult, ParityReport, check_options
+from ._config import ConvertedModel, Destination, ExportConfig, ExportResult, ParityReport, PreparedData, check_options
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
+from ._documents import write_documents
 from ._errors import ParityError
 from ._metrics import measure_quality
 from ._pipeline import build_pipeline, is_regression, load_user_pipeline
@@ -30,13 +36,13 @@ from ._train import train, tuning_grid
 
 __all__ = ["run_export"]
 
-logger = logging.getLogger(__name__)
-
 Progress = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+def _timed(timings: dict[str, float], key: str, progress: Progress, message: str | None = None) -> Iterator[None]:
+    if message:
+        progress(message)
     start = time.perf_counter()
     yield
     timings[key] = time.perf_counter() - start
@@ -51,71 +57,72 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
     data = prepare_data(config, regression=regression)
     schema = read_schema_file(config.schema) if config.schema else {}
+    columns = column_specs(data.spec, data.features, schema, demo_ranges=DEMO_NUMERIC_RANGES if config.demo else None)
     where = _publish.destination(config)
     pipeline = user_pipeline or build_pipeline(data.spec, config.estimator, seed=config.seed, params=config.params)
-    columns = column_specs(data.spec, data.features, schema, demo_ranges=DEMO_NUMERIC_RANGES if config.demo else None)
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
-    with _timed(timings, "train_s"):
+    with _timed(timings, "train_s", progress):
         pipeline, search = train(pipeline, data.x_train, data.y_train, task=data.task, grid=grid, progress=progress)
-    progress("metrics: held-out split, permutation importance")
-    with _timed(timings, "metrics_s"):
+    with _timed(timings, "metrics_s", progress, "metrics: held-out split, permutation importance"):
         metrics = measure_quality(pipeline, data, seed=config.seed)
-    progress("converting to ONNX")
-    with _timed(timings, "convert_s"):
+    with _timed(timings, "convert_s", progress, "converting to ONNX"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
 
     manifest = _manifest.draft_manifest(config, where, data, columns, pipeline, converted)
-    progress("parity: building hard cases")
-    with _timed(timings, "parity_s"):
+    with _timed(timings, "parity_s", progress, "parity: building hard cases"):
         device = _parity.device_model(manifest, converted.onnx_bytes)
         parity = _parity.prove_parity(pipeline, device, data, seed=config.seed, progress=progress)
     if not parity.passed:
         raise ParityError(parity, _publish.reject(where, parity))
     manifest = _manifest.with_evidence(
-        manifest,
-        device=device,
-        data=data,
-        pipeline=pipeline,
-        metrics=metrics,
-        parity=parity,
-        search=search,
-        user_pipeline=config.pipeline,
+        manifest, device, data, pipeline, metrics=metrics, parity=parity, search=search, user_pipeline=config.pipeline
     )
+    result = ExportResult(
+        config=config,
+        manifest=manifest,
+        bundle=where.bundle,
+        joblib_path=where.joblib_path,
+        pipeline=pipeline,
+        parity=parity,
+        metrics=metrics,
+        search=search,
+        joblib_report=[],  # measured when the twin is saved
+        data_summary=data.summary,
+        onnx_summary=converted.summary,
+        documents=[],  # written last, into the staging folder
+        timings=timings,
+    )
+    result = _publish_bundle(result, where, converted, data, progress)
+    timings["total_s"] = time.perf_counter() - started
+    return result
 
+
+def _publish_bundle(
+    result: ExportResult, where: Destination, converted: ConvertedModel, data: PreparedData, progress: Progress
+) -> ExportResult:
+    """Stage the bundle, measure it, write its side files, twin and documents, and make it current.
+
+    Returns ``result`` completed with what only exists once the bundle does: the measured manifest,
+    the joblib twin's sizes per compression level, and the documents' paths.
+    """
+    config, manifest = result.config, result.manifest
     with _publish.staging(where) as folder:
         _publish.write_model(folder, converted.onnx_bytes)
         _publish.write_manifest(folder, manifest)
         if config.measure:
             progress("measuring single-record latency and memory")
-            manifest = dataclasses.replace(manifest, performance=_measured(folder, parity, config))
+            manifest = dataclasses.replace(manifest, performance=_measured(folder, result.parity, config))
             _publish.write_manifest(folder, manifest)
-        _publish.write_side_files(folder, manifest, parity)
-        metadata = _publish.twin_metadata(manifest, data, metrics, config)
-        joblib_path, joblib_report = _publish.save_twin(
-            pipeline, metadata, where, compress=config.compress, progress=progress
+        _publish.write_side_files(folder, manifest, result.parity)
+        metadata = _publish.twin_metadata(manifest, data, result.metrics, config)
+        joblib_report = _publish.save_twin(
+            result.pipeline, metadata, where, compress=config.compress, progress=progress
         )
-        result = ExportResult(
-            config=config,
-            manifest=manifest,
-            bundle=where.bundle,
-            joblib_path=joblib_path,
-            pipeline=pipeline,
-            parity=parity,
-            metrics=metrics,
-            search=search,
-            joblib_report=joblib_report,
-            data_summary=data.summary,
-            onnx_summary=converted.summary,
-            documents=[],
-            timings=timings,
-        )
-        from ._documents import write_documents
-
-        result.documents = [where.bundle / p.name for p in write_documents(folder, result)]
+        result = dataclasses.replace(result, manifest=manifest, joblib_report=joblib_report)
+        written = write_documents(folder, result)
         _publish.make_current(folder, where)
-    timings["total_s"] = time.perf_counter() - started
-    return result
+    return dataclasses.replace(result, documents=[where.bundle / path.name for path in written])
 
 
 def _measured(folder: Path, parity: ParityReport, config: ExportConfig) -> runtime.Performance:

@@ -96,10 +96,10 @@ def draft_manifest(
 
 def with_evidence(
     manifest: runtime.Manifest,
-    *,
     device: runtime.Model,
     data: PreparedData,
     pipeline: Pipeline,
+    *,
     metrics: dict[str, Any],
     parity: ParityReport,
     search: dict[str, Any] | None,

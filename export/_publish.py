@@ -211,9 +211,9 @@ def save_twin(
     *,
     compress: int,
     progress: Callable[[str], None] = lambda message: None,
-) -> tuple[Path, list[dict[str, Any]]]:
-    """Write ``<model folder>/<version>.joblib``; returns its path and the size and time per
-    compression level (:data:`JOBLIB_LEVELS`, measured in a scratch folder first)."""
+) -> list[dict[str, Any]]:
+    """Write the twin to ``where.joblib_path``; returns the size and time per compression level
+    (:data:`JOBLIB_LEVELS`, measured in a scratch folder first)."""
     payload = {"pipeline": pipeline, "metadata": metadata}
     progress("saving the Pipeline with joblib")
     probe_folder = Path(tempfile.mkdtemp(prefix=".joblib-probe-", dir=where.model_folder))
@@ -221,9 +221,8 @@ def save_twin(
         levels = _joblib_levels(payload, probe_folder)
     finally:
         shutil.rmtree(probe_folder, ignore_errors=True)
-    path = where.model_folder / f"{where.version}.joblib"
-    joblib.dump(payload, path, compress=compress)
-    return path, levels
+    joblib.dump(payload, where.joblib_path, compress=compress)
+    return levels
 
 
 def _joblib_levels(payload: dict[str, Any], folder: Path) -> list[dict[str, Any]]:

@@ -23,19 +23,7 @@ from export._publish import (  # noqa: E402
     save_twin,
     staging,
 )
-
-BUNDLE_FILES = {
-    "model.onnx",
-    "manifest.json",
-    "input_schema.json",
-    "example_input.json",
-    "example_output.json",
-    "requirements-device.txt",
-    "parity.json",
-    "model_card.md",
-    "report.html",
-    "deployment_checklist.md",
-}
+from tests.export.conftest import BUNDLE_FILES  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -117,8 +105,9 @@ def test_the_joblib_twin_beside_the_bundle(tiny_export):
 def test_save_twin_and_make_current(tiny_export, tmp_path):
     where = Destination("quality", tmp_path / "quality", "2.0.0")
     where.model_folder.mkdir()
-    path, levels = save_twin(tiny_export.pipeline, {"note": "test"}, where, compress=0)
-    assert path == where.model_folder / "2.0.0.joblib" and joblib.load(path)["metadata"] == {"note": "test"}
+    levels = save_twin(tiny_export.pipeline, {"note": "test"}, where, compress=0)
+    path = where.model_folder / "2.0.0.joblib"
+    assert where.joblib_path == path and joblib.load(path)["metadata"] == {"note": "test"}
     assert len(levels) == len(JOBLIB_LEVELS)
     with staging(where) as folder:
         for name in ("model.onnx", "manifest.json"):
