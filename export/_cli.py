@@ -8,6 +8,7 @@ this command's); tracebacks only with ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -214,35 +215,20 @@ def _summary(result: ExportResult) -> str:
     return "\n".join(lines)
 
 
-def _run_export(argv: Sequence[str]) -> int:
-    args = _export_parser().parse_args(argv)
+def _config(args: argparse.Namespace) -> ExportConfig:
+    """The options as an ExportConfig: every field the parser has, by name, and the few it spells otherwise."""
     from ._config import ExportConfig
-    from ._job import run_export
     from ._pipeline import parse_params
 
-    config = ExportConfig(
-        data=args.data,
-        target=args.target,
-        numeric=tuple(args.numeric),
-        categorical=tuple(args.categorical),
-        drop=tuple(args.drop),
-        schema=args.schema,
-        estimator=args.estimator,
-        params=parse_params(args.param),
-        pipeline=args.pipeline,
-        tune=args.tune,
-        name=args.name,
-        version=args.version,
-        output=args.output,
-        seed=args.seed,
-        test_size=args.test_size,
-        compress=args.compress,
-        demo_rows=args.demo_rows,
-        description=args.description,
-        measure=not args.no_measure,
-        max_memory_mb=args.max_memory_mb,
-        max_latency_us=args.max_latency_us,
-    )
+    named = {field.name: getattr(args, field.name) for field in dataclasses.fields(ExportConfig) if field.name in args}
+    named.update(numeric=tuple(args.numeric), categorical=tuple(args.categorical), drop=tuple(args.drop))
+    return ExportConfig(**named, params=parse_params(args.param), measure=not args.no_measure)
+
+
+def _run_export(argv: Sequence[str]) -> int:
+    config = _config(_export_parser().parse_args(argv))
+    from ._job import run_export
+
     result = run_export(config, progress=_progress(time.perf_counter()))
     print(_summary(result))
     return ExitCode.OK

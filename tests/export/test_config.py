@@ -72,3 +72,38 @@ def test_options_that_cannot_work_together(changes, message):
     with pytest.raises(ExportError) as caught:
         check_options(dataclasses.replace(ExportConfig(), **changes))
     assert str(caught.value).startswith(message)
+
+
+def test_every_option_reaches_exportconfig():
+    pytest.importorskip("sklearn")
+    from export._cli import _config, _export_parser
+
+    argv = "--data d.csv --target y --numeric a --categorical b c --drop id --schema s.json --demo-rows 10 "
+    argv += "--estimator ridge --param alpha=2 --pipeline m:f --tune --seed 7 --test-size 0.3 --output out "
+    argv += (
+        "--name n --version 2.0.0 --description text --compress 9 --no-measure --max-memory-mb 50 --max-latency-us 20"
+    )
+    expected = ExportConfig(
+        data=Path("d.csv"),
+        target="y",
+        numeric=("a",),
+        categorical=("b", "c"),
+        drop=("id",),
+        schema=Path("s.json"),
+        estimator="ridge",
+        params={"alpha": 2},
+        pipeline="m:f",
+        tune=True,
+        name="n",
+        version="2.0.0",
+        output=Path("out"),
+        seed=7,
+        test_size=0.3,
+        compress=9,
+        demo_rows=10,
+        description="text",
+        measure=False,
+        max_memory_mb=50.0,
+        max_latency_us=20.0,
+    )
+    assert _config(_export_parser().parse_args(argv.split())) == expected
