@@ -15,6 +15,19 @@ import pytest
 
 from tests.conftest import HAS_EXPORT
 
+# every file a bundle holds; the joblib twin is beside it, never in it
+BUNDLE_FILES = {
+    "model.onnx",
+    "manifest.json",
+    "input_schema.json",
+    "example_input.json",
+    "example_output.json",
+    "requirements-device.txt",
+    "parity.json",
+    "model_card.md",
+    "report.html",
+    "deployment_checklist.md",
+}
 TINY: dict[str, Any] = {"demo_rows": 400, "measure": False, "params": {"n_estimators": 8, "max_depth": 4}}
 TINY_ARGS = ["--demo-rows", "400", "--no-measure", "--param", "n_estimators=8", "max_depth=4"]
 

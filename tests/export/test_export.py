@@ -17,25 +17,13 @@ pytest.importorskip("skl2onnx")
 import export  # noqa: E402
 import runtime  # noqa: E402
 from export import ExportConfig, run_export  # noqa: E402
+from tests.export.conftest import BUNDLE_FILES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 AI4I = ROOT.parent / "shared" / "datasets" / "ai4i2020.csv"
 AI4I_DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF")
 pytestmark = pytest.mark.slow
 needs_ai4i = pytest.mark.skipif(not AI4I.is_file(), reason="shared/datasets/ai4i2020.csv is not beside the repo")
-
-BUNDLE_FILES = {
-    "model.onnx",
-    "manifest.json",
-    "input_schema.json",
-    "example_input.json",
-    "example_output.json",
-    "requirements-device.txt",
-    "parity.json",
-    "model_card.md",
-    "report.html",
-    "deployment_checklist.md",
-}
 
 
 def test_default_export_writes_a_complete_bundle(demo_export):
