@@ -23,7 +23,7 @@ import numpy as np
 
 import runtime
 from export._format import format_bytes
-from export._performance import time_calls, untimed_calls
+from export._performance import joblib_costs, time_calls, untimed_calls
 
 from ._records import onnx_feeds, sklearn_frame, sklearn_record, synthetic_columns
 from ._stats import cdf_points, ratio_spread, rows_per_second, spread, summarize
@@ -97,32 +97,6 @@ def single_record_latency(
     arrays; the bare call gets arrays prepared in advance, the floor the runtime is compared with.
     scikit-learn runs with the estimator's ``n_jobs`` as saved unless ``sklearn_n_jobs`` is given.
     """
-    with estimator_n_jobs(pipeline, sklearn_n_jobs):
-        results = _single_record_latency(
-            model,
-            pipeline,
-            records,
-            rounds=rounds,
-            calls=calls,
-            sklearn_calls=sklearn_calls,
-            blocks=blocks,
-            progress=progress,
-        )
-        results["sklearn_n_jobs_source"] = "--sklearn-n-jobs" if sklearn_n_jobs is not None else "as saved"
-        return results
-
-
-def _single_record_latency(
-    model: runtime.Model,
-    pipeline: Any,
-    records: Sequence[Mapping[str, Any]],
-    *,
-    rounds: int,
-    calls: int,
-    sklearn_calls: int,
-    blocks: int,
-    progress: Progress,
-) -> dict[str, Any]:
     import pandas as pd
 
     manifest = model.manifest
@@ -139,6 +113,41 @@ def _single_record_latency(
         "sklearn": lambda record: method(pd.DataFrame([record])),
     }
     counts = {"runtime": calls, "bare": calls, "sklearn": sklearn_calls}
+    with estimator_n_jobs(pipeline, sklearn_n_jobs):
+        n_jobs = getattr(pipeline.steps[-1][1], "n_jobs", None)
+        per_round, pooled = _rounds(paths, inputs, counts, rounds=rounds, blocks=blocks, progress=progress)
+    runtime_p50 = [r["runtime"]["p50"] for r in per_round]
+    return {
+        "unit": "µs",
+        "rounds": rounds,
+        "blocks_per_round": blocks,
+        "calls_per_round": counts,
+        "records": len(records),
+        "warmup_calls": WARMUP_CALLS,
+        "rewarm_calls": REWARM_CALLS,
+        "sklearn_n_jobs": n_jobs,
+        "per_round": per_round,
+        "pooled": {path: summarize(pooled[path], 1e-3) for path in PATHS},
+        "cdf": {path: cdf_points(pooled[path], 1e-3) for path in PATHS},
+        "ratios": {
+            "runtime_over_sklearn": ratio_spread(runtime_p50, [r["sklearn"]["p50"] for r in per_round]),
+            "runtime_over_bare": ratio_spread(runtime_p50, [r["bare"]["p50"] for r in per_round]),
+            "runtime_p99_over_p50": ratio_spread([r["runtime"]["p99"] for r in per_round], runtime_p50),
+        },
+        "sklearn_n_jobs_source": "--sklearn-n-jobs" if sklearn_n_jobs is not None else "as saved",
+    }
+
+
+def _rounds(
+    paths: Mapping[str, Callable[[Any], Any]],
+    inputs: Mapping[str, Sequence[Any]],
+    counts: Mapping[str, int],
+    *,
+    rounds: int,
+    blocks: int,
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+    """The timing rounds (see the module docstring): per-round summaries, and every timing per path."""
     per_round: list[dict[str, Any]] = []
     pooled: dict[str, list[int]] = {path: [] for path in PATHS}
     for round_index in range(rounds):
@@ -165,25 +174,7 @@ def _single_record_latency(
             f"single record round {round_index + 1}/{rounds}: p50 runtime {summaries['runtime']['p50']:.1f} µs, "
             f"bare {summaries['bare']['p50']:.1f} µs, scikit-learn {summaries['sklearn']['p50']:.0f} µs"
         )
-    runtime_p50 = [r["runtime"]["p50"] for r in per_round]
-    return {
-        "unit": "µs",
-        "rounds": rounds,
-        "blocks_per_round": blocks,
-        "calls_per_round": counts,
-        "records": len(records),
-        "warmup_calls": WARMUP_CALLS,
-        "rewarm_calls": REWARM_CALLS,
-        "sklearn_n_jobs": getattr(pipeline.steps[-1][1], "n_jobs", None),
-        "per_round": per_round,
-        "pooled": {path: summarize(pooled[path], 1e-3) for path in PATHS},
-        "cdf": {path: cdf_points(pooled[path], 1e-3) for path in PATHS},
-        "ratios": {
-            "runtime_over_sklearn": ratio_spread(runtime_p50, [r["sklearn"]["p50"] for r in per_round]),
-            "runtime_over_bare": ratio_spread(runtime_p50, [r["bare"]["p50"] for r in per_round]),
-            "runtime_p99_over_p50": ratio_spread([r["runtime"]["p99"] for r in per_round], runtime_p50),
-        },
-    }
+    return per_round, pooled
 
 
 @contextlib.contextmanager
@@ -343,24 +334,15 @@ def model_files(
     progress: Progress,
 ) -> dict[str, Any]:
     """ONNX and joblib sizes, joblib save/load time per compression level, and ``runtime.load`` time."""
-    import joblib
-
-    levels_report = []
     with tempfile.TemporaryDirectory(prefix="bench-joblib-") as folder:
-        for level in levels:
-            path = Path(folder) / f"pipeline-{level}.joblib"
-            start = time.perf_counter()
-            joblib.dump(payload, path, compress=level)
-            saved = time.perf_counter() - start
-            loads = []
-            for _ in range(joblib_loads):
-                start = time.perf_counter()
-                joblib.load(path)
-                loads.append(time.perf_counter() - start)
-            size = path.stat().st_size
-            levels_report.append({"compress": level, "bytes": size, "save_s": saved, "load_s": spread(loads)})
-            path.unlink()
-            progress(f"joblib compress={level}: {format_bytes(size)}, load {np.median(loads):.3f} s")
+        costs = joblib_costs(payload, Path(folder), levels=levels, loads=joblib_loads)
+    levels_report = []
+    for cost in costs:
+        loads = cost["load_times_s"]
+        levels_report.append(
+            {"compress": cost["compress"], "bytes": cost["bytes"], "save_s": cost["save_s"], "load_s": spread(loads)}
+        )
+        progress(f"joblib compress={cost['compress']}: {format_bytes(cost['bytes'])}, load {np.median(loads):.3f} s")
     load_times = []
     for _ in range(runtime_loads):
         gc.collect()

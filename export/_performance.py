@@ -34,6 +34,7 @@ __all__ = [
     "ProbeError",
     "check_budget",
     "fresh_processes",
+    "joblib_costs",
     "measure",
     "peak_rss_mib",
     "probe_script",
@@ -184,6 +185,27 @@ def measure(bundle: Path, example: Mapping[str, Any]) -> runtime.Performance:
         threads=1,
         note=f"measured by the export on the export machine; medians of {len(runs)} fresh processes for memory",
     )
+
+
+def joblib_costs(payload: Any, folder: Path, *, levels: Sequence[int], loads: int) -> list[dict[str, Any]]:
+    """Per joblib compression level: file size, save time and ``loads`` load times of ``payload``,
+    each written to ``folder`` and removed again. The export and the benchmarks both report these."""
+    import joblib
+
+    rows = []
+    for level in levels:
+        path = folder / f"probe-{level}.joblib"
+        start = time.perf_counter()
+        joblib.dump(payload, path, compress=level)
+        saved = time.perf_counter() - start
+        load_times = []
+        for _ in range(loads):
+            start = time.perf_counter()
+            joblib.load(path)
+            load_times.append(time.perf_counter() - start)
+        rows.append({"compress": level, "bytes": path.stat().st_size, "save_s": saved, "load_times_s": load_times})
+        path.unlink()
+    return rows
 
 
 def check_budget(

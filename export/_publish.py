@@ -20,7 +20,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from runtime._contract import MANIFEST_FILE, MODEL_FILE, is_semver, semver_key, 
 
 from ._config import Destination, ExportConfig, ParityReport, PreparedData, config_record
 from ._errors import ExportError
+from ._performance import joblib_costs
 
 __all__ = [
     "INPUT_SCHEMA_FILE",
@@ -218,31 +218,19 @@ def save_twin(
     progress("saving the Pipeline with joblib")
     probe_folder = Path(tempfile.mkdtemp(prefix=".joblib-probe-", dir=where.model_folder))
     try:
-        levels = _joblib_levels(payload, probe_folder)
+        costs = joblib_costs(payload, probe_folder, levels=JOBLIB_LEVELS, loads=JOBLIB_LOADS)
     finally:
         shutil.rmtree(probe_folder, ignore_errors=True)
     joblib.dump(payload, where.joblib_path, compress=compress)
-    return levels
-
-
-def _joblib_levels(payload: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
-    """Size and save/load time of the joblib file per compression level (median of 3 loads)."""
-    rows = []
-    for level in JOBLIB_LEVELS:
-        path = folder / f"probe-{level}.joblib"
-        start = time.perf_counter()
-        joblib.dump(payload, path, compress=level)
-        saved = time.perf_counter() - start
-        loads = []
-        for _ in range(JOBLIB_LOADS):
-            start = time.perf_counter()
-            joblib.load(path)
-            loads.append(time.perf_counter() - start)
-        rows.append(
-            {"compress": level, "bytes": path.stat().st_size, "save_s": saved, "load_s": float(np.median(loads))}
-        )
-        path.unlink()
-    return rows
+    return [
+        {
+            "compress": c["compress"],
+            "bytes": c["bytes"],
+            "save_s": c["save_s"],
+            "load_s": float(np.median(c["load_times_s"])),
+        }
+        for c in costs
+    ]
 
 
 def make_current(folder: Path, where: Destination) -> Path:
