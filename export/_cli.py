@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import sys
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 from runtime import BundleError
 from runtime._contract import ExitCode, exit_codes_text
 
-from ._errors import BudgetError, ExportError, ParityError
+from ._errors import BudgetError, ConversionError, ExportError, ParityError
 from ._format import format_bytes
 
 if TYPE_CHECKING:
@@ -225,8 +226,22 @@ def _config(args: argparse.Namespace) -> ExportConfig:
     return ExportConfig(**named, params=parse_params(args.param), measure=not args.no_measure)
 
 
+def _missing_extra() -> str | None:
+    """The message naming the "export" extra when its libraries are not installed, else None."""
+    try:
+        importlib.import_module("export._convert")  # scikit-learn, skl2onnx, onnx, pandas
+    except ImportError as error:
+        return f"{EXTRA_MESSAGE} (missing {error.name})"
+    return None
+
+
 def _run_export(argv: Sequence[str]) -> int:
-    config = _config(_export_parser().parse_args(argv))
+    args = _export_parser().parse_args(argv)  # --help works without the extra
+    missing = _missing_extra()
+    if missing:
+        print(missing, file=sys.stderr)
+        return ExitCode.USAGE
+    config = _config(args)
     from ._job import run_export
 
     result = run_export(config, progress=_progress(time.perf_counter()))
@@ -236,6 +251,10 @@ def _run_export(argv: Sequence[str]) -> int:
 
 def _run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
+    missing = _missing_extra()
+    if missing:
+        print(missing, file=sys.stderr)
+        return ExitCode.USAGE
     from ._check import check_bundle
 
     report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
@@ -267,10 +286,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        from ._convert import ConversionError
-    except ImportError as error:
-        return _fail(f"{EXTRA_MESSAGE} (missing {error.name})", ExitCode.USAGE, verbose)
     try:
         try:
             if arguments[:1] == ["check"]:

@@ -37,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import _trees
 from ._config import ConvertedModel, TableSpec
+from ._errors import ConversionError
 
 __all__ = ["ConversionError", "OPSETS", "convert", "describe_onnx", "to_onnx"]
 
@@ -48,10 +49,6 @@ OPSETS = {"": 18, "ai.onnx.ml": 3}
 # 1.23), which onnxruntime 1.23 (the last release with Python 3.10 wheels, max IR 11) refuses.
 IR_VERSION = 10
 FEATURES = "features"
-
-
-class ConversionError(RuntimeError):
-    """A Pipeline step skl2onnx cannot convert; the message names the step."""
 
 
 def _double_imputer(scope: Any, operator: Any, container: Any) -> None:

@@ -3,9 +3,10 @@
 ::
 
     runtime.FactoryEdgeError
-    ├── ExportError(ValueError)     the export was asked for something it cannot do (bad option, data)
-    │   └── BudgetError             the bundle misses the device budget: nothing is made current
-    └── ParityError(RuntimeError)   scikit-learn and onnxruntime disagree: nothing is made current
+    ├── ExportError(ValueError)         the export was asked for something it cannot do (bad option, data)
+    │   └── BudgetError                 the bundle misses the device budget: nothing is made current
+    ├── ConversionError(RuntimeError)   a Pipeline step skl2onnx cannot convert; the message names it
+    └── ParityError(RuntimeError)       scikit-learn and onnxruntime disagree: nothing is made current
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from runtime import FactoryEdgeError
 if TYPE_CHECKING:
     from ._config import ParityReport
 
-__all__ = ["BudgetError", "ExportError", "ParityError"]
+__all__ = ["BudgetError", "ConversionError", "ExportError", "ParityError"]
 
 
 class ExportError(FactoryEdgeError, ValueError):
@@ -27,6 +28,10 @@ class ExportError(FactoryEdgeError, ValueError):
 
 class BudgetError(ExportError):
     """The measured memory or latency exceeds the device budget given to the export."""
+
+
+class ConversionError(FactoryEdgeError, RuntimeError):
+    """A Pipeline step skl2onnx cannot convert; the message names the step."""
 
 
 def _describe(case: dict[str, Any]) -> str:

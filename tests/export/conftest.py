@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HAS_EXPORT
+from tests.conftest import HAS_EXPORT, ROOT
 
 # every file a bundle holds; the joblib twin is beside it, never in it
 BUNDLE_FILES = {
@@ -30,6 +30,23 @@ BUNDLE_FILES = {
 }
 TINY: dict[str, Any] = {"demo_rows": 400, "measure": False, "params": {"n_estimators": 8, "max_depth": 4}}
 TINY_ARGS = ["--demo-rows", "400", "--no-measure", "--param", "n_estimators=8", "max_depth=4"]
+
+
+def _models_folder_state() -> list[tuple[str, str]]:
+    models = ROOT / "models"
+    return sorted(
+        (str(path.relative_to(models)), path.read_text(encoding="utf-8") if path.name == "CURRENT" else "")
+        for path in models.rglob("*")
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def models_folder_untouched() -> Any:
+    """The export suite writes below temporary folders only: models/ (committed bundles, CURRENT) is
+    the same after the session as before it, or the session fails."""
+    before = _models_folder_state()
+    yield
+    assert _models_folder_state() == before, "a test wrote into models/: give it --output / output=tmp_path"
 
 
 def _needs_export() -> None:

@@ -119,10 +119,14 @@ def test_interrupted_is_130(monkeypatch, tmp_path, capsys):
     assert capsys.readouterr().err == "interrupted\n"
 
 
-def test_without_the_export_extra_the_message_names_it(monkeypatch, capsys):
+def test_without_the_export_extra_the_message_names_it_and_help_still_works(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "export._convert", None)  # import export._convert raises ImportError
-    assert cli.main([]) == ExitCode.USAGE
-    assert capsys.readouterr().err.startswith('python -m export needs the "export" extra: pip install ".[export]"')
+    # --output and check's path point below tmp_path: should the extra be found, nothing lands in models/
+    for command in (["--output", str(tmp_path)], ["check", str(tmp_path / "quality")]):
+        assert cli.main(command) == ExitCode.USAGE
+        assert capsys.readouterr().err.startswith('python -m export needs the "export" extra: pip install ".[export]"')
+    assert cli.main(["--help"]) == ExitCode.OK
+    assert capsys.readouterr().out.startswith("usage: python -m export")
 
 
 def test_a_tiny_export_prints_its_summary(tmp_path, capsys):
