@@ -35,6 +35,8 @@ class InputError(FactoryEdgeError, ValueError):
     row : the 0-based row within the batch, or None for a single record.
     problem : the validation problem behind the message, when there is one; ``render`` words it
         again for another caller (without the row, with another hint).
+    invalid_rows : for a batch refused as a whole, (rows with problems, rows in the batch), which the
+        message and ``render`` add after the first problem when more than one row is bad.
     """
 
     def __init__(
@@ -45,18 +47,27 @@ class InputError(FactoryEdgeError, ValueError):
         value: Any = None,
         row: int | None = None,
         problem: Problem | None = None,
+        invalid_rows: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(message)
         self.column = column
         self.value = value
         self.row = row
         self.problem = problem
+        self.invalid_rows = invalid_rows
 
     def render(self, *, row: bool = True, hint: str | None = None) -> str:
         """The message, worded by the problem behind it when there is one (see ``Problem.render``)."""
         if self.problem is None:
             return str(self)
-        return self.problem.render(row=row, hint=hint)
+        return self.problem.render(row=row, hint=hint) + count_suffix(self.invalid_rows)
+
+
+def count_suffix(invalid_rows: tuple[int, int] | None) -> str:
+    """`` (3 of 10 rows are invalid.)`` after a batch's first problem, when more than one row is bad."""
+    if invalid_rows is None or invalid_rows[0] <= 1:
+        return ""
+    return f" ({invalid_rows[0]} of {invalid_rows[1]} rows are invalid.)"
 
 
 class BundleError(FactoryEdgeError, ValueError):

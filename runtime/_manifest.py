@@ -306,6 +306,29 @@ class Manifest:
             if case.probabilities is None or len(case.probabilities) != len(self.classes):
                 raise BundleError(f"{where}.probabilities must hold one probability per class ({len(self.classes)})")
 
+    def interface_changes(self, other: Manifest) -> list[str]:
+        """What a client of this model would notice if ``other`` answered instead, in words: another
+        task, other classes, input columns added, removed or of another kind, categories removed.
+        Empty when ``other`` keeps the interface (it may still accept more, e.g. new categories)."""
+        changes: list[str] = []
+        if other.task != self.task:
+            changes.append(f"task {self.task} -> {other.task}")
+        if other.classes != self.classes:
+            changes.append(f"classes {shown(list(self.classes or ()))} -> {shown(list(other.classes or ()))}")
+        before = {column.name: column for column in self.inputs}
+        after = {column.name: column for column in other.inputs}
+        if removed := [name for name in before if name not in after]:
+            changes.append(f"input columns removed: {shown(removed)}")
+        if added := [name for name in after if name not in before]:
+            changes.append(f"input columns added: {shown(added)}")
+        for name in before.keys() & after.keys():
+            old, new = before[name], after[name]
+            if old.kind != new.kind:
+                changes.append(f"column {name!r} is a {new.kind} column, was a {old.kind} column")
+            elif old.categories and (lost := sorted(set(old.categories) - set(new.categories or ()))):
+                changes.append(f"column {name!r} no longer accepts the categories {shown(lost)}")
+        return sorted(changes)
+
     @property
     def is_classifier(self) -> bool:
         return self.task != "regression"

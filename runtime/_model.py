@@ -252,8 +252,8 @@ class Model:
             if errors == "raise":
                 first = min(problems, key=lambda p: p.row if p.row is not None else -1)
                 error = first.error()
-                if len(by_row) > 1:
-                    error.args = (f"{first.message} ({len(by_row)} of {n_rows} rows are invalid.)",)
+                error.invalid_rows = (len(by_row), n_rows)
+                error.args = (error.render(),)
                 raise error
             rejected = tuple(
                 RejectedRow(row, tuple(problem.message for problem in found), tuple(found))

@@ -225,6 +225,7 @@ class ColumnRule:
             return np.full(len(values), np.nan)
         else:
             column = np.empty(len(values), dtype=np.float64)
+            wrong_type: list[int] = []
             for i, value in enumerate(values.tolist()):
                 kind = type(value)
                 if kind is float or kind is int:
@@ -235,13 +236,23 @@ class ColumnRule:
                     column[i] = math.nan
                 else:
                     problems.append(self.bad_type(value, i))
+                    wrong_type.append(i)
                     column[i] = math.nan
-        missing = np.isnan(column)
+            if wrong_type:  # already refused for its type: not "missing" as well
+                checked = np.isnan(column)
+                checked[wrong_type] = False
+                return self._check_numbers(values, column, checked, problems)
+        return self._check_numbers(values, column, np.isnan(column), problems)
+
+    def _check_numbers(
+        self, values: np.ndarray, column: np.ndarray, missing: np.ndarray, problems: list[Problem]
+    ) -> np.ndarray:
+        """Missing values where they are not allowed, and values outside the range."""
         if not self.nullable and missing.any():
             raw = values.tolist()
             problems.extend(self.missing(raw[i], int(i)) for i in np.flatnonzero(missing))
         with np.errstate(invalid="ignore"):
-            outside = ~missing & ~((column >= self.low) & (column <= self.high))
+            outside = ~np.isnan(column) & ~((column >= self.low) & (column <= self.high))
         if outside.any():
             raw = values.tolist()  # the values as given (Python scalars), for the messages
             for i in np.flatnonzero(outside).tolist():
@@ -255,6 +266,7 @@ class ColumnRule:
         self, values: np.ndarray, on_unknown: UnknownPolicy, problems: list[Problem], flags: dict[int, list[str]]
     ) -> np.ndarray:
         """An object array of strings to feed; bad rows go to ``problems``, flags to ``flags``."""
+        wrong_type: set[int] = set()
         if values.dtype.kind == "U":
             column = values.astype(object)
         else:
@@ -266,12 +278,15 @@ class ColumnRule:
                     column[i] = MISSING_CATEGORY
                 else:
                     problems.append(self.bad_type(value, i))
+                    wrong_type.add(i)
                     column[i] = MISSING_CATEGORY
         known = np.isin(column, self.category_array)
         if known.all():
             return column
         for i in np.flatnonzero(~known).tolist():
             value = column[i]
+            if i in wrong_type:  # already refused for its type: not "missing" as well
+                continue
             if value == MISSING_CATEGORY:
                 if not self.nullable:
                     problems.append(self.missing(values[i] if values.dtype.kind != "U" else value, int(i)))

@@ -49,6 +49,8 @@ class Thresholds:
     missing_alert: float = 0.10
     unknown_warn: float = 0.0
     unknown_alert: float = 0.01
+    # accuracy over fed-back labels this far below the export's baseline alerts; half as far warns
+    accuracy_drop: float = 0.05
 
 
 def _grade(value: float, warn: float, alert: float, *, strictly_above_warn: bool = False) -> Status:

@@ -183,6 +183,14 @@ def _connect(path: Path, sync: SyncMode, busy_timeout_s: float) -> sqlite3.Conne
     return connection
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
 def check_prediction_log(path: str | os.PathLike[str]) -> None:
     """Open and close the log at ``path`` once, raising :class:`sqlite3.Error` or :class:`OSError`.
 
@@ -259,6 +267,8 @@ class PredictionLog:
         self._queued_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._connection: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file the connection has open
+        self.reopened = 0
         self._last_failure_logged = -math.inf
         self._failures_unlogged = 0
         self._next_prune = time.monotonic()
@@ -319,6 +329,7 @@ class PredictionLog:
             "rows_pruned": self.rows_pruned,
             "last_pruned_at": self.last_pruned_at,
             "synchronous": self.sync,
+            "reopened": self.reopened,
         }
 
     def _command(self, kind: str) -> concurrent.futures.Future[None]:
@@ -413,8 +424,18 @@ class PredictionLog:
             future.set_result("failed")
 
     def _open(self) -> sqlite3.Connection:
+        if self._connection is not None and self._identity != _identity(self.path):
+            # Deleted or renamed under us: rows would go to an unlinked inode or an orphaned WAL and
+            # be reported as written. This batch fails; the next one opens whatever is at the path.
+            self._reset()
+            self.reopened += 1
+            raise OSError(
+                f"prediction log {str(self.path)!r} was deleted or replaced while in use; "
+                "these rows were not written, later ones go to a new file at that path"
+            )
         if self._connection is None:
             self._connection = _connect(self.path, self.sync, self.busy_timeout_s)
+            self._identity = _identity(self.path)
         return self._connection
 
     def _reset(self) -> None:

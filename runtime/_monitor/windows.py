@@ -237,11 +237,11 @@ def _macro_f1(truth: list[str], predicted: list[str], classes: list[str]) -> flo
 
 
 def accuracy_report(
-    log_path: str | Path, window: Window, manifest: Manifest, *, max_drop: float = 0.05
+    log_path: str | Path, window: Window, manifest: Manifest, *, max_drop: float = Thresholds.accuracy_drop
 ) -> dict[str, Any]:
     """Accuracy and macro F1 over the window's predictions that have a true label, against the
     baseline in the manifest; "alert" when accuracy falls more than ``max_drop`` below it, "warn"
-    past half of that."""
+    past half of that (the default is ``Thresholds.accuracy_drop``)."""
     baseline_accuracy = manifest.metrics.accuracy
     baseline_f1 = manifest.metrics.macro_f1
     connection = _connect(Path(log_path))
@@ -290,7 +290,6 @@ def drift_from_log(
     since_s: float | None = None,
     last: int | None = None,
     thresholds: Thresholds | None = None,
-    max_drop: float = 0.05,
 ) -> dict[str, Any]:
     """The whole drift report over a window of the log, as the CLI prints it and the server serves it.
 
@@ -309,6 +308,6 @@ def drift_from_log(
         thresholds=thresholds,
     )
     if manifest.is_classifier:
-        report.accuracy = accuracy_report(path, window, manifest, max_drop=max_drop)
+        report.accuracy = accuracy_report(path, window, manifest, max_drop=report.thresholds.accuracy_drop)
         report.status = worst([report.status, report.accuracy["status"]])
     return report.to_dict() | {"source": source}

@@ -1,0 +1,24 @@
+"""``python -m runtime serve``: the HTTP server for one model bundle (the ``serve`` extra).
+
+This file imports nothing, so importing the package needs none of the extra (uvicorn, starlette,
+prometheus-client); nothing in the runtime core or ``runtime._monitor`` imports it, and it never
+imports ``runtime._cli``. Requests flow one way, down this graph (a module imports only those
+below it)::
+
+    server.py         bind_socket, serve: uvicorn on a bound socket
+    └── app.py            route table, lifespan, create_app
+        ├── endpoints.py      Starlette handlers: request ids, body limits, timeouts,
+        │                     typed errors -> status + {"error": ...}, X-* headers
+        └── dataplane.py      transport-free: predict, infer, metadata, readiness, status,
+            │                 reload, drift (and its cache), log submission and waiting
+            ├── protocol_v1.py    /v1/predict JSON payloads
+            ├── protocol_v2.py    Open Inference Protocol (KServe v2) codec
+            │   └── outcome.py, json_body.py
+            ├── metrics.py        Prometheus registry of one app
+            │   └── holder.py     the served model, hot reload
+            ├── call.py           one request: id, arrival, deadline
+            ├── errors.py         typed errors the endpoints map to statuses
+            └── config.py         ServeConfig: serve's defaults, defined once
+    runtime core (_model, _validation, _errors, _contract, _text) and runtime._monitor
+    (predictlog, windows, drift) sit below all of them.
+"""

@@ -30,4 +30,8 @@ class ServeConfig:
     log_retention_days: float | None = None
     log_sync: SyncMode = "normal"
     drift_window_rows: int = 5_000
+    # a prediction whose log row was not committed is answered 503 instead of 200 (a complete audit trail)
+    log_required: bool = False
+    # a reload whose task, classes or inputs differ is refused unless its major version differs
+    allow_interface_change: bool = False
     drift_max_age_s: float = 60.0

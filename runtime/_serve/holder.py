@@ -24,13 +24,14 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from .._bundle import resolve_bundle
-from .._contract import CURRENT_FILE, MANIFEST_FILE, read_current
+from .._contract import CURRENT_FILE, MANIFEST_FILE, read_current, semver_key
 from .._errors import BundleError
 from .._model import Model
 from .._text import utc_iso
@@ -39,7 +40,7 @@ __all__ = ["ModelHolder", "ReloadAttempt"]
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["loaded", "refused", "unchanged"]
+ReloadOutcome = Literal["loaded", "refused", "unchanged"]
 Loader = Callable[[Path], Model]
 
 
@@ -49,22 +50,15 @@ class ReloadAttempt:
 
     at: str
     trigger: str
-    outcome: Outcome
+    outcome: ReloadOutcome
     version: str | None
     path: str | None
     error: str | None = None
     serving: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "trigger": self.trigger,
-            "outcome": self.outcome,
-            "version": self.version,
-            "path": self.path,
-            "error": self.error,
-            "serving": self.serving,
-        }
+        """As ``POST /v1/admin/reload`` and ``last_reload`` in ``GET /v1/status`` show it."""
+        return asdict(self)
 
 
 class ModelHolder:
@@ -78,6 +72,8 @@ class ModelHolder:
     loader : loads and verifies a version folder, e.g. ``functools.partial(runtime.load, threads=1)``.
     poll_s : how often ``CURRENT`` is read; 0 or None disables the watcher (SIGHUP and the admin
         endpoints still reload).
+    allow_interface_change : load a version whose task, classes or input columns differ from the
+        serving one even within the same major version (refused by default: every client would break).
 
     Examples
     --------
@@ -88,11 +84,18 @@ class ModelHolder:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], model: Model, *, loader: Loader, poll_s: float | None = 2.0
+        self,
+        path: str | os.PathLike[str],
+        model: Model,
+        *,
+        loader: Loader,
+        poll_s: float | None = 2.0,
+        allow_interface_change: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.allow_interface_change = allow_interface_change
         self.current: Model = model
-        self.loaded_at = utc_iso()
+        self.loaded_epoch = time.time()
         self.loader = loader
         self.poll_s = poll_s if poll_s and poll_s > 0 else None
         self.succeeded = 0
@@ -168,6 +171,7 @@ class ModelHolder:
                     f"{str(folder)!r} holds model {new.name!r}, but this server serves {old.name!r}; "
                     "start another server for it"
                 )
+            self._guard_interface(old, new)
         except Exception as error:  # noqa: BLE001 -- whatever goes wrong, the old model keeps serving
             message = str(error) or type(error).__name__
             if not isinstance(error, (ValueError, OSError)):
@@ -186,7 +190,7 @@ class ModelHolder:
                 )
             )
         self.current = new  # the swap: one reference assignment; requests in flight keep `old`
-        self.loaded_at = utc_iso()
+        self.loaded_epoch = time.time()
         self.succeeded += 1
         logger.info(
             "reload (%s): now serving %r %s from %s (was %s)", trigger, new.name, new.version, new.path, old.version
@@ -194,6 +198,22 @@ class ModelHolder:
         return self._record(
             ReloadAttempt(self.loaded_at, trigger, "loaded", new.version, str(new.path), None, new.version)
         )
+
+    def _guard_interface(self, old: Model, new: Model) -> None:
+        """Refuse a version that changes what clients send or get, unless its major version says so."""
+        changes = old.manifest.interface_changes(new.manifest)
+        if not changes or self.allow_interface_change or semver_key(new.version)[0] != semver_key(old.version)[0]:
+            return
+        raise BundleError(
+            f"{new.version} changes the interface of {old.name!r} {old.version} ({'; '.join(changes)}): every "
+            "client would break at once; export it as a new major version, or start the server with "
+            "--allow-interface-change"
+        )
+
+    @property
+    def loaded_at(self) -> str:
+        """When the served version was loaded, as UTC ISO 8601 text."""
+        return utc_iso(self.loaded_epoch)
 
     def status(self) -> dict[str, Any]:
         """What ``GET /v1/status`` shows about the model and its reloads."""

@@ -24,9 +24,7 @@ plus the standard ``process_*`` metrics (resident memory, CPU seconds, open file
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
@@ -38,7 +36,7 @@ from .holder import ModelHolder
 
 __all__ = ["ERROR_KINDS", "ServerMetrics"]
 
-ERROR_KINDS = ("bad_input", "not_found", "method_not_allowed", "too_large", "timeout", "internal")
+ERROR_KINDS = ("bad_input", "not_found", "method_not_allowed", "too_large", "timeout", "log_required", "internal")
 # From a single-record call on a small device (well under a millisecond) to a large batch.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -62,7 +60,7 @@ class _StateCollector(Collector):
         loaded = GaugeMetricFamily(
             "factory_edge_model_loaded_timestamp_seconds", "When the served version was loaded (Unix time)"
         )
-        loaded.add_metric([], _epoch(holder.loaded_at))
+        loaded.add_metric([], holder.loaded_epoch)
         yield loaded
         reloads = CounterMetricFamily(
             "factory_edge_reloads", "Reload attempts that swapped in a new version or were refused", labels=["outcome"]
@@ -133,13 +131,6 @@ class DriftCollector(Collector):
             value = GaugeMetricFamily("factory_edge_accuracy", "Accuracy over fed-back labels in the drift window")
             value.add_metric([], float(accuracy["accuracy"]))
             yield value
-
-
-def _epoch(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return time.time()
 
 
 class ServerMetrics:

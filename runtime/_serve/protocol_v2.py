@@ -1,6 +1,7 @@
 """Open Inference Protocol (KServe v2) payloads: decode an infer request, encode its response.
 
-Only the standard library and numpy: the web server around it lives in :mod:`runtime._serve.server`.
+Only the standard library and numpy, no HTTP: :mod:`runtime._serve.dataplane` calls it, and
+:mod:`runtime._serve.endpoints` puts the bytes on the wire.
 
 Tensors
 -------
@@ -35,7 +36,7 @@ import json
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,15 +45,17 @@ from .._errors import InputError
 from .._manifest import Label
 from .._model import Model
 from .._validation import cap_list, column_mismatch
+from .json_body import dump_json, parse_json
+from .outcome import Outcome
 
 __all__ = [
+    "HEADER_LENGTH",
     "InferRequest",
-    "Outcome",
     "decode_infer_request",
     "encode_infer_response",
+    "label_datatype",
     "model_metadata",
     "output_names",
-    "parse_json",
 ]
 
 NUMBER_DATATYPES = ("FP64", "FP32")
@@ -61,25 +64,7 @@ _SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_mem
 
 
 # ---------------------------------------------------------------------------------------------
-# JSON
-
-
-def _no_constants(name: str) -> Any:
-    raise InputError(f"request body holds {name}, which is not JSON: send null for a missing value.")
-
-
-def parse_json(body: bytes) -> Any:
-    """Parse a request body as strict JSON (no NaN or Infinity), raising :class:`InputError`."""
-    try:
-        return json.loads(body, parse_constant=_no_constants)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
-        ) from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"request body is not UTF-8 text: {error.reason} at byte {error.start}.") from None
-    except RecursionError:
-        raise InputError("request body is not valid JSON: nested too deeply.") from None
+# messages
 
 
 def _dump(value: Any) -> str:
@@ -173,7 +158,8 @@ def _header_length(value: str | None, body_size: int) -> int:
     if value is None:
         return body_size
     text = value.strip()
-    if not text.isdigit() or int(text) > body_size:
+    # isdigit alone accepts digits int() refuses ("²", which a latin-1 header can carry)
+    if not (text.isascii() and text.isdigit()) or int(text) > body_size:
         raise InputError(
             f"{HEADER_LENGTH} == {value!r} must be a whole number of bytes no larger than the body ({body_size})."
         )
@@ -267,6 +253,44 @@ def decode_infer_request(body: bytes, header_length: str | None, model: Model) -
     split = _header_length(header_length, len(body))
     request = parse_json(body[:split])
     binary = memoryview(body)[split:]
+    request_id, parameters, inputs = _request_fields(request)
+    tensors = _tensors_by_name(inputs)
+    mismatch = column_mismatch("infer request", tensors.keys(), model.columns, f"{model.name!r} {model.version}")
+    if mismatch is not None:
+        raise mismatch
+
+    kinds = {spec.name: spec.kind for spec in model.manifest.inputs}
+    columns: dict[str, np.ndarray] = {}
+    rows: int | None = None
+    first = ""
+    position = 0
+    for name, tensor in tensors.items():  # in request order: binary data follows that order
+        datatype = _datatype(name, tensor, kinds[name])
+        shape = tensor.get("shape")
+        count = _rows_of_shape(name, shape)
+        if rows is None:
+            rows, first = count, name
+        elif count != rows:
+            raise InputError(
+                f"input {name!r} has {count} rows (shape {_dump(shape)}), but {first!r} has {rows}: "
+                "every input needs one value per row.",
+                column=name,
+            )
+        columns[name], position = _tensor_values(name, tensor, datatype, count, binary, position)
+    if position != len(binary):
+        raise InputError(
+            f"request body has {len(binary) - position} bytes of binary data that no input's binary_data_size "
+            "accounts for."
+        )
+    assert rows is not None
+    outputs, binary_outputs = _requested_outputs(request, parameters, model)
+    # The runtime feeds columns in the model's order whatever order they came in.
+    ordered = {name: columns[name] for name in model.columns}
+    return InferRequest(request_id, ordered, rows, outputs, binary_outputs)
+
+
+def _request_fields(request: Any) -> tuple[str | None, Mapping[str, Any], list[Any]]:
+    """The request's ``id``, ``parameters`` and ``inputs``, each checked for its JSON type."""
     if not isinstance(request, dict):
         raise InputError(f'infer request must be a JSON object with "inputs", got {_type_name(request)}.')
     request_id = request.get("id")
@@ -278,7 +302,10 @@ def decode_infer_request(body: bytes, header_length: str | None, model: Model) -
     inputs = request.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InputError('infer request has no "inputs": send a list with one tensor per column.')
+    return request_id, parameters, inputs
 
+
+def _tensors_by_name(inputs: list[Any]) -> dict[str, dict[str, Any]]:
     tensors: dict[str, dict[str, Any]] = {}
     for index, tensor in enumerate(inputs):
         if not isinstance(tensor, dict):
@@ -292,71 +319,54 @@ def decode_infer_request(body: bytes, header_length: str | None, model: Model) -
         if name in tensors:
             raise InputError(f'input {name!r} appears twice in "inputs".', column=name)
         tensors[name] = tensor
-    mismatch = column_mismatch("infer request", tensors.keys(), model.columns, f"{model.name!r} {model.version}")
-    if mismatch is not None:
-        raise mismatch
+    return tensors
 
-    kinds = {spec.name: spec.kind for spec in model.manifest.inputs}
-    columns: dict[str, np.ndarray] = {}
-    rows: int | None = None
-    first = ""
-    position = 0
-    for name, tensor in tensors.items():  # in request order: binary data follows that order
-        datatype = tensor.get("datatype")
-        allowed = NUMBER_DATATYPES if kinds[name] == "number" else ("BYTES",)
-        if not isinstance(datatype, str) or datatype not in allowed:
-            holds = "numbers" if kinds[name] == "number" else "categories as strings"
-            shown = datatype if isinstance(datatype, str) else _dump(datatype)
-            raise InputError(
-                f"input {name!r} has datatype {shown}, must be {' or '.join(allowed)} (the column holds {holds}).",
-                column=name,
-            )
-        shape = tensor.get("shape")
-        count = _rows_of_shape(name, shape)
-        if rows is None:
-            rows, first = count, name
-        elif count != rows:
-            raise InputError(
-                f"input {name!r} has {count} rows (shape {_dump(shape)}), but {first!r} has {rows}: "
-                "every input needs one value per row.",
-                column=name,
-            )
-        tensor_parameters = tensor.get("parameters") or {}
-        if not isinstance(tensor_parameters, dict):
-            raise InputError(f'input {name!r} field "parameters" must be an object.', column=name)
-        if any(key in tensor_parameters for key in _SHARED_MEMORY):
-            raise InputError(
-                f'input {name!r} uses shared memory, which this server does not support: send "data" or binary data.',
-                column=name,
-            )
-        size = tensor_parameters.get("binary_data_size")
-        if size is not None:
-            if "data" in tensor:
-                raise InputError(f'input {name!r} has both "data" and binary_data_size; send one.', column=name)
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise InputError(f"input {name!r} has binary_data_size {_dump(size)}, must be a whole number.")
-            if position + size > len(binary):
-                raise InputError(
-                    f"input {name!r} has binary_data_size {size}, but the request has only {len(binary) - position} "
-                    f"bytes of binary data left (is the {HEADER_LENGTH} header set?).",
-                    column=name,
-                )
-            columns[name] = _binary_values(name, datatype, bytes(binary[position : position + size]), count, shape)
-            position += size
-        elif "data" in tensor:
-            columns[name] = _json_values(name, datatype, tensor["data"], count, shape)
-        else:
-            raise InputError(f'input {name!r} has no "data" (and no binary_data_size parameter).', column=name)
-    if position != len(binary):
+
+def _datatype(name: str, tensor: Mapping[str, Any], kind: str) -> str:
+    """The tensor's datatype, if the column's kind allows it."""
+    datatype = tensor.get("datatype")
+    allowed = NUMBER_DATATYPES if kind == "number" else ("BYTES",)
+    if not isinstance(datatype, str) or datatype not in allowed:
+        holds = "numbers" if kind == "number" else "categories as strings"
+        shown = datatype if isinstance(datatype, str) else _dump(datatype)
         raise InputError(
-            f"request body has {len(binary) - position} bytes of binary data that no input's binary_data_size "
-            "accounts for."
+            f"input {name!r} has datatype {shown}, must be {' or '.join(allowed)} (the column holds {holds}).",
+            column=name,
         )
-    assert rows is not None
-    outputs, binary_outputs = _requested_outputs(request, parameters, model)
-    # The runtime feeds columns in the model's order whatever order they came in.
-    ordered = {name: columns[name] for name in model.columns}
-    return InferRequest(request_id, ordered, rows, outputs, binary_outputs)
+    return datatype
+
+
+def _tensor_values(
+    name: str, tensor: Mapping[str, Any], datatype: str, rows: int, binary: memoryview, position: int
+) -> tuple[np.ndarray, int]:
+    """The tensor's values, from its ``"data"`` or from the binary data at ``position``; and the
+    position of the next tensor's binary data."""
+    shape = tensor.get("shape")
+    tensor_parameters = tensor.get("parameters") or {}
+    if not isinstance(tensor_parameters, dict):
+        raise InputError(f'input {name!r} field "parameters" must be an object.', column=name)
+    if any(key in tensor_parameters for key in _SHARED_MEMORY):
+        raise InputError(
+            f'input {name!r} uses shared memory, which this server does not support: send "data" or binary data.',
+            column=name,
+        )
+    size = tensor_parameters.get("binary_data_size")
+    if size is None:
+        if "data" not in tensor:
+            raise InputError(f'input {name!r} has no "data" (and no binary_data_size parameter).', column=name)
+        return _json_values(name, datatype, tensor["data"], rows, shape), position
+    if "data" in tensor:
+        raise InputError(f'input {name!r} has both "data" and binary_data_size; send one.', column=name)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InputError(f"input {name!r} has binary_data_size {_dump(size)}, must be a whole number.")
+    if position + size > len(binary):
+        raise InputError(
+            f"input {name!r} has binary_data_size {size}, but the request has only {len(binary) - position} "
+            f"bytes of binary data left (is the {HEADER_LENGTH} header set?).",
+            column=name,
+        )
+    raw = bytes(binary[position : position + size])
+    return _binary_values(name, datatype, raw, rows, shape), position + size
 
 
 def _requested_outputs(
@@ -407,23 +417,6 @@ def _requested_outputs(
 # responses
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Predictions for the rows of one request, as plain lists (ready for JSON and for the log)."""
-
-    model: str
-    version: str
-    classes: tuple[Label, ...] | None
-    labels: list[Any] | None = None
-    probabilities: list[list[float]] | None = None
-    values: list[float] | None = None
-    flags: dict[int, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def rows(self) -> int:
-        return len(self.labels) if self.labels is not None else len(self.values or ())
-
-
 def _binary_tensor(datatype: str, values: list[Any]) -> bytes:
     if datatype == "BYTES":
         parts = []
@@ -470,7 +463,7 @@ def encode_infer_response(outcome: Outcome, request: InferRequest, request_id: s
     }
     if outcome.flags:
         response["parameters"] = {"flags": {str(row): list(flags) for row, flags in sorted(outcome.flags.items())}}
-    header = json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    header = dump_json(response)
     if not chunks:
         return header, {"content-type": "application/json"}
     return header + b"".join(chunks), {

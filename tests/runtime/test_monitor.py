@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import runtime
+from runtime._contract import ExitCode
 from runtime._monitor.predictlog import LogEntry, PredictionLog
 from runtime._monitor.windows import accuracy_report, ingest_feedback, parse_duration, read_csv_window, read_log_window
 from tests.runtime.traffic import records_like_training
@@ -139,20 +140,22 @@ def test_durations(text, seconds):
 
 
 def test_drift_cli_on_the_log_text_json_and_exit_codes(model, shipped_bundle, logged, tmp_path, capsys):
-    from runtime._cli._base import main
+    from runtime._cli import main
 
     database, predicted = logged
     _feedback(tmp_path / "labels.csv", predicted, _baseline_wrong_share(model))
-    assert main(["feedback", str(shipped_bundle), str(tmp_path / "labels.csv"), "--log", str(database)]) == 0
+    assert main(["feedback", str(shipped_bundle), str(tmp_path / "labels.csv"), "--log", str(database)]) == ExitCode.OK
     assert "of which 2,000 match a logged prediction" in capsys.readouterr().out
-    assert main(["drift", str(shipped_bundle), "--log", str(database)]) == 0
+    assert main(["drift", str(shipped_bundle), "--log", str(database)]) == ExitCode.OK
     text = capsys.readouterr().out
     assert text.startswith("drift of quality 1.0.0 over 2,000 rows from prediction log ")
     assert ": OK\n" in text.splitlines()[0] + "\n" and "accuracy: " in text
     _feedback(tmp_path / "worse.csv", predicted, _baseline_wrong_share(model) + 0.15, seed=3)
     main(["feedback", str(shipped_bundle), str(tmp_path / "worse.csv"), "--log", str(database)])
     capsys.readouterr()
-    assert main(["drift", str(shipped_bundle), "--log", str(database), "--json", "--last", "1500"]) == 2
+    assert (
+        main(["drift", str(shipped_bundle), "--log", str(database), "--json", "--last", "1500"]) == ExitCode.DRIFT_ALERT
+    )
     import json
 
     report = json.loads(capsys.readouterr().out)
@@ -174,22 +177,24 @@ def shifted_csv(model, tmp_path):
 
 
 def test_drift_cli_on_a_csv_with_a_shifted_sensor(shipped_bundle, shifted_csv, tmp_path, capsys):
-    from runtime._cli._base import main
+    from runtime._cli import main
 
     code = main(["drift", str(shipped_bundle), "--input", str(shifted_csv)])
     out = capsys.readouterr().out
-    assert code == 2
+    assert code == ExitCode.DRIFT_ALERT
     column_lines = [line.split() for line in out.splitlines()[2:] if line.startswith("  ") and line[2] != " "]
     assert [words[0] for words in column_lines if words[2] == "alert"] == ["temperature"]
-    assert main(["drift", str(shipped_bundle), "--input", str(tmp_path / "missing.csv")]) == 4
+    assert main(["drift", str(shipped_bundle), "--input", str(tmp_path / "missing.csv")]) == ExitCode.USAGE
 
 
 def test_drift_cli_html_report(shipped_bundle, shifted_csv, tmp_path, capsys):
     pytest.importorskip("matplotlib", reason="--html needs matplotlib (the export extra has it)")
-    from runtime._cli._base import main
+    from runtime._cli import main
 
     html = tmp_path / "drift.html"
-    assert main(["drift", str(shipped_bundle), "--input", str(shifted_csv), "--html", str(html)]) == 2
+    assert (
+        main(["drift", str(shipped_bundle), "--input", str(shifted_csv), "--html", str(html)]) == ExitCode.DRIFT_ALERT
+    )
     page = html.read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 7
     assert "<h2>temperature: alert</h2>" in page

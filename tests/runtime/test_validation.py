@@ -247,3 +247,12 @@ def test_batch_forms_agree(model):
             as_records.probabilities[index].tolist(), abs=1e-12
         )
     assert type(single[0].label) is type(model.classes[0])
+
+
+def test_a_wrongly_typed_value_is_one_reason_not_also_missing(model):
+    machine_type = next(spec for spec in model.manifest.inputs if spec.name == "machine_type")
+    assert not machine_type.nullable  # so the old code also called the refused value "missing"
+    result = model.predict_batch([with_(machine_type=3), with_(machine_type="B")], errors="skip")
+    assert [(r.row, len(r.reasons)) for r in result.rejected] == [(0, 1)]
+    assert result.rejected[0].reasons[0].startswith("machine_type == 3 in row 0 has type int, must be a string")
+    assert result.rows.tolist() == [1]

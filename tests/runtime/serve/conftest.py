@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.runtime.damage import edit_manifest, flip_byte, golden_drift, newer_schema
 from tests.runtime.serve.records import EXAMPLE
 
 pytest.importorskip("uvicorn", reason='needs the "serve" extra: pip install ".[serve]"')
@@ -31,10 +32,12 @@ pytest.importorskip("starlette", reason='needs the "serve" extra: pip install ".
 pytest.importorskip("prometheus_client", reason='needs the "serve" extra: pip install ".[serve]"')
 
 ROOT = Path(__file__).resolve().parents[3]
-SHIPPED = ROOT / "models" / "quality"
+# The committed version folder, never models/quality/CURRENT: running the export moves CURRENT.
+SHIPPED_VERSION = ROOT / "models" / "quality" / "1.0.0"
 # What runtime.load reads; the documents for people are not needed to serve.
 BUNDLE_FILES = ("manifest.json", "model.onnx")
 STARTUP_TIMEOUT_S = 30.0
+DAMAGES = {"hash": flip_byte, "schema": newer_schema, "golden": golden_drift}
 
 
 @dataclass
@@ -171,9 +174,9 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int) -> bool:
 class Bundles:
     """Model folders in tmp built from the shipped bundle, with extra (possibly damaged) versions.
 
-    The shipped bundle is copied once per session, so every server and every expected value in a
-    session comes from the same files. Copies are always version 1.0.0 (the manifest's version is
-    not hashed), which the tests name.
+    The committed bundle ``models/quality/1.0.0`` is copied once per session, so every server and
+    every expected value in a session comes from the same files, whatever the export last wrote.
+    Copies are always version 1.0.0 (the manifest's version is not hashed), which the tests name.
     """
 
     FIRST_VERSION = "1.0.0"
@@ -181,9 +184,8 @@ class Bundles:
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._factory = tmp_path_factory
         self.source = tmp_path_factory.mktemp("shipped")
-        shipped_version = (SHIPPED / "CURRENT").read_text().strip()
         for name in BUNDLE_FILES:
-            shutil.copyfile(SHIPPED / shipped_version / name, self.source / name)
+            shutil.copyfile(SHIPPED_VERSION / name, self.source / name)
 
     def model_folder(self) -> Path:
         folder = self._factory.mktemp("models") / "quality"
@@ -192,29 +194,15 @@ class Bundles:
         return folder
 
     def add_version(self, folder: Path, version: str, *, damage: str | None = None) -> Path:
-        """Copy the shipped version to ``version``; ``damage`` breaks its "hash", "schema" or "golden" check."""
+        """Copy the shipped version to ``version``; ``damage`` breaks its "hash", "schema" or "golden" check
+        (with the shared damaging functions of tests/runtime/damage.py)."""
         target = folder / version
         target.mkdir(parents=True)
         for name in BUNDLE_FILES:
             shutil.copyfile(self.source / name, target / name)
-        manifest_path = target / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["version"] = version
-        if damage == "schema":
-            manifest["schema_version"] = 99
-        elif damage == "golden":
-            case = manifest["golden_cases"][0]
-            case["label"] = 1 - case["label"]
-            case["probabilities"] = list(reversed(case["probabilities"]))
-        elif damage == "hash":
-            with open(target / "model.onnx", "r+b") as model_file:
-                model_file.seek(2000)
-                byte = model_file.read(1)
-                model_file.seek(2000)
-                model_file.write(bytes([byte[0] ^ 0xFF]))
-        elif damage is not None:
-            raise ValueError(damage)
-        manifest_path.write_text(json.dumps(manifest))
+        edit_manifest(target, lambda manifest: manifest.update(version=version))
+        if damage is not None:
+            DAMAGES[damage](target)
         return target
 
     @staticmethod

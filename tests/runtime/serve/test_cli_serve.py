@@ -3,7 +3,8 @@ device runtime never imports the server."""
 
 from __future__ import annotations
 
-import json
+import argparse
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime._cli._base import main
+from runtime._cli import main, serve
+from runtime._serve.config import ServeConfig
+from tests.probes import modules_after
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -34,16 +37,59 @@ def test_serve_without_the_extra_names_it(bundles):
 
 def test_the_runtime_never_imports_the_server(bundles):
     code = (
-        "import json, sys, runtime\n"
-        f"model = runtime.load({str(bundles.model_folder())!r})\n"
+        "import sys, runtime\n"
+        "model = runtime.load(sys.argv[1])\n"
+        "model.predict_batch([dict(zip(model.columns, [None] * len(model.columns)))], errors='skip')\n"
         "import runtime._cli\n"
-        "names = ('uvicorn', 'starlette', 'prometheus_client', 'anyio', 'runtime._serve', 'runtime._metrics', "
-        "'runtime._predictlog', 'runtime._reload', 'runtime._inference_protocol')\n"
-        "print(json.dumps(sorted(n for n in names if n in sys.modules)))"
     )
-    result = run("-c", code)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
+    probe = modules_after(
+        code,
+        ["runtime._serve", "runtime._monitor", "uvicorn", "starlette", "prometheus_client", "anyio", "h11"],
+        argv=[str(bundles.model_folder())],
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.modules == ()
+
+
+def test_serve_help_needs_no_extra_and_imports_no_server():
+    code = "import sys; sys.modules['uvicorn'] = None\nfrom runtime._cli import main\nraise SystemExit(main(['serve', '--help']))"
+    probe = modules_after(code, ["runtime._serve", "starlette", "prometheus_client"])
+    assert probe.returncode == 0, probe.stderr
+    assert "--log-retention-days" in probe.stdout
+    assert probe.modules == ("runtime._serve", "runtime._serve.config")  # the defaults, nothing that serves
+
+
+def test_options_default_to_the_serve_config():
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["BUNDLE"])
+    given = {field.name for field in dataclasses.fields(ServeConfig) if hasattr(args, field.name)}
+    assert {field.name for field in dataclasses.fields(ServeConfig)} - given == {"worker_threads", "drift_max_age_s"}
+    assert ServeConfig(**{name: getattr(args, name) for name in given}) == ServeConfig()
+    args = parser.parse_args(["BUNDLE", "--log", "p.db", "--drift-window", "50", "--port", "0", "--log-required"])
+    assert (args.log_path, args.drift_window_rows, args.port, args.log_required) == ("p.db", 50, 0, True)
+    assert parser.parse_args(["BUNDLE", "--allow-interface-change"]).allow_interface_change is True
+
+
+def test_log_required_without_a_log_is_a_usage_error(capsys):
+    assert main(["serve", "BUNDLE", "--log-required"]) == 4  # refused before any bundle is read
+    assert capsys.readouterr().err == "error: --log-required needs --log FILE\n"
+
+
+def test_help_states_the_config_defaults(capsys):
+    assert main(["serve", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    defaults = ServeConfig()
+    for expected in (
+        f"(default: {defaults.host}, this machine only)",
+        f"(default: {defaults.port}; 0 picks a free one)",
+        f"(default: {defaults.max_body_bytes // 2**20} MiB)",
+        f"(default: {defaults.timeout_s:g})",
+        f"(default: {defaults.threads})",
+        f"(default: {defaults.poll_s:g}; 0: never,",
+        f"(default {defaults.drift_window_rows};",
+    ):
+        assert expected in text
 
 
 def test_an_unusable_log_path_stops_the_server_before_it_listens(bundles, tmp_path):
@@ -83,7 +129,7 @@ def test_a_taken_port_is_a_one_line_error(bundles):
     ],
 )
 def test_bad_options_are_usage_errors(args, message, capsys):
-    assert main(["serve", "models/quality", *args]) == 4
+    assert main(["serve", "BUNDLE", *args]) == 4  # refused before any bundle is read
     assert capsys.readouterr().err == f"error: {message} (see python -m runtime serve --help)\n"
 
 

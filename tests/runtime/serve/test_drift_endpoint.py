@@ -1,42 +1,45 @@
-"""The running server exposes drift over its own prediction log, as JSON and as metrics (issue 6)."""
+"""The running server exposes drift over its own prediction log, as JSON and as metrics (issue 6).
+
+Traffic is drawn with numpy from the bundle's own drift reference (tests/runtime/traffic.py), so the
+test runs on a device-only install: nothing from ``export``, no pandas.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
-import pytest
+import runtime
+from tests.runtime.traffic import records_like_training
 
-pd = pytest.importorskip("pandas")
-from export._data import make_demo_data  # noqa: E402
-
-FEATURES = ["temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift"]
+# The temperature sensor reads about one training SD high; values stay inside its valid range.
+TEMPERATURE_SHIFT = 18.0
 
 
-def _records(rows: int, seed: int, shift: float = 0.0) -> list[dict]:
-    frame = make_demo_data(rows, seed=seed)
-    frame["temperature"] = (frame["temperature"] + shift).clip(upper=299.0)
-    records = []
-    for row in frame[FEATURES].itertuples(index=False):
-        record = {}
-        for name, value in zip(FEATURES, row):
-            record[name] = None if value == "" or (isinstance(value, float) and math.isnan(value)) else value
-        records.append(record)
+def _records(manifest: runtime.Manifest, rows: int, seed: int, shift: float = 0.0) -> list[dict[str, Any]]:
+    records = records_like_training(manifest, rows, seed)
+    spec = next(spec for spec in manifest.inputs if spec.name == "temperature")
+    assert spec.valid_range is not None
+    for record in records:
+        if shift and record["temperature"] is not None:
+            record["temperature"] = min(record["temperature"] + shift, spec.valid_range[1] - 1.0)
     return records
 
 
 def test_drift_json_and_metrics_follow_the_log(bundles, start_server):
-    with start_server(bundles.model_folder(), "--drift-window", "600") as server:
+    folder = bundles.model_folder()
+    manifest = runtime.load(folder).manifest
+    with start_server(folder, "--drift-window", "600") as server:
+        steady_records = _records(manifest, 600, seed=31)
         for start in range(0, 600, 200):
-            assert server.post_json("/v1/predict", _records(600, seed=31)[start : start + 200]).status == 200
+            assert server.post_json("/v1/predict", steady_records[start : start + 200]).status == 200
         steady = server.get("/v1/drift").json()
         assert steady["rows"] == 600 and steady["status"] == "ok"
         assert {column["status"] for column in steady["columns"].values()} == {"ok"}
         assert server.metric('factory_edge_drift_status{scope="overall"}') == 0.0
 
-        for start in range(0, 600, 200):  # the temperature sensor now reads one SD high
-            assert (
-                server.post_json("/v1/predict", _records(600, seed=32, shift=18.0)[start : start + 200]).status == 200
-            )
+        shifted_records = _records(manifest, 600, seed=32, shift=TEMPERATURE_SHIFT)
+        for start in range(0, 600, 200):
+            assert server.post_json("/v1/predict", shifted_records[start : start + 200]).status == 200
         shifted = server.get("/v1/drift?last=600").json()
         assert shifted["status"] == "alert"
         assert [name for name, column in shifted["columns"].items() if column["status"] == "alert"] == ["temperature"]

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import runtime
+from runtime._serve.outcome import Outcome
 from runtime._serve.protocol_v2 import (
     InferRequest,
-    Outcome,
     decode_infer_request,
     encode_infer_response,
     label_datatype,

@@ -14,6 +14,8 @@ import threading
 import time
 from contextlib import closing
 
+import pytest
+
 from tests.runtime.serve.records import EXAMPLE
 
 CLIENT_THREADS = 4
@@ -65,6 +67,7 @@ def client(port: int, index: int, acknowledged: dict[str, int], problems: list[s
         connection.close()
 
 
+@pytest.mark.slow  # seconds of sustained load: CI runs it, -m "not slow" skips it
 def test_kill_9_under_load_loses_no_acknowledged_prediction(bundles, start_server):
     acknowledged: dict[str, int] = {}
     problems: list[str] = []

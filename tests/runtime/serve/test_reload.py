@@ -15,7 +15,7 @@ from tests.runtime.serve.records import EXAMPLE
 
 DAMAGES = {
     "hash": "has sha256 ",
-    "schema": "manifest schema version 99 is newer than this runtime reads",
+    "schema": f"manifest schema version {runtime.SCHEMA_VERSION + 1} is newer than this runtime reads",
     "golden": "golden case 0 (held-out) does not reproduce",
 }
 
@@ -148,7 +148,8 @@ def test_server_refuses_a_damaged_version_visibly_then_takes_a_good_one(bundles,
         assert reply.status == 409 and reply.json()["error"].startswith("reload refused: ")
         assert reply.json()["error"].endswith("; still serving 1.0.0.")
         reply = server.request("POST", "/v2/repository/models/quality/load", b"{}")
-        assert reply.status == 400 and reply.json()["error"].startswith("reload refused: ")
+        assert reply.status == 409 and reply.json()["error"].startswith("reload refused: ")
+        assert reply.json()["error"].endswith("; still serving 1.0.0.")
 
         bundles.add_version(folder, "1.0.2")
         bundles.set_current(folder, "1.0.2")

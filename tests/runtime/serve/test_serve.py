@@ -18,13 +18,12 @@ import pytest
 
 import runtime
 from runtime._monitor.predictlog import LogEntry, PredictionLog
+from runtime._serve.app import create_app
+from runtime._serve.config import ServeConfig
 from runtime._serve.holder import ModelHolder
-from runtime._serve.server import ServeConfig, create_app
-from tests.runtime.serve.records import EXAMPLE
+from tests.runtime.serve.records import COLUMNS, EXAMPLE, NUMBERS, v2_body
 
 V2_INFER = "/v2/models/quality/infer"
-COLUMNS = ("temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift")
-NUMBERS = COLUMNS[:5]
 
 
 def random_rows(count: int, seed: int = 3) -> list[dict[str, Any]]:
@@ -46,20 +45,6 @@ def random_rows(count: int, seed: int = 3) -> list[dict[str, Any]]:
             row[rng.choice(NUMBERS)] = None
         rows.append(row)
     return rows
-
-
-def v2_body(rows: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
-    """A JSON infer request with one [N, 1] tensor per column."""
-    inputs = [
-        {
-            "name": name,
-            "shape": [len(rows), 1],
-            "datatype": "FP64" if name in NUMBERS else "BYTES",
-            "data": [row[name] for row in rows],
-        }
-        for name in COLUMNS
-    ]
-    return {"inputs": inputs, **overrides}
 
 
 @pytest.fixture(scope="module")
@@ -214,6 +199,26 @@ def test_every_prediction_and_rejection_is_in_the_log(shared_server, example):
     assert found[2][6].startswith("temperature == 999.0, must be within [100.0, 300.0]")
 
 
+def test_the_log_names_the_route_that_answered(shared_server, example):
+    """A versioned infer was logged as /v2/models/{name}/infer when it succeeded and under its own
+    route when it was refused."""
+    good = v2_body([example], id="versioned-ok")
+    bad = v2_body([{**example, "temperature": 999.0}], id="versioned-bad")
+    for body in (good, bad):
+        shared_server.post_json("/v2/models/quality/versions/1.0.0/infer", body)
+    assert shared_server.post_json(V2_INFER, v2_body([example], id="unversioned-ok")).status == 200
+    with closing(sqlite3.connect(shared_server.log_path)) as db:
+        found = db.execute(
+            "SELECT request_id, status, endpoint FROM predictions "
+            "WHERE request_id IN ('versioned-ok', 'versioned-bad', 'unversioned-ok') ORDER BY id"
+        ).fetchall()
+    assert found == [
+        ("versioned-ok", 200, "/v2/models/{name}/versions/{version}/infer"),
+        ("versioned-bad", 400, "/v2/models/{name}/versions/{version}/infer"),
+        ("unversioned-ok", 200, "/v2/models/{name}/infer"),
+    ]
+
+
 def test_status_names_model_log_and_uptime(shared_server):
     status = shared_server.get("/v1/status").json()
     assert status["model"]["name"] == "quality" and status["model"]["version"] == "1.0.0"
@@ -226,7 +231,15 @@ def test_status_names_model_log_and_uptime(shared_server):
         assert key in status["log"]
 
 
+def test_drift_over_more_rows_than_the_log_holds_is_all_of_them(shared_server, example):
+    assert shared_server.post_json("/v1/predict", example).status == 200
+    reply = shared_server.get(f"/v1/drift?last={10**30}")  # past SQLite's int64 LIMIT: was a 500
+    assert reply.status == 200, reply.body
+    assert reply.json()["rows"] >= 1
+
+
 def test_metrics_count_requests_errors_and_the_served_version(shared_server, example):
+    shared_server.post_json("/v1/predict", example)  # the series exists whichever tests ran before
     before = shared_server.metric('factory_edge_http_requests_total{endpoint="/v1/predict",status="200"}')
     shared_server.post_json("/v1/predict", example)
     shared_server.get("/nowhere")
@@ -326,6 +339,15 @@ BAD_REQUESTS = [
         {},
         400,
         "request body is not valid JSON: nested too deeply.",
+    ),
+    (
+        "a number of 5000 digits",  # Python's int limit raises ValueError inside json.loads, not JSONDecodeError
+        "POST",
+        "/v1/predict",
+        b'{"temperature": ' + b"1" * 5000 + b"}",
+        {},
+        400,
+        "request body holds a number of more than 4300 digits, which is not JSON this server reads.",
     ),
     (
         "body is a list",
@@ -500,6 +522,42 @@ BAD_REQUESTS = [
         f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {HINT}.",
     ),
     (
+        "unknown categories in two of three rows",
+        "POST",
+        V2_INFER,
+        _v2(_set("machine_type", shape=[3, 1], data=["Z", "B", "Q"]), rows=3),
+        {},
+        400,
+        f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {HINT}. (2 of 3 rows are invalid.)",
+    ),
+    (
+        "v1 unknown categories in two of three records",
+        "POST",
+        "/v1/predict",
+        json.dumps([EXAMPLE_ROW, {**EXAMPLE_ROW, "shift": "weekend"}, {**EXAMPLE_ROW, "machine_type": "Q"}]),
+        {},
+        400,
+        f"shift == 'weekend' in row 1 is not a known category, must be one of ['day', 'evening', 'night'] {HINT}. (2 of 3 rows are invalid.)",
+    ),
+    (
+        "v1 unknown category in one record",
+        "POST",
+        "/v1/predict",
+        json.dumps({**EXAMPLE_ROW, "shift": "weekend"}),
+        {},
+        400,
+        f"shift == 'weekend' is not a known category, must be one of ['day', 'evening', 'night'] {HINT}.",
+    ),
+    (
+        "out of range first, unknown category after",
+        "POST",
+        "/v1/predict",
+        json.dumps([{**EXAMPLE_ROW, "temperature": 412.0}, {**EXAMPLE_ROW, "shift": "weekend"}]),
+        {},
+        400,
+        "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits). (2 of 2 rows are invalid.)",
+    ),
+    (
         "binary data shorter than shape",
         "POST",
         V2_INFER,
@@ -516,6 +574,15 @@ BAD_REQUESTS = [
         {"Inference-Header-Content-Length": "ten"},
         400,
         f"Inference-Header-Content-Length == 'ten' must be a whole number of bytes no larger than the body ({len(_v2())}).",
+    ),
+    (
+        "binary header length a non-ASCII digit",
+        "POST",
+        V2_INFER,
+        _v2(),
+        {"Inference-Header-Content-Length": "\u00b2"},  # "²": str.isdigit() says yes, int() says no
+        400,
+        f"Inference-Header-Content-Length == '\u00b2' must be a whole number of bytes no larger than the body ({len(_v2())}).",
     ),
     (
         "unknown output",
@@ -659,6 +726,26 @@ def test_bad_request_gets_exact_status_and_error(shared_server, method, path, bo
     assert reply.headers["content-type"] == "application/json"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("GET", "/nowhere", 404), ("DELETE", "/v1/predict", 405), ("GET", "/v1/status", 200)]
+)
+def test_every_response_names_its_request_and_the_version(shared_server, method, path, status):
+    """The router's own 404 and 405 skipped the endpoint wrapper, and with it both headers."""
+    reply = shared_server.request(method, path, headers={"X-Request-Id": "router-1"})
+    assert reply.status == status
+    assert (reply.headers["x-request-id"], reply.headers["x-model-version"]) == ("router-1", "1.0.0")
+    reply = shared_server.request(method, path, headers={"X-Request-Id": "x" * 300})
+    assert reply.status == (400 if status == 200 else status)  # on a route, a bad id is the error
+    assert uuid.UUID(reply.headers["x-request-id"]) and reply.headers["x-model-version"] == "1.0.0"
+
+
+def test_every_400_is_counted_as_bad_input(shared_server):
+    """Unload's 400 was counted in requests_total but not in errors_total{kind="bad_input"}."""
+    before = shared_server.metric('factory_edge_http_errors_total{kind="bad_input"}')
+    assert shared_server.request("POST", "/v2/repository/models/quality/unload", b"{}").status == 400
+    assert shared_server.metric('factory_edge_http_errors_total{kind="bad_input"}') == before + 1
+
+
 def test_oversized_chunked_body_is_refused_while_reading(shared_server):
     """No Content-Length to trust: the limit is enforced on the bytes as they arrive."""
     connection = http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=10)
@@ -737,7 +824,7 @@ def test_unexpected_exception_is_a_500_with_a_fixed_message_and_a_logged_traceba
 
     model.predict = broken  # type: ignore[method-assign]
     app = create_app(ModelHolder(model.path, model, loader=runtime.load, poll_s=0), config=ServeConfig())
-    with caplog.at_level("ERROR", logger="runtime._serve.server"):
+    with caplog.at_level("ERROR", logger="runtime._serve.endpoints"):
         status, headers, body = asgi_request(app, "POST", "/v1/predict", json.dumps(example).encode())
     assert (status, json.loads(body)) == (500, {"error": "internal error, see the server log"})
     assert headers["x-request-id"]

@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from tests.runtime.serve.records import EXAMPLE
 
 DURATION_S = 8.0
@@ -98,6 +100,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+@pytest.mark.slow  # seconds of sustained load: CI runs it, -m "not slow" skips it
 def test_sustained_load_with_a_hot_swap_fails_no_request(bundles, start_server):
     folder = bundles.model_folder()
     bundles.add_version(folder, "1.0.1")

@@ -1,0 +1,504 @@
+"""CSV and JSON Lines, streamed: the input's lines decoded one at a time, readers that turn them into
+:class:`Record` objects without coercing anything, and sinks that write output and reject rows.
+
+What the files may hold, and how it is read, is in ``python -m runtime predict --help``
+(:data:`runtime._cli.predict.DESCRIPTION`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from .._contract import ExitCode
+from .._manifest import ColumnSpec
+from .._text import json_safe
+from .._validation import cap_list, describe_allowed
+from ._base import CliError
+
+__all__ = [
+    "SUFFIX_FORMATS",
+    "CsvReader",
+    "Fields",
+    "JsonlReader",
+    "Layout",
+    "Lines",
+    "Record",
+    "Sink",
+    "check_csv_header",
+    "csv_text",
+    "format_of",
+    "open_input",
+    "open_sink",
+]
+
+SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# What a number looks like in a CSV field. Python's float() also takes "1_000" and non-ASCII digits;
+# those are refused rather than read as something the writer may not have meant. nan/inf spellings
+# are let through so the runtime's validation words the refusal (inf is never valid, nan is
+# missing).
+_NUMBER_TEXT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
+# A line that is not JSON is quoted in the reason up to this many characters.
+_PREVIEW_CHARS = 60
+
+
+def format_of(path: str, explicit: str | None, option: str, *, stdout_default: str | None = None) -> str:
+    """``csv`` or ``jsonl``: ``explicit`` when given, else from the suffix of ``path`` (``-`` is a stream)."""
+    if explicit is not None:
+        return explicit
+    if path == "-":
+        if stdout_default is not None:
+            return stdout_default
+        raise CliError(f"reading stdin needs {option} csv or {option} jsonl", ExitCode.USAGE)
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise CliError(
+            f"cannot tell the format of {path!r} from its suffix {suffix!r}: use .csv, .jsonl or "
+            f".ndjson, or pass {option} csv|jsonl",
+            ExitCode.USAGE,
+        )
+    return SUFFIX_FORMATS[suffix]
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+
+
+@dataclass
+class Record:
+    """One data row: where it is, its fields as read, what the model gets, what became of it.
+
+    ``row`` is 1-based and counts data rows only; ``line`` is the file's line where the row
+    starts. ``fields`` holds the row as read (CSV text by header name, or the JSON object),
+    ``values`` what is validated and fed for each model column that could be read, and
+    ``column_problems`` why the others could not. ``problems`` are row-level (a malformed line,
+    the wrong number of fields, missing keys). ``fatal`` marks the point past which the file
+    cannot be read (CSV syntax). ``reasons`` and ``prediction`` are the outcome.
+    """
+
+    row: int
+    line: int
+    fields: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    column_problems: dict[str, str] = field(default_factory=dict)
+    fatal: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    prediction: list[tuple[str, Any]] | None = None
+
+    @property
+    def readable(self) -> bool:
+        """Every model column could be read and nothing is wrong with the row as a whole."""
+        return self.fatal is None and not self.problems and not self.column_problems
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the reader checks each row against."""
+
+    source: str  # the input's name for messages: the path or "stdin"
+    columns: tuple[str, ...]  # model columns, manifest order
+    numbers: frozenset[str]  # model columns of kind number
+    specs: Mapping[str, ColumnSpec]
+    keep_extra: bool
+    reserved: frozenset[str]  # names the output or rejects file adds
+
+    def where(self, record: Record) -> str:
+        return f"row {record.row} (line {record.line} of {self.source})"
+
+
+class Lines:
+    """The input's lines as text, decoded one at a time.
+
+    A line that is not UTF-8 costs only its own row: it is decoded with U+FFFD in place of the
+    bad bytes and noted in ``bad``, which the readers turn into a reason to reject the row.
+    Decoding a whole block at once would instead fail the file at an unknown line.
+    """
+
+    def __init__(self, raw: Iterable[bytes] | Iterable[str]) -> None:
+        self._raw = raw
+        self.number = 0
+        self.bad: dict[int, str] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._raw:
+            self.number += 1
+            if isinstance(raw, str):  # stdin replaced by a text stream
+                yield raw.removeprefix("\ufeff") if self.number == 1 else raw
+                continue
+            if self.number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                self.bad[self.number] = (
+                    f"line {self.number} is not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                    f"position {error.start + 1}; bad bytes are shown as U+FFFD)"
+                )
+                yield raw.decode("utf-8", errors="replace")
+
+    def take(self, first: int, last: int) -> list[str]:
+        """The decoding problems of lines ``first`` to ``last``, forgotten once taken."""
+        return [self.bad.pop(number) for number in range(first, last + 1) if number in self.bad]
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+
+def _csv_number_allowed(spec: ColumnSpec) -> str:
+    text = "a number"
+    if spec.valid_range is not None:
+        text += f" within [{spec.valid_range[0]!r}, {spec.valid_range[1]!r}]"
+    return text + (", or an empty field for missing" if spec.nullable else "")
+
+
+class CsvReader:
+    """Reads the header, then one record per CSV row, parsing model columns without coercion."""
+
+    def __init__(self, lines: Lines, layout: Layout) -> None:
+        self._lines = lines
+        self._layout = layout
+        # strict: a stray quote is an error, not silently glued into the field
+        self._reader = csv.reader(lines, strict=True)
+        self.header: list[str] | None = self._read_header()
+
+    def _read_header(self) -> list[str]:
+        source = self._layout.source
+        try:
+            header = next(self._reader)
+        except StopIteration:
+            raise CliError(
+                f"{source} is empty: the first line must be a header naming the columns",
+                ExitCode.BAD_INPUT,
+            ) from None
+        except csv.Error as error:
+            raise CliError(f"the header of {source} cannot be read as CSV: {error}", ExitCode.BAD_INPUT) from None
+        problems = self._lines.take(1, self._reader.line_num)
+        if problems:
+            raise CliError(f"the header of {source} cannot be read: {problems[0]}", ExitCode.BAD_INPUT)
+        return header
+
+    def records(self) -> Iterator[Record]:
+        reader = self._reader
+        row = 0
+        last_line = reader.line_num
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                # The reader cannot tell where a broken row ends, so reading stops here.
+                where = f"line {last_line + 1} of {self._layout.source}"
+                fatal = f"{where} cannot be read as CSV: {error} (check the quoting)"
+                yield Record(row + 1, last_line + 1, {}, fatal=fatal)
+                return
+            line, last_line = last_line + 1, reader.line_num
+            if not fields:
+                continue
+            row += 1
+            yield self._record(row, line, last_line, fields)
+
+    def _record(self, row: int, line: int, last_line: int, fields: list[str]) -> Record:
+        header = self.header
+        assert header is not None
+        record = Record(row, line, dict(zip(header, fields)))
+        if self._lines.bad:
+            record.problems.extend(self._lines.take(line, last_line))
+        width = len(header)
+        if len(fields) != width:
+            if len(fields) > width:
+                detail = f"extra values {cap_list(fields[width:])}"
+            else:
+                detail = f"no value for {cap_list(header[len(fields) :])}"
+            record.problems.append(
+                f"has {len(fields)} fields, the header has {width} ({detail}); "
+                "check the delimiters and quoting of this line"
+            )
+        for name in self._layout.columns:
+            text = record.fields.get(name)
+            if text is not None:  # None: a short row, reported above
+                self._read_value(record, name, text)
+        return record
+
+    def _read_value(self, record: Record, name: str, text: str) -> None:
+        if name not in self._layout.numbers:
+            record.values[name] = text if text != "" else None
+        elif text == "":
+            record.values[name] = None
+        elif _NUMBER_TEXT.fullmatch(text.strip()):
+            record.values[name] = float(text)
+        else:
+            record.column_problems[name] = (
+                f"{name} == {text!r} is not a number, must be "
+                f"{_csv_number_allowed(self._layout.specs[name])}; numbers are written like "
+                "12.5 or -3e-2, and text is not converted."
+            )
+
+
+def check_csv_header(header: Sequence[str], layout: Layout, model_label: str) -> None:
+    """Refuse, before any output, a CSV whose columns cannot give every row to the model."""
+    source = layout.source
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for name in header:
+        if name in seen:
+            duplicates.append(name)
+        seen.add(name)
+    if duplicates:
+        raise CliError(
+            f"the header of {source} names {cap_list(sorted(set(duplicates)))} more than once",
+            ExitCode.BAD_INPUT,
+        )
+    model_columns = set(layout.columns)
+    missing = [name for name in layout.columns if name not in seen]
+    unknown = [name for name in header if name not in model_columns]
+    if missing or (unknown and not layout.keep_extra):
+        raise CliError(_header_mismatch(header, layout, model_label, missing, unknown), ExitCode.BAD_INPUT)
+    clashes = [name for name in header if name in layout.reserved]
+    if clashes:
+        raise CliError(
+            f"{source} has column(s) {cap_list(clashes)}, which the output adds: rename or drop them",
+            ExitCode.BAD_INPUT,
+        )
+
+
+def _header_mismatch(
+    header: Sequence[str], layout: Layout, model_label: str, missing: list[str], unknown: list[str]
+) -> str:
+    parts = []
+    if missing:
+        parts.append(f"missing {cap_list(missing)}")
+    if unknown:
+        parts.append(f"unknown {cap_list(unknown)}")
+    fix = ""
+    if len(header) == 1 and any(mark in header[0] for mark in ";\t|"):
+        fix = "; the header looks delimited by something other than commas (only commas are read)"
+    elif unknown and not missing:
+        fix = "; pass --keep-extra to carry extra columns through unchanged (never to the model)"
+    return (
+        f"{layout.source} has {len(header)} columns, but model {model_label} expects "
+        f"{len(layout.columns)}: " + "; ".join(parts) + fix
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON Lines
+
+
+_JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The line's object, or None and why the line is not one."""
+    try:
+        # without the line ending: json counts an error at the end of the line as column 1 of the next
+        data = json.loads(text.rstrip("\r\n"), object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        preview = text.strip()
+        if len(preview) > _PREVIEW_CHARS:
+            preview = preview[: _PREVIEW_CHARS - 3] + "..."
+        return None, f"is not valid JSON ({error.msg} at column {error.colno}): {preview!r}"
+    except _DuplicateKey as error:
+        return None, f"names key {error.args[0]!r} twice; each column must appear once"
+    if not isinstance(data, dict):
+        kind = _JSON_TYPES.get(type(data), type(data).__name__)
+        return None, f"is a JSON {kind}, expected an object of column -> value on each line"
+    return data, None
+
+
+class JsonlReader:
+    """One record per non-blank line; values are passed as they are, keys checked per line."""
+
+    header: list[str] | None = None
+
+    def __init__(self, lines: Lines, layout: Layout) -> None:
+        self._lines = lines
+        self._layout = layout
+        self._model_columns = frozenset(layout.columns)
+
+    def records(self) -> Iterator[Record]:
+        row = 0
+        for text in self._lines:
+            line = self._lines.number
+            if not text.strip():
+                continue
+            row += 1
+            record = Record(row, line, {})
+            if self._lines.bad:
+                record.problems.extend(self._lines.take(line, line))
+            data, problem = _json_object(text)
+            if data is None:
+                assert problem is not None
+                record.problems.append(problem)
+            else:
+                record.fields = data
+                self._check_keys(record, data)
+                self._read_values(record, data)
+            yield record
+
+    def _check_keys(self, record: Record, data: dict[str, Any]) -> None:
+        layout = self._layout
+        missing = [name for name in layout.columns if name not in data]
+        unknown = [key for key in data if key not in self._model_columns]
+        if missing:
+            record.problems.append(f"has no key(s) {cap_list(missing)}: every model column is needed on every line")
+        if unknown and not layout.keep_extra:
+            record.problems.append(
+                f"has unknown key(s) {cap_list(unknown)}; pass --keep-extra to carry extra "
+                "keys through unchanged (the model never sees them)"
+            )
+        clashes = [key for key in unknown if key in layout.reserved]
+        if clashes and layout.keep_extra:
+            record.problems.append(f"has key(s) {cap_list(clashes)}, which the output adds; rename them")
+
+    def _read_values(self, record: Record, data: dict[str, Any]) -> None:
+        layout = self._layout
+        for name in layout.columns:
+            if name not in data:
+                continue
+            value = data[name]
+            # json gives arbitrarily large ints; float() of one would raise OverflowError.
+            if name in layout.numbers and type(value) is int and abs(value) > sys.float_info.max:
+                record.column_problems[name] = (
+                    f"{name} == {value!r} is too large for a float, must be {describe_allowed(layout.specs[name])}."
+                )
+                continue
+            record.values[name] = value
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def csv_text(value: Any) -> str:
+    """A value as a CSV field: numbers as Python writes them, missing as empty, flags "; "-joined."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "; ".join(value)  # flags
+    return json.dumps(value, ensure_ascii=False)
+
+
+class Sink(Protocol):
+    def write(self, items: list[tuple[str, Any]]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class _CsvSink:
+    def __init__(self, stream: TextIO, columns: Sequence[str]) -> None:
+        self._stream = stream
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow(columns)
+
+    def write(self, items: list[tuple[str, Any]]) -> None:
+        self._writer.writerow([csv_text(value) for _, value in items])
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+class _JsonlSink:
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, items: list[tuple[str, Any]]) -> None:
+        # Standard JSON has no NaN or infinity: NaN (a missing number) and the infinities a
+        # rejected row may hold are written as null; the reject reason still names the value.
+        self._stream.write(json.dumps(json_safe(dict(items)), ensure_ascii=False, allow_nan=False) + "\n")
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+class Fields:
+    """Turns a record's fields into the input part of an output or reject row."""
+
+    def __init__(self, layout: Layout, input_format: str, header: Sequence[str] | None) -> None:
+        self._csv_input = input_format == "csv"
+        # the input columns of a CSV sink: the CSV header, or the model's columns for JSON Lines
+        self.columns: tuple[str, ...] = tuple(header) if header is not None else layout.columns
+
+    def items(self, record: Record, *, for_json: bool, typed: bool) -> list[tuple[str, Any]]:
+        if not for_json:
+            return [(name, record.fields.get(name, "" if self._csv_input else None)) for name in self.columns]
+        if not self._csv_input:
+            return list(record.fields.items())
+        if not typed:  # rejects keep the text exactly as read
+            return [(name, record.fields.get(name, "")) for name in self.columns]
+        return [
+            (name, record.values[name] if name in record.values else record.fields.get(name, ""))
+            for name in self.columns
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# opening
+
+
+def open_input(path: str, stack: contextlib.ExitStack) -> tuple[Lines, str]:
+    """The input's lines (UTF-8, a byte-order mark dropped) and its name for messages."""
+    if path == "-":
+        # bytes when possible, so decoding is ours; text if an embedding program replaced sys.stdin
+        return Lines(getattr(sys.stdin, "buffer", sys.stdin)), "stdin"
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 -- closed by the caller's ExitStack
+    except OSError as error:
+        raise CliError(f"cannot read --input {path!r}: {error.strerror or error}", ExitCode.USAGE) from None
+    stack.enter_context(stream)
+    return Lines(stream), repr(path)
+
+
+def open_sink(path: str, kind: str, columns: Sequence[str], stack: contextlib.ExitStack, stdout: TextIO) -> Sink:
+    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once."""
+    if path == "-":
+        stream = stdout
+    else:
+        try:
+            # closed by the caller's ExitStack
+            stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as error:
+            raise CliError(f"cannot write {path!r}: {error.strerror or error}", ExitCode.USAGE) from None
+        stack.enter_context(stream)
+    return _CsvSink(stream, columns) if kind == "csv" else _JsonlSink(stream)
