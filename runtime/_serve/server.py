@@ -14,12 +14,12 @@ import contextlib
 import functools
 import logging
 import socket
-from collections.abc import Iterator
 from typing import TextIO
 
 import prometheus_client
 import uvicorn
 
+from .._logging import runtime_log_to
 from .._model import Model, load
 from .._monitor.predictlog import PredictionLog
 from .app import create_app
@@ -56,7 +56,10 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
     """
     # The *_created series double every counter's output for no use here (a server process owns its metrics).
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    with _runtime_log_to(stream), contextlib.ExitStack() as stack:
+    with (
+        runtime_log_to(stream, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s", unless_configured=True),
+        contextlib.ExitStack() as stack,
+    ):
         log = None
         if config.log_path is not None:
             log = PredictionLog(
@@ -86,22 +89,3 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
         shown = f"[{host}]" if ":" in host else host
         logger.info("listening on http://%s:%d", shown, port)
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
-
-
-@contextlib.contextmanager
-def _runtime_log_to(stream: TextIO) -> Iterator[None]:
-    """Send the ``runtime`` loggers' INFO and above to ``stream``, unless the caller set up logging."""
-    runtime_logger = logging.getLogger("runtime")
-    if runtime_logger.handlers:
-        yield
-        return
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    level = runtime_logger.level
-    runtime_logger.addHandler(handler)
-    runtime_logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        runtime_logger.removeHandler(handler)
-        runtime_logger.setLevel(level)
