@@ -14,12 +14,12 @@ import contextlib
 import functools
 import logging
 import socket
-from collections.abc import Iterator
 from typing import TextIO
 
 import prometheus_client
 import uvicorn
 
+from .._logging import runtime_log_to
 from .._model import Model, load
 from .._monitor.predictlog import PredictionLog
 from .access import AccessPolicy, read_token_file
@@ -58,7 +58,10 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
     """
     # The *_created series double every counter's output for no use here (a server process owns its metrics).
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    with _runtime_log_to(stream), contextlib.ExitStack() as stack:
+    with (
+        runtime_log_to(stream, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s", unless_configured=True),
+        contextlib.ExitStack() as stack,
+    ):
         log = None
         if config.log_path is not None:
             log = PredictionLog(
@@ -116,22 +119,3 @@ def access_policy(config: ServeConfig, host: str, port: int) -> AccessPolicy:
             ", ".join(policy.allowed_hosts),
         )
     return policy
-
-
-@contextlib.contextmanager
-def _runtime_log_to(stream: TextIO) -> Iterator[None]:
-    """Send the ``runtime`` loggers' INFO and above to ``stream``, unless the caller set up logging."""
-    runtime_logger = logging.getLogger("runtime")
-    if runtime_logger.handlers:
-        yield
-        return
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    level = runtime_logger.level
-    runtime_logger.addHandler(handler)
-    runtime_logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        runtime_logger.removeHandler(handler)
-        runtime_logger.setLevel(level)
