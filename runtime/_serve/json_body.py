@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -59,11 +60,33 @@ def _float_sized_int(text: str) -> int:
     return value
 
 
+# A \uD800-\uDFFF escape: only then can a parsed string hold a surrogate (raw UTF-8 cannot encode one).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string in ``value`` (keys too) that is not encodable as UTF-8, or None."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return None
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a request body as strict JSON (no NaN or Infinity, no number beyond the float range),
     raising :class:`InputError`."""
     try:
-        return json.loads(body, parse_constant=_no_constants, parse_float=_finite_float, parse_int=_float_sized_int)
+        data = json.loads(body, parse_constant=_no_constants, parse_float=_finite_float, parse_int=_float_sized_int)
     except json.JSONDecodeError as error:
         raise InputError(
             f"request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
@@ -80,6 +103,15 @@ def parse_json(body: bytes) -> Any:
             f"request body holds a number of more than {sys.get_int_max_str_digits()} digits, "
             "which is not JSON this server reads."
         ) from None
+    if _SURROGATE_ESCAPE.search(body):  # a surrogate pair (an emoji) is text; a lone one is not
+        text = _lone_surrogate(data)
+        if text is not None:
+            shown = text if len(text) <= 20 else text[:20] + "..."
+            raise InputError(
+                f"request body holds the string {ascii(shown)}, which has a lone surrogate and is not Unicode "
+                "text: send UTF-8 text."
+            )
+    return data
 
 
 def dump_json(payload: Any) -> bytes:

@@ -31,6 +31,7 @@ def _length_error(shown: str) -> str:
     )
 
 
+LONE = "request body holds the string {}, which has a lone surrogate and is not Unicode text: send UTF-8 text."
 ODD_INPUT: list[tuple[str, tuple[str, str, bytes, dict[str, str]], str]] = [
     # (case, (method, path, body, headers), exact error)
     (
@@ -87,34 +88,23 @@ ODD_INPUT: list[tuple[str, tuple[str, str, bytes, dict[str, str]], str]] = [
         ("GET", "/v1/drift?last=%D9%A1", b"", {}),
         "last == '\u0661' must be a whole number of rows (at most 100 digits).",
     ),
-    (
-        "lone surrogate as a tensor name",
-        ("POST", V2_INFER, V2_TEXT.replace('"temperature"', '"\\ud800"').encode(), {}),
-        "infer request has 7 columns, but model 'quality' 1.0.0 expects 7: missing ['temperature']; "
-        "unknown ['\\ud800'].",
-    ),
-    (
-        "lone surrogate as the id",
-        ("POST", V2_INFER, V2_TEXT.replace('{"inputs"', '{"id": "\\ud800", "inputs"').encode(), {}),
-        "infer request field \"id\" == '\\ud800' must be 1 to 256 printable ASCII characters (no leading space).",
-    ),
-    (
-        "lone surrogate as a datatype",
-        ("POST", V2_INFER, V2_TEXT.replace('"FP64"', '"\\udc00"', 1).encode(), {}),
-        "input 'temperature' has datatype \udc00, must be FP64 or FP32 (the column holds numbers).",
-    ),
-    (
-        "lone surrogate as an output name",
-        ("POST", V2_INFER, V2_TEXT.replace('{"inputs"', '{"outputs": [{"name": "\\ud800"}], "inputs"').encode(), {}),
-        "infer request asks for output '\\ud800', but model 'quality' 1.0.0 has outputs ['label', 'probabilities'].",
-    ),
-    (
-        "lone surrogate as a category (v1)",
-        ("POST", "/v1/predict", V1_TEXT.replace('"day"', '"\\ud800"').encode(), {}),
-        "shift == '\\ud800' is not a known category, must be one of ['day', 'evening', 'night'] "
-        "(start the server with --on-unknown flag to accept and flag it).",
-    ),
-]
+    ("lone surrogate as a tensor name", ("POST", V2_INFER, V2_TEXT.replace('"temperature"', '"\\ud800"').encode(), {}),
+     LONE.format("'\\ud800'")),
+    ("lone surrogate as the id",
+     ("POST", V2_INFER, V2_TEXT.replace('{"inputs"', '{"id": "\\ud800", "inputs"').encode(), {}),
+     LONE.format("'\\ud800'")),
+    ("lone surrogate as a datatype", ("POST", V2_INFER, V2_TEXT.replace('"FP64"', '"\\udc00"', 1).encode(), {}),
+     LONE.format("'\\udc00'")),
+    ("lone surrogate as an output name",
+     ("POST", V2_INFER, V2_TEXT.replace('{"inputs"', '{"outputs": [{"name": "\\ud800"}], "inputs"').encode(), {}),
+     LONE.format("'\\ud800'")),
+    ("lone surrogate in BYTES data", ("POST", V2_INFER, V2_TEXT.replace('"day"', '"d\\udbffay"').encode(), {}),
+     LONE.format("'d\\udbffay'")),
+    ("lone surrogate as a category (v1)", ("POST", "/v1/predict", V1_TEXT.replace('"day"', '"\\ud800"').encode(), {}),
+     LONE.format("'\\ud800'")),
+    ("lone surrogate as a key (v1)", ("POST", "/v1/predict", V1_TEXT.replace('"shift"', '"\\ud800"').encode(), {}),
+     LONE.format("'\\ud800'")),
+]  # fmt: skip
 
 
 def _metric(server: Any) -> float:
@@ -136,3 +126,13 @@ def test_odd_input_is_an_ascii_400_counted_and_logged(shared_server, request_par
 def test_a_row_count_past_sqlite_still_means_all_rows(shared_server, example):
     assert shared_server.post_json("/v1/predict", example).status == 200
     assert shared_server.get("/v1/drift?last=99999999999999999999999").status == 200
+
+
+def test_a_lone_surrogate_accepted_as_an_unknown_category_is_a_400_not_a_500(bundles, start_server):
+    """Under --on-unknown flag it reached onnxruntime, whose UTF-8 encoding raised (500, a traceback)."""
+    with start_server(bundles.model_folder(), "--on-unknown", "flag") as server:
+        reply = server.request("POST", "/v1/predict", V1_TEXT.replace('"day"', '"\\ud800"').encode())
+        assert (reply.status, reply.json()) == (400, {"error": LONE.format("'\\ud800'")})
+        emoji = server.request("POST", "/v1/predict", V1_TEXT.replace('"day"', '"\\ud83d\\ude00"').encode())
+        assert emoji.status == 200 and emoji.json()["flags"]  # a surrogate pair is text: an unknown category
+        assert "Traceback" not in server.stderr()
