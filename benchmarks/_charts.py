@@ -13,7 +13,7 @@ NAMES = {"runtime": "runtime", "bare": "bare onnxruntime", "sklearn": "scikit-le
 
 
 def _latency(plt: Any, single: Mapping[str, Any], path: Path) -> None:
-    from ._format import format_value
+    from export._format import format_value
 
     figure, (body, tail) = plt.subplots(1, 2, figsize=(11, 4.5))
     for name in ("bare", "runtime", "sklearn"):
@@ -94,7 +94,7 @@ def _memory_cold_start(plt: Any, cold: Mapping[str, Any], path: Path) -> None:
 
     bars(memory, "peak_rss_mb", 1.0, 0.0, 0.6, None, 1.0)
     memory.set_xticks(range(len(names)), [NAMES[n] for n in names])
-    memory.set_ylabel("peak RSS (MB)")
+    memory.set_ylabel("peak RSS (MiB)")
     memory.set_title("Peak memory: load + 1 prediction")
     bars(start, "cold_start_s", 1e3, -0.2, 0.4, "cold start (from before the interpreter)", 1.0)
     bars(start, "in_process_s", 1e3, 0.2, 0.4, "in-process (from the first line)", 0.5)

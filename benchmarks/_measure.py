@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 import runtime
+from export._format import format_bytes
+from export._performance import joblib_costs, time_calls, untimed_calls
 
 from ._records import onnx_feeds, sklearn_frame, sklearn_record, synthetic_columns
 from ._stats import cdf_points, ratio_spread, rows_per_second, spread, summarize
@@ -70,21 +72,6 @@ def timer_overhead_ns(samples: int = 10_000) -> float:
     return float(np.median(costs))
 
 
-def _timed(call: Callable[[Any], Any], inputs: Sequence[Any], count: int, offset: int, out: list[int]) -> None:
-    clock = time.perf_counter_ns
-    size = len(inputs)
-    for index in range(offset, offset + count):
-        item = inputs[index % size]
-        start = clock()
-        call(item)
-        out.append(clock() - start)
-
-
-def _untimed(call: Callable[[Any], Any], inputs: Sequence[Any], count: int) -> None:
-    for index in range(count):
-        call(inputs[index % len(inputs)])
-
-
 def _split(total: int, parts: int) -> list[int]:
     """``total`` calls spread over ``parts`` blocks as evenly as possible."""
     return [total // parts + (1 if block < total % parts else 0) for block in range(parts)]
@@ -110,32 +97,6 @@ def single_record_latency(
     arrays; the bare call gets arrays prepared in advance, the floor the runtime is compared with.
     scikit-learn runs with the estimator's ``n_jobs`` as saved unless ``sklearn_n_jobs`` is given.
     """
-    with estimator_n_jobs(pipeline, sklearn_n_jobs):
-        results = _single_record_latency(
-            model,
-            pipeline,
-            records,
-            rounds=rounds,
-            calls=calls,
-            sklearn_calls=sklearn_calls,
-            blocks=blocks,
-            progress=progress,
-        )
-        results["sklearn_n_jobs_source"] = "--sklearn-n-jobs" if sklearn_n_jobs is not None else "as saved"
-        return results
-
-
-def _single_record_latency(
-    model: runtime.Model,
-    pipeline: Any,
-    records: Sequence[Mapping[str, Any]],
-    *,
-    rounds: int,
-    calls: int,
-    sklearn_calls: int,
-    blocks: int,
-    progress: Progress,
-) -> dict[str, Any]:
     import pandas as pd
 
     manifest = model.manifest
@@ -152,32 +113,9 @@ def _single_record_latency(
         "sklearn": lambda record: method(pd.DataFrame([record])),
     }
     counts = {"runtime": calls, "bare": calls, "sklearn": sklearn_calls}
-    per_round: list[dict[str, Any]] = []
-    pooled: dict[str, list[int]] = {path: [] for path in PATHS}
-    for round_index in range(rounds):
-        order = PATHS[round_index % 3 :] + PATHS[: round_index % 3]
-        timings: dict[str, list[int]] = {path: [] for path in PATHS}
-        offsets = dict.fromkeys(PATHS, 0)
-        gc.collect()
-        for path in order:
-            _untimed(paths[path], inputs[path], WARMUP_CALLS[path])
-        block_counts = {path: _split(counts[path], blocks) for path in PATHS}
-        for block in range(blocks):
-            for path in order:
-                count = block_counts[path][block]
-                if count == 0:
-                    continue
-                _untimed(paths[path], inputs[path], REWARM_CALLS[path])
-                _timed(paths[path], inputs[path], count, offsets[path], timings[path])
-                offsets[path] += count
-        summaries = {path: summarize(timings[path], 1e-3) for path in PATHS}
-        per_round.append({"round": round_index + 1, "order": list(order), **summaries})
-        for path in PATHS:
-            pooled[path].extend(timings[path])
-        progress(
-            f"single record round {round_index + 1}/{rounds}: p50 runtime {summaries['runtime']['p50']:.1f} µs, "
-            f"bare {summaries['bare']['p50']:.1f} µs, scikit-learn {summaries['sklearn']['p50']:.0f} µs"
-        )
+    with estimator_n_jobs(pipeline, sklearn_n_jobs):
+        n_jobs = getattr(pipeline.steps[-1][1], "n_jobs", None)
+        per_round, pooled = _rounds(paths, inputs, counts, rounds=rounds, blocks=blocks, progress=progress)
     runtime_p50 = [r["runtime"]["p50"] for r in per_round]
     return {
         "unit": "µs",
@@ -187,7 +125,7 @@ def _single_record_latency(
         "records": len(records),
         "warmup_calls": WARMUP_CALLS,
         "rewarm_calls": REWARM_CALLS,
-        "sklearn_n_jobs": getattr(pipeline.steps[-1][1], "n_jobs", None),
+        "sklearn_n_jobs": n_jobs,
         "per_round": per_round,
         "pooled": {path: summarize(pooled[path], 1e-3) for path in PATHS},
         "cdf": {path: cdf_points(pooled[path], 1e-3) for path in PATHS},
@@ -196,7 +134,47 @@ def _single_record_latency(
             "runtime_over_bare": ratio_spread(runtime_p50, [r["bare"]["p50"] for r in per_round]),
             "runtime_p99_over_p50": ratio_spread([r["runtime"]["p99"] for r in per_round], runtime_p50),
         },
+        "sklearn_n_jobs_source": "--sklearn-n-jobs" if sklearn_n_jobs is not None else "as saved",
     }
+
+
+def _rounds(
+    paths: Mapping[str, Callable[[Any], Any]],
+    inputs: Mapping[str, Sequence[Any]],
+    counts: Mapping[str, int],
+    *,
+    rounds: int,
+    blocks: int,
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+    """The timing rounds (see the module docstring): per-round summaries, and every timing per path."""
+    per_round: list[dict[str, Any]] = []
+    pooled: dict[str, list[int]] = {path: [] for path in PATHS}
+    for round_index in range(rounds):
+        order = PATHS[round_index % 3 :] + PATHS[: round_index % 3]
+        timings: dict[str, list[int]] = {path: [] for path in PATHS}
+        offsets = dict.fromkeys(PATHS, 0)
+        gc.collect()
+        for path in order:
+            untimed_calls(paths[path], inputs[path], WARMUP_CALLS[path])
+        block_counts = {path: _split(counts[path], blocks) for path in PATHS}
+        for block in range(blocks):
+            for path in order:
+                count = block_counts[path][block]
+                if count == 0:
+                    continue
+                untimed_calls(paths[path], inputs[path], REWARM_CALLS[path])
+                time_calls(paths[path], inputs[path], count, timings[path], offset=offsets[path])
+                offsets[path] += count
+        summaries = {path: summarize(timings[path], 1e-3) for path in PATHS}
+        per_round.append({"round": round_index + 1, "order": list(order), **summaries})
+        for path in PATHS:
+            pooled[path].extend(timings[path])
+        progress(
+            f"single record round {round_index + 1}/{rounds}: p50 runtime {summaries['runtime']['p50']:.1f} µs, "
+            f"bare {summaries['bare']['p50']:.1f} µs, scikit-learn {summaries['sklearn']['p50']:.0f} µs"
+        )
+    return per_round, pooled
 
 
 @contextlib.contextmanager
@@ -356,24 +334,15 @@ def model_files(
     progress: Progress,
 ) -> dict[str, Any]:
     """ONNX and joblib sizes, joblib save/load time per compression level, and ``runtime.load`` time."""
-    import joblib
-
-    levels_report = []
     with tempfile.TemporaryDirectory(prefix="bench-joblib-") as folder:
-        for level in levels:
-            path = Path(folder) / f"pipeline-{level}.joblib"
-            start = time.perf_counter()
-            joblib.dump(payload, path, compress=level)
-            saved = time.perf_counter() - start
-            loads = []
-            for _ in range(joblib_loads):
-                start = time.perf_counter()
-                joblib.load(path)
-                loads.append(time.perf_counter() - start)
-            size = path.stat().st_size
-            levels_report.append({"compress": level, "bytes": size, "save_s": saved, "load_s": spread(loads)})
-            path.unlink()
-            progress(f"joblib compress={level}: {size / 1e6:.2f} MB, load {np.median(loads):.3f} s")
+        costs = joblib_costs(payload, Path(folder), levels=levels, loads=joblib_loads)
+    levels_report = []
+    for cost in costs:
+        loads = cost["load_times_s"]
+        levels_report.append(
+            {"compress": cost["compress"], "bytes": cost["bytes"], "save_s": cost["save_s"], "load_s": spread(loads)}
+        )
+        progress(f"joblib compress={cost['compress']}: {format_bytes(cost['bytes'])}, load {np.median(loads):.3f} s")
     load_times = []
     for _ in range(runtime_loads):
         gc.collect()

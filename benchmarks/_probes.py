@@ -1,27 +1,25 @@
 """Cold start and peak memory, each measured in a fresh Python process.
 
-The parent notes the wall clock (``time.time_ns``, shared by every process on the machine) just
-before it starts the interpreter; the child notes it again right after printing its first
-prediction. Their difference is the cold start a user waits for. The child also reports the time
-from its own first line to that print (``in_process_s``: imports, load, first prediction), and its
-peak resident memory: ``VmHWM`` through ``runtime._process.peak_rss_mb``. That module is loaded
-from its file, not imported as ``runtime._process``: importing it through the package would import
-numpy and onnxruntime into the scikit-learn process and inflate its memory. (``ru_maxrss`` is not
-used: on Linux it keeps the forked parent's high-water mark across ``exec``.)
+The probes are :mod:`export._performance`'s, the same the export measures a bundle with: the parent
+notes the wall clock (``time.time_ns``, shared by every process on the machine) just before it
+starts the interpreter; the child notes it again right after printing its first prediction. Their
+difference is the cold start a user waits for. The child also reports the time from its own first
+line to that print (``in_process_s``: imports, load, first prediction), and its peak resident
+memory in MiB (``VmHWM``, field ``peak_rss_mb``), read by code carried in the probe script itself:
+importing anything of this project would import numpy and onnxruntime into the scikit-learn
+process and inflate its memory. (``ru_maxrss`` is not used: on Linux it keeps the forked parent's
+high-water mark across ``exec``.)
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import runtime
+from export._performance import RUNTIME_PROBE, ProbeError, probe_script
+from export._performance import run_probe as _run_probe
 
 from ._errors import MeasurementError
 from ._stats import ratio_spread, spread
@@ -30,65 +28,26 @@ __all__ = ["RUNTIME_PROBE", "SKLEARN_PROBE", "cold_start", "run_probe"]
 
 Progress = Callable[[str], None]
 
-_REPORT = """
-_printed_ns = time.time_ns(); _printed = time.perf_counter()
-import importlib.util
-_spec = importlib.util.spec_from_file_location("_peak_rss_probe", sys.argv[3])
-_module = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(_module)
-print(json.dumps({"started_ns": _started_ns, "printed_ns": _printed_ns, "in_process_s": _printed - _started,
-                  "peak_rss_mb": _module.peak_rss_mb()}), flush=True)
-"""
-
-RUNTIME_PROBE = (
-    """import time; _started_ns = time.time_ns(); _started = time.perf_counter()
-import json, sys
-import runtime
-m = runtime.load(sys.argv[1])
-prediction = m.predict(json.loads(sys.argv[2]))
-print(json.dumps(list(prediction.probabilities.values()) if prediction.probabilities else prediction.value), flush=True)
-"""
-    + _REPORT
-)
-
-SKLEARN_PROBE = (
-    """import time; _started_ns = time.time_ns(); _started = time.perf_counter()
-import json, sys
+# load the joblib twin in argv[1], call the method named in argv[3] on the record in argv[2] (JSON);
+# argv[4], when not empty, sets the estimator's n_jobs first
+SKLEARN_PROBE = probe_script(
+    """
 import joblib, pandas
 p = joblib.load(sys.argv[1])["pipeline"]
-if sys.argv[5]:
-    p.steps[-1][1].n_jobs = int(sys.argv[5])
-output = getattr(p, sys.argv[4])(pandas.DataFrame([json.loads(sys.argv[2])]))
+if sys.argv[4]:
+    p.steps[-1][1].n_jobs = int(sys.argv[4])
+output = getattr(p, sys.argv[3])(pandas.DataFrame([json.loads(sys.argv[2])]))
 print(json.dumps(output[0].tolist()), flush=True)
 """
-    + _REPORT
 )
 
 
-def run_probe(script: str, arguments: list[str], cwd: Path, timeout: float = 300.0) -> dict[str, Any]:
-    """Run ``script`` in a fresh interpreter; return its report with the parent-side wall times."""
-    started_ns = time.time_ns()
+def run_probe(script: str, arguments: Sequence[str], cwd: Path, timeout: float = 300.0) -> dict[str, Any]:
+    """:func:`export._performance.run_probe`, its failure reported as a :class:`MeasurementError`."""
     try:
-        completed = subprocess.run(
-            [sys.executable, "-c", script, *arguments],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=timeout,
-            env=dict(os.environ),
-        )
-    except subprocess.TimeoutExpired:
-        raise MeasurementError(f"cold-start probe did not finish within {timeout:.0f} s") from None
-    ended_ns = time.time_ns()
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode != 0 or len(lines) < 2:
-        detail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise MeasurementError(f"cold-start probe exited with {completed.returncode}: {detail}")
-    report: dict[str, Any] = json.loads(lines[-1])
-    report["first_output"] = lines[0]
-    report["cold_start_s"] = (report["printed_ns"] - started_ns) / 1e9
-    report["interpreter_start_s"] = (report["started_ns"] - started_ns) / 1e9
-    report["process_s"] = (ended_ns - started_ns) / 1e9
-    return report
+        return _run_probe(script, arguments, cwd, timeout)
+    except ProbeError as error:
+        raise MeasurementError(f"cold-start {error}") from None
 
 
 def _without_clock(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,15 +79,13 @@ def cold_start(
     One untimed run of each comes first so both read their files from a warm page cache: the figures
     are a process start on a machine that has run the program before, not a first boot.
     """
-    process_module = str(Path(runtime.__file__).with_name("_process.py"))
     arguments = {
-        "runtime": (RUNTIME_PROBE, [str(bundle), json.dumps(dict(record)), process_module]),
+        "runtime": (RUNTIME_PROBE, [str(bundle), json.dumps(dict(record))]),
         "sklearn": (
             SKLEARN_PROBE,
             [
                 str(twin_path),
                 json.dumps(dict(sklearn_record)),
-                process_module,
                 "predict_proba" if classifier else "predict",
                 "" if sklearn_n_jobs is None else str(sklearn_n_jobs),
             ],
@@ -143,8 +100,8 @@ def cold_start(
             results[path].append(run_probe(script, args, cwd))
         progress(
             f"cold start {index + 1}/{runs}: runtime {results['runtime'][-1]['cold_start_s'] * 1e3:.0f} ms "
-            f"{results['runtime'][-1]['peak_rss_mb']:.0f} MB, scikit-learn "
-            f"{results['sklearn'][-1]['cold_start_s'] * 1e3:.0f} ms {results['sklearn'][-1]['peak_rss_mb']:.0f} MB"
+            f"{results['runtime'][-1]['peak_rss_mb']:.0f} MiB, scikit-learn "
+            f"{results['sklearn'][-1]['cold_start_s'] * 1e3:.0f} ms {results['sklearn'][-1]['peak_rss_mb']:.0f} MiB"
         )
     return {
         "runs": runs,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._format import format_bytes, format_count, format_ratio, format_seconds, format_value
+from export._documents._markup import md_table
+from export._format import format_bytes, format_number, format_ratio, format_seconds, format_value, size_limit_sentence
+
 from ._stats import ratio_spread
 
 __all__ = [
@@ -20,7 +22,6 @@ __all__ = [
     "MARKDOWN_FILE",
     "format_spread",
     "headline_markdown",
-    "markdown_table",
     "read_json",
     "render_markdown",
     "write_json",
@@ -43,29 +44,6 @@ CHART_TITLES = {
 }
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
-    """A GitHub Markdown table; ``align`` has one letter per column (``l`` or ``r``, default left).
-
-    >>> print(markdown_table(["a", "b"], [[1, "x|y"]], align="lr"))
-    | a | b |
-    |:---|---:|
-    | 1 | x\\|y |
-    """
-    if align is not None and len(align) != len(headers):
-        raise ValueError(f"align {align!r} has {len(align)} letters for {len(headers)} columns")
-    for index, row in enumerate(rows):
-        if len(row) != len(headers):
-            raise ValueError(f"row {index} has {len(row)} cells for {len(headers)} columns")
-
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    rules = ["---:" if (align and align[i] == "r") else ":---" for i in range(len(headers))]
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "|".join(rules) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def format_spread(spread: Mapping[str, Any] | None, formatter: Callable[[float], str] = format_ratio) -> str:
     """``median (min – max)``, or just the median when there was one round.
 
@@ -83,8 +61,8 @@ def _micro(value: float | None) -> str:
     return "n/a" if value is None else f"{format_value(value)} µs"
 
 
-def _megabytes(value: float | None) -> str:
-    return "n/a" if value is None else f"{format_value(value)} MB"
+def _mebibytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{format_value(value)} MiB"
 
 
 def _rate(value: float | None) -> str:
@@ -126,7 +104,7 @@ def targets_table(results: Mapping[str, Any]) -> str:
                 target["verdict"],
             ]
         )
-    return markdown_table(
+    return md_table(
         [
             "Target",
             "Bound (runtime ÷ other)",
@@ -142,87 +120,9 @@ def targets_table(results: Mapping[str, Any]) -> str:
 
 def figures_table(results: Mapping[str, Any]) -> str:
     """The headline figures beside their ratios, all from this run."""
-    rows: list[list[str]] = []
-    single = results.get("single_record")
-    if single:
-        pooled = single["pooled"]
-        ratios = single["ratios"]
-        rows.append(
-            [
-                "single record, p50",
-                _micro(pooled["runtime"]["p50"]),
-                _micro(pooled["bare"]["p50"]),
-                _micro(pooled["sklearn"]["p50"]),
-                format_spread(ratios["runtime_over_sklearn"]),
-                format_spread(ratios["runtime_over_bare"]),
-            ]
-        )
-        per_round = single["per_round"]
-        runtime_p99 = [r["runtime"]["p99"] for r in per_round]
-        rows.append(
-            [
-                "single record, p99",
-                _micro(pooled["runtime"]["p99"]),
-                _micro(pooled["bare"]["p99"]),
-                _micro(pooled["sklearn"]["p99"]),
-                format_spread(ratio_spread(runtime_p99, [r["sklearn"]["p99"] for r in per_round])),
-                format_spread(ratio_spread(runtime_p99, [r["bare"]["p99"] for r in per_round])),
-            ]
-        )
-    batch = results.get("batch")
-    if batch:
-        rows_of_interest = 10_000 if 10_000 in batch["sizes"] else max(batch["sizes"])
-        for threads in batch["threads"]:
-            entry = _batch_entry(results, rows_of_interest, threads)
-            if entry:
-                rows.append(
-                    [
-                        f"batch of {format_count(rows_of_interest)} rows, "
-                        + _threads_label(threads, batch["all_cores"]),
-                        _rate(entry["runtime"]["rows_per_s"]),
-                        "—",
-                        _rate(entry["sklearn"]["rows_per_s"]),
-                        format_spread(entry["runtime_over_sklearn"]),
-                        "—",
-                    ]
-                )
-    cold = results.get("cold_start")
-    if cold:
-        rows.append(
-            [
-                "peak RSS, fresh process, load + 1 prediction",
-                _megabytes(cold["runtime"]["peak_rss_mb"]["median"]),
-                "—",
-                _megabytes(cold["sklearn"]["peak_rss_mb"]["median"]),
-                format_spread(cold["ratios"]["peak_rss_runtime_over_sklearn"]),
-                "—",
-            ]
-        )
-        rows.append(
-            [
-                "cold start to first prediction",
-                format_seconds(cold["runtime"]["cold_start_s"]["median"]),
-                "—",
-                format_seconds(cold["sklearn"]["cold_start_s"]["median"]),
-                format_spread(cold["ratios"]["cold_start_runtime_over_sklearn"]),
-                "—",
-            ]
-        )
-    files = results.get("files")
-    if files:
-        twin = files["joblib_twin"]
-        rows.append(
-            [
-                "model file",
-                f"{format_bytes(files['onnx_bytes'])} (ONNX)",
-                "—",
-                f"{format_bytes(twin['bytes'])} (joblib, compress={twin.get('compress')})",
-                format_ratio(files["onnx_bytes"] / twin["bytes"]) if twin["bytes"] else "n/a",
-                "—",
-            ]
-        )
+    rows = _single_rows(results) + _batch_rows(results) + _cold_rows(results) + _file_rows(results)
     return (
-        markdown_table(
+        md_table(
             ["Measure", "runtime", "bare onnxruntime", "scikit-learn", "runtime ÷ scikit-learn", "runtime ÷ bare"],
             rows,
             align="lrrrrr",
@@ -230,6 +130,96 @@ def figures_table(results: Mapping[str, Any]) -> str:
         + "\n\nRatios are median (min – max) across rounds. For times, memory and sizes a ratio below 1 favours "
         "the runtime; for batch throughput (rows/s) a ratio above 1 does."
     )
+
+
+def _single_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    single = results.get("single_record")
+    if not single:
+        return []
+    pooled, ratios, per_round = single["pooled"], single["ratios"], single["per_round"]
+    runtime_p99 = [r["runtime"]["p99"] for r in per_round]
+    return [
+        [
+            "single record, p50",
+            _micro(pooled["runtime"]["p50"]),
+            _micro(pooled["bare"]["p50"]),
+            _micro(pooled["sklearn"]["p50"]),
+            format_spread(ratios["runtime_over_sklearn"]),
+            format_spread(ratios["runtime_over_bare"]),
+        ],
+        [
+            "single record, p99",
+            _micro(pooled["runtime"]["p99"]),
+            _micro(pooled["bare"]["p99"]),
+            _micro(pooled["sklearn"]["p99"]),
+            format_spread(ratio_spread(runtime_p99, [r["sklearn"]["p99"] for r in per_round])),
+            format_spread(ratio_spread(runtime_p99, [r["bare"]["p99"] for r in per_round])),
+        ],
+    ]
+
+
+def _batch_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    batch = results.get("batch")
+    if not batch:
+        return []
+    rows_of_interest = 10_000 if 10_000 in batch["sizes"] else max(batch["sizes"])
+    rows = []
+    for threads in batch["threads"]:
+        entry = _batch_entry(results, rows_of_interest, threads)
+        if entry:
+            rows.append(
+                [
+                    f"batch of {format_number(rows_of_interest)} rows, " + _threads_label(threads, batch["all_cores"]),
+                    _rate(entry["runtime"]["rows_per_s"]),
+                    "—",
+                    _rate(entry["sklearn"]["rows_per_s"]),
+                    format_spread(entry["runtime_over_sklearn"]),
+                    "—",
+                ]
+            )
+    return rows
+
+
+def _cold_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    cold = results.get("cold_start")
+    if not cold:
+        return []
+    runtime, sklearn, ratios = cold["runtime"], cold["sklearn"], cold["ratios"]
+    return [
+        [
+            "peak RSS, fresh process, load + 1 prediction",
+            _mebibytes(runtime["peak_rss_mb"]["median"]),
+            "—",
+            _mebibytes(sklearn["peak_rss_mb"]["median"]),
+            format_spread(ratios["peak_rss_runtime_over_sklearn"]),
+            "—",
+        ],
+        [
+            "cold start to first prediction",
+            format_seconds(runtime["cold_start_s"]["median"]),
+            "—",
+            format_seconds(sklearn["cold_start_s"]["median"]),
+            format_spread(ratios["cold_start_runtime_over_sklearn"]),
+            "—",
+        ],
+    ]
+
+
+def _file_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    files = results.get("files")
+    if not files:
+        return []
+    twin = files["joblib_twin"]
+    return [
+        [
+            "model file",
+            f"{format_bytes(files['onnx_bytes'])} (ONNX)",
+            "—",
+            f"{format_bytes(twin['bytes'])} (joblib, compress={twin.get('compress')})",
+            format_ratio(files["onnx_bytes"] / twin["bytes"]) if twin["bytes"] else "n/a",
+            "—",
+        ]
+    ]
 
 
 def headline_markdown(results: Mapping[str, Any]) -> str:
@@ -260,8 +250,8 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
     lines = [
         "## Single-record latency",
         "",
-        f"{single['rounds']} rounds; in each, {format_count(counts['runtime'])} runtime, "
-        f"{format_count(counts['bare'])} bare and {format_count(counts['sklearn'])} scikit-learn calls, "
+        f"{single['rounds']} rounds; in each, {format_number(counts['runtime'])} runtime, "
+        f"{format_number(counts['bare'])} bare and {format_number(counts['sklearn'])} scikit-learn calls, "
         f"alternating in {single['blocks_per_round']} blocks, the paths' order rotating between rounds; "
         f"cycling through {single['records']} golden-case records. Each call is timed alone with "
         "`time.perf_counter_ns()` after a warm-up.",
@@ -280,10 +270,10 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
     for path in ("runtime", "bare", "sklearn"):
         summary = single["pooled"][path]
         rows.append(
-            [PATH_NAMES[path], format_count(summary["count"])]
+            [PATH_NAMES[path], format_number(summary["count"])]
             + [format_value(summary[key]) for key in ("p50", "p90", "p99", "max", "mean")]
         )
-    lines.append(markdown_table(["path", "calls", "p50", "p90", "p99", "max", "mean"], rows, align="lrrrrrr"))
+    lines.append(md_table(["path", "calls", "p50", "p90", "p99", "max", "mean"], rows, align="lrrrrrr"))
     lines += ["", "Per round (µs), and the ratios taken within each round:", ""]
     rows = []
     for entry in single["per_round"]:
@@ -315,7 +305,7 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
         ]
     )
     lines.append(
-        markdown_table(
+        md_table(
             [
                 "round",
                 "order",
@@ -352,7 +342,7 @@ def _batch_section(batch: Mapping[str, Any]) -> list[str]:
     for entry in batch["results"]:
         rows.append(
             [
-                format_count(entry["rows"]),
+                format_number(entry["rows"]),
                 _threads_label(entry["threads"], batch["all_cores"]),
                 entry["repeats"],
                 format_value(entry["runtime"]["rows_per_s"]),
@@ -361,7 +351,7 @@ def _batch_section(batch: Mapping[str, Any]) -> list[str]:
             ]
         )
     lines.append(
-        markdown_table(
+        md_table(
             [
                 "rows",
                 "threads",
@@ -400,7 +390,7 @@ def _cold_section(cold: Mapping[str, Any]) -> list[str]:
         ),
         ("interpreter start (before the first line)", "interpreter_start_s", format_seconds, None),
         ("whole process, including exit", "process_s", format_seconds, None),
-        ("peak RSS", "peak_rss_mb", _megabytes, "peak_rss_runtime_over_sklearn"),
+        ("peak RSS", "peak_rss_mb", _mebibytes, "peak_rss_runtime_over_sklearn"),
     ]
     rows = []
     for label, key, formatter, ratio_key in measures:
@@ -417,7 +407,7 @@ def _cold_section(cold: Mapping[str, Any]) -> list[str]:
             ]
         )
     lines.append(
-        markdown_table(
+        md_table(
             ["measure", "runtime, median (min – max)", "scikit-learn, median (min – max)", "runtime ÷ scikit-learn"],
             rows,
             align="lrrr",
@@ -448,7 +438,7 @@ def _files_section(files: Mapping[str, Any]) -> list[str]:
         ]
         for level in files["joblib_levels"]
     ]
-    lines.append(markdown_table(["compress", "size", "save", "load"], rows, align="rrrr"))
+    lines.append(md_table(["compress", "size", "save", "load"], rows, align="rrrr"))
     return lines
 
 
@@ -471,12 +461,12 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
     model_rows = [
         ["estimator", model.get("estimator", "n/a")],
         ["trees", model.get("trees", "n/a")],
-        ["tree nodes (all trees)", format_count(model["tree_nodes"]) if model.get("tree_nodes") else "n/a"],
+        ["tree nodes (all trees)", format_number(model["tree_nodes"]) if model.get("tree_nodes") else "n/a"],
         ["deepest tree", model.get("max_depth", "n/a")],
         ["max_depth parameter", model.get("max_depth_param")],
         ["n_jobs as saved", model.get("n_jobs")],
         ["ONNX operators", operator_text],
-        ["training rows", format_count(model["training_rows"]) if model.get("training_rows") else "n/a"],
+        ["training rows", format_number(model["training_rows"]) if model.get("training_rows") else "n/a"],
     ]
     for key, label in (
         ("accuracy", "held-out accuracy"),
@@ -492,13 +482,13 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
         f"bundle `{bundle.get('path', 'n/a')}`, joblib twin `{bundle.get('joblib_twin', 'n/a')}`."
     )
     lines.append("")
-    lines.append(markdown_table(["", ""], [[k, "n/a" if v is None else v] for k, v in model_rows]))
+    lines.append(md_table(["", ""], [[k, "n/a" if v is None else v] for k, v in model_rows]))
     lines += _size_limit_lines(model.get("versus_unconstrained"))
     agreement = results.get("agreement")
     if agreement:
         lines += [
             "",
-            f"**Same predictions on both sides**: on {format_count(agreement['rows'])} benchmark rows the runtime and "
+            f"**Same predictions on both sides**: on {format_number(agreement['rows'])} benchmark rows the runtime and "
             f"scikit-learn differ by at most {agreement['max_abs_diff']:.3g} (manifest tolerance "
             f"{agreement['tolerance']:g}), {agreement['label_mismatches']} label mismatches.",
         ]
@@ -526,8 +516,6 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
 
 def _size_limit_lines(check: Mapping[str, Any] | None) -> list[str]:
     """Quality of a size-limited forest against the same forest grown fully (from the manifest)."""
-    from export._metrics import size_limit_sentence
-
     return ["", f"**Model size vs quality**: this model is {size_limit_sentence(dict(check))}."] if check else []
 
 

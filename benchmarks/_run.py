@@ -138,7 +138,7 @@ def run_benchmarks(
 ) -> dict[str, Any]:
     """Measure ``bundle`` against its joblib twin; return the results dict written to ``benchmark.json``."""
     started = time.perf_counter()
-    noise: dict[str, Any] = {"load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    noise: dict[str, Any] = {"load_average_start": _load_average()}
     progress(f"loading {bundle} (threads 1 and {settings.threads})")
     model = runtime.load(bundle)
     twin = find_twin(model)
@@ -147,11 +147,45 @@ def run_benchmarks(
         models[settings.threads] = runtime.load(bundle, threads=settings.threads)
     progress(f"loading the joblib twin {twin}")
     payload, pipeline = _load_twin(twin, model)
-    manifest = model.manifest
     records = benchmark_records(model)
-    model_bytes = (model.path / manifest.model_file.path).read_bytes()
+    results = _description(model, twin, pipeline, records, settings, command=command, quick=quick)
+    progress("checking that the runtime and scikit-learn agree on the benchmark inputs")
+    results["agreement"] = _measure.agreement(model, pipeline, records)
+    sections = _sections(models, twin, payload, pipeline, records, settings, sklearn_n_jobs, progress)
+    noise["cpu_share"] = {}
+    for name, measure in sections.items():
+        before = _context.cpu_snapshot()
+        section_started = time.perf_counter()
+        results[name] = measure()
+        results[name]["duration_s"] = time.perf_counter() - section_started
+        noise["cpu_share"][name] = _context.cpu_share(before, _context.cpu_snapshot())
+    noise["load_average_end"] = _load_average()
+    results["context"]["noise"] = noise
+    results["ratios"] = collect_ratios(results)
+    results["targets"] = evaluate_targets(results["ratios"])
+    results["notes"] = notes
+    results["duration_s"] = time.perf_counter() - started
+    return results
 
-    results: dict[str, Any] = {
+
+def _load_average() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def _description(
+    model: runtime.Model,
+    twin: Path,
+    pipeline: Any,
+    records: list[dict[str, Any]],
+    settings: Settings,
+    *,
+    command: str,
+    quick: bool,
+) -> dict[str, Any]:
+    """What was measured, how, and on what: the head of ``benchmark.json``."""
+    manifest = model.manifest
+    model_bytes = (model.path / manifest.model_file.path).read_bytes()
+    return {
         "format": FORMAT_VERSION,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
@@ -181,10 +215,22 @@ def run_benchmarks(
             "timer_overhead_ns": _measure.timer_overhead_ns(),
         },
     }
-    progress("checking that the runtime and scikit-learn agree on the benchmark inputs")
-    results["agreement"] = _measure.agreement(model, pipeline, records)
 
-    sections: dict[str, Callable[[], dict[str, Any]]] = {
+
+def _sections(
+    models: Mapping[int, runtime.Model],
+    twin: Path,
+    payload: Any,
+    pipeline: Any,
+    records: list[dict[str, Any]],
+    settings: Settings,
+    sklearn_n_jobs: int | None,
+    progress: Progress,
+) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The measurements, in the order they run, each a call that returns its section of the results."""
+    model = models[1]
+    manifest = model.manifest
+    return {
         "single_record": lambda: _measure.single_record_latency(
             model,
             pipeline,
@@ -226,17 +272,3 @@ def run_benchmarks(
             progress=progress,
         ),
     }
-    noise["cpu_share"] = {}
-    for name, measure in sections.items():
-        before = _context.cpu_snapshot()
-        section_started = time.perf_counter()
-        results[name] = measure()
-        results[name]["duration_s"] = time.perf_counter() - section_started
-        noise["cpu_share"][name] = _context.cpu_share(before, _context.cpu_snapshot())
-    noise["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    results["context"]["noise"] = noise
-    results["ratios"] = collect_ratios(results)
-    results["targets"] = evaluate_targets(results["ratios"])
-    results["notes"] = notes
-    results["duration_s"] = time.perf_counter() - started
-    return results

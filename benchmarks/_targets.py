@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._format import format_ratio
+from export._format import format_ratio
 
 __all__ = ["TARGETS", "evaluate_target", "evaluate_targets"]
 

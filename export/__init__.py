@@ -20,10 +20,14 @@ __all__ = ["BudgetError", "ExportConfig", "ExportError", "ExportResult", "Parity
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ExportConfig", "ExportResult", "run_export"):
-        from . import _job
+    if name in ("ExportConfig", "ExportResult"):
+        from . import _config
 
-        return getattr(_job, name)
+        return getattr(_config, name)
+    if name == "run_export":
+        from ._job import run_export
+
+        return run_export
     if name == "check_bundle":
         from ._check import check_bundle
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import joblib
 
 import runtime
-from runtime._bundle import resolve_bundle
 
+from ._config import ParityReport, config_from_record
+from ._data import prepare_data
 from ._errors import ExportError
-from ._job import config_from_record, prepare_data
-from ._parity import ParityReport, generate_cases, run_parity
+from ._parity import prove_parity
 
 __all__ = ["check_bundle"]
 
@@ -30,8 +30,8 @@ def check_bundle(
     progress: Callable[[str], None] = lambda message: None,
 ) -> ParityReport:
     """Rebuild the hard cases of ``path``'s export and compare its joblib Pipeline with the bundle."""
-    folder = resolve_bundle(path)
-    model = runtime.load(folder, on_unknown="flag")
+    model = runtime.load(path, on_unknown="flag")
+    folder = model.path
     joblib_path = joblib_path or folder.parent / f"{model.version}.joblib"
     if not joblib_path.is_file():
         raise ExportError(
@@ -54,15 +54,4 @@ def check_bundle(
             f"the data at {config.data or 'demo'} differs from the data {model.name} {model.version} "
             "was trained on (fingerprint mismatch): pass --data with the original file"
         )
-    columns = model.manifest.inputs
-    sets = generate_cases(
-        payload["pipeline"],
-        prepared.spec,
-        prepared.x_train,
-        prepared.x_test,
-        nullable={c.name: c.nullable for c in columns},
-        ranges={c.name: c.valid_range for c in columns if c.valid_range is not None},
-        seed=config.seed,
-        progress=progress,
-    )
-    return run_parity(payload["pipeline"], model, sets, tolerance=model.manifest.tolerance, progress=progress)
+    return prove_parity(payload["pipeline"], model, prepared, seed=config.seed, progress=progress)

@@ -1,66 +1,92 @@
-"""``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one."""
+"""``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one.
+
+The only export code that writes to stdout and stderr. Errors are one line on stderr and an exit
+code from :class:`runtime._contract.ExitCode` (the table both command lines share; ``--help`` lists
+this command's); tracebacks only with ``--verbose``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NoReturn
 
-__all__ = ["main"]
+from runtime import BundleError
+from runtime._contract import ExitCode, exit_codes_text
 
-EPILOG = """\
+from ._errors import BudgetError, ConversionError, ExportError, ParityError
+from ._format import format_bytes
+
+if TYPE_CHECKING:
+    from ._config import ExportConfig, ExportResult
+
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "main"]
+
+PROG = "python -m export"
+EXPORT_EXIT_CODES = (
+    ExitCode.OK,
+    ExitCode.BUNDLE_REFUSED,
+    ExitCode.USAGE,
+    ExitCode.INTERNAL,
+    ExitCode.PARITY_FAILED,
+    ExitCode.BUDGET_MISSED,
+    ExitCode.INTERRUPTED,
+)
+CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code != ExitCode.BUDGET_MISSED)
+EXAMPLES = """\
 examples:
   python -m export                                   # demo data -> models/quality/<next version>
   python -m export --data line3.parquet --target defect --drop "Serial No"
   python -m export --data ai4i2020.csv --target "Machine failure" \\
       --drop UDI "Product ID" TWF HDF PWF OSF RNF
   python -m export check models/quality             # re-run the parity proof on the current version
-
-exit codes: 0 done, 1 parity failed (nothing made current), 2 bad options or data, 3 conversion failed,
-            4 the bundle misses the device budget (nothing made current)
 """
+EXTRA_MESSAGE = 'python -m export needs the "export" extra: pip install ".[export]"'
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is a one-line usage error (exit 4) instead of argparse's exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ExportError(f"{message} (see {self.prog} --help)")
 
 
 def _export_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m export",
+    from ._config import ExportConfig
+
+    defaults = ExportConfig()  # the defaults are ExportConfig's, never a second copy here
+    parser = _Parser(
+        prog=PROG,
         description="Train a scikit-learn Pipeline, convert it to ONNX, prove "
         "scikit-learn and onnxruntime agree, and write a versioned bundle.",
-        epilog=EPILOG,
+        epilog=EXAMPLES + "\n" + exit_codes_text(EXPORT_EXIT_CODES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = parser.add_argument_group("data (default: the built-in demo data set)")
+    _data_options(parser.add_argument_group("data (default: the built-in demo data set)"), defaults)
+    _model_options(parser.add_argument_group("model"), defaults)
+    _output_options(parser.add_argument_group("output"), defaults)
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
+    return parser
+
+
+def _columns_option(group: argparse._ArgumentGroup, flag: str, help_text: str) -> None:
+    group.add_argument(flag, nargs="+", action="extend", default=[], metavar="COLUMN", help=help_text)
+
+
+def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     data.add_argument("--data", type=Path, help="CSV or Parquet file with the training data")
     data.add_argument("--target", help="the column to predict")
-    data.add_argument(
-        "--numeric",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="COLUMN",
-        help="treat these columns as numbers (default: inferred)",
-    )
-    data.add_argument(
-        "--categorical",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="COLUMN",
-        help="treat these columns as categories (default: inferred)",
-    )
-    data.add_argument(
-        "--drop",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="COLUMN",
-        help="columns that are not features (ids, leaking columns)",
-    )
+    _columns_option(data, "--numeric", "treat these columns as numbers (default: inferred)")
+    _columns_option(data, "--categorical", "treat these columns as categories (default: inferred)")
+    _columns_option(data, "--drop", "columns that are not features (ids, leaking columns)")
     data.add_argument(
         "--schema",
         type=Path,
@@ -68,14 +94,18 @@ def _export_parser() -> argparse.ArgumentParser:
         '"nullable": bool, "description": str}}}; otherwise ranges come from the training data '
         "widened by 10%% of their span",
     )
-    data.add_argument("--demo-rows", type=int, default=20_000, help="rows of demo data (default 20000)")
-    model = parser.add_argument_group("model")
+    data.add_argument(
+        "--demo-rows", type=int, default=defaults.demo_rows, help="rows of demo data (default %(default)s)"
+    )
+
+
+def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     model.add_argument(
         "--estimator",
-        default="random_forest",
-        help="random_forest (default), gradient_boosting, "
+        default=defaults.estimator,
+        help="random_forest, gradient_boosting, "
         "hist_gradient_boosting, logistic_regression, random_forest_regressor, "
-        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge",
+        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge (default %(default)s)",
     )
     model.add_argument(
         "--param",
@@ -92,40 +122,50 @@ def _export_parser() -> argparse.ArgumentParser:
         "(first steps preprocess one column per input, last step is the estimator)",
     )
     model.add_argument("--tune", action="store_true", help="GridSearchCV over the estimator's grid")
-    model.add_argument("--seed", type=int, default=42)
-    model.add_argument("--test-size", type=float, default=0.2)
-    out = parser.add_argument_group("output")
-    out.add_argument("--output", type=Path, default=Path("models"), help="models folder (default ./models)")
+    model.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
+    model.add_argument(
+        "--test-size", type=float, default=defaults.test_size, help="held-out share (default %(default)s)"
+    )
+
+
+def _output_options(out: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
+    budget_exit = int(ExitCode.BUDGET_MISSED)
+    out.add_argument("--output", type=Path, default=defaults.output, help="models folder (default %(default)s)")
     out.add_argument("--name", help="model name (default: quality for the demo, else the data file's name)")
     out.add_argument("--version", help="semantic version (default: next patch after the newest)")
     out.add_argument("--description", help="one sentence on what the model is for")
     out.add_argument(
-        "--compress", type=int, default=3, choices=range(10), metavar="0-9", help="joblib compression level (default 3)"
+        "--compress",
+        type=int,
+        default=defaults.compress,
+        choices=range(10),
+        metavar="0-9",
+        help="joblib compression level (default %(default)s)",
     )
     out.add_argument("--no-measure", action="store_true", help="skip measuring latency and memory")
     out.add_argument(
         "--max-memory-mb",
         type=float,
-        metavar="MB",
-        help="device budget: peak RSS of a process that "
-        "loads the bundle and predicts once; the export fails (exit 4) if the bundle needs more",
+        metavar="MiB",
+        help="device budget: peak RSS in MiB of a process that "
+        f"loads the bundle and predicts once; the export fails (exit {budget_exit}) if the bundle needs more",
     )
     out.add_argument(
         "--max-latency-us",
         type=float,
         metavar="US",
-        help="device budget: single-record p50 latency "
-        "through runtime.predict (1 thread, measured on this machine); the export fails (exit 4) above it",
+        help="device budget: single-record p50 latency through runtime.predict (1 thread, measured on "
+        f"this machine); the export fails (exit {budget_exit}) above it",
     )
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks and library logs")
-    return parser
 
 
 def _check_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m export check",
+    parser = _Parser(
+        prog=f"{PROG} check",
         description="Re-run the parity proof of an existing bundle against "
         "its joblib file, on the data it was trained with.",
+        epilog=exit_codes_text(CHECK_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
     parser.add_argument("--joblib", type=Path, help="the Pipeline file (default: <model folder>/<version>.joblib)")
@@ -134,17 +174,15 @@ def _check_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(start: float) -> Any:
+def _progress(start: float) -> Callable[[str], None]:
     def report(message: str) -> None:
         print(f"[{time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     return report
 
 
-def _summary(result: Any) -> str:
-    manifest = result.manifest
-    parity = result.parity
-    metrics = result.metrics
+def _summary(result: ExportResult) -> str:
+    manifest, parity, metrics = result.manifest, result.parity, result.metrics
     lines = [
         f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"
     ]
@@ -165,14 +203,12 @@ def _summary(result: Any) -> str:
                 f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
                 f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
             )
-    performance = manifest.performance.to_dict()
-    if performance:
-        latency = performance["single_record_latency_us"]
+    latency, rss = manifest.performance.single_record_latency_us, manifest.performance.peak_rss_mb
+    if latency is not None and rss is not None:
         lines.append(
-            f"  device path: p50 {latency['p50']:.1f} µs, p99 {latency['p99']:.1f} µs per record; "
-            f"peak RSS {performance['peak_rss_mb']:.0f} MB"
+            f"  device path: p50 {latency.p50:.1f} µs, p99 {latency.p99:.1f} µs per record; peak RSS {rss:.0f} MiB"
         )
-    lines.append(f"  bundle:   {result.bundle}  (model.onnx {manifest.model_file.size / 1e6:.2f} MB)")
+    lines.append(f"  bundle:   {result.bundle}  (model.onnx {format_bytes(manifest.model_file.size)})")
     for document in result.documents:
         lines.append(f"            {document.name}")
     lines.append(f"  joblib:   {result.joblib_path}  (dev machine only; never copy it to a device)")
@@ -180,91 +216,94 @@ def _summary(result: Any) -> str:
     return "\n".join(lines)
 
 
-def _run_export(argv: Sequence[str]) -> int:
-    args = _export_parser().parse_args(argv)
-    from ._job import ExportConfig, run_export
+def _config(args: argparse.Namespace) -> ExportConfig:
+    """The options as an ExportConfig: every field the parser has, by name, and the few it spells otherwise."""
+    from ._config import ExportConfig
     from ._pipeline import parse_params
 
-    config = ExportConfig(
-        data=args.data,
-        target=args.target,
-        numeric=tuple(args.numeric),
-        categorical=tuple(args.categorical),
-        drop=tuple(args.drop),
-        schema=args.schema,
-        estimator=args.estimator,
-        params=parse_params(args.param),
-        pipeline=args.pipeline,
-        tune=args.tune,
-        name=args.name,
-        version=args.version,
-        output=args.output,
-        seed=args.seed,
-        test_size=args.test_size,
-        compress=args.compress,
-        demo_rows=args.demo_rows,
-        description=args.description,
-        measure=not args.no_measure,
-        max_memory_mb=args.max_memory_mb,
-        max_latency_us=args.max_latency_us,
-    )
+    named = {field.name: getattr(args, field.name) for field in dataclasses.fields(ExportConfig) if field.name in args}
+    named.update(numeric=tuple(args.numeric), categorical=tuple(args.categorical), drop=tuple(args.drop))
+    return ExportConfig(**named, params=parse_params(args.param), measure=not args.no_measure)
+
+
+def _missing_extra() -> str | None:
+    """The message naming the "export" extra when its libraries are not installed, else None."""
+    try:
+        importlib.import_module("export._convert")  # scikit-learn, skl2onnx, onnx, pandas
+    except ImportError as error:
+        return f"{EXTRA_MESSAGE} (missing {error.name})"
+    return None
+
+
+def _run_export(argv: Sequence[str]) -> int:
+    args = _export_parser().parse_args(argv)  # --help works without the extra
+    missing = _missing_extra()
+    if missing:
+        print(missing, file=sys.stderr)
+        return ExitCode.USAGE
+    config = _config(args)
+    from ._job import run_export
+
     result = run_export(config, progress=_progress(time.perf_counter()))
     print(_summary(result))
-    return 0
+    return ExitCode.OK
 
 
 def _run_check(argv: Sequence[str]) -> int:
     args = _check_parser().parse_args(argv)
+    missing = _missing_extra()
+    if missing:
+        print(missing, file=sys.stderr)
+        return ExitCode.USAGE
     from ._check import check_bundle
 
     report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
-    print(json.dumps(report.summary(), indent=2))
-    if report.passed:
-        print(
-            f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
-            f"max |diff| {report.max_abs_diff:.3g}",
-            file=sys.stderr,
-        )
-        return 0
-    from ._errors import ParityError
+    print(json.dumps(report.summary().to_dict(), indent=2))
+    if not report.passed:
+        raise ParityError(report)
+    print(
+        f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
+        f"max |diff| {report.max_abs_diff:.3g}",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
 
-    print(str(ParityError(report)), file=sys.stderr)
-    return 1
+
+def _fail(message: str, code: ExitCode, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exc(file=sys.stderr)
+    print(message, file=sys.stderr)
+    return int(code)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m export [check] ...``; returns the exit code (see ``--help``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
-    from ._errors import BudgetError, ExportError, ParityError
-
     try:
-        from ._convert import ConversionError
-    except ImportError as error:
-        print(
-            f'python -m export needs the "export" extra: pip install ".[export]" (missing {error.name})',
-            file=sys.stderr,
-        )
-        return 2
-
-    try:
-        if arguments[:1] == ["check"]:
-            return _run_check(arguments[1:])
-        return _run_export(arguments)
+        try:
+            if arguments[:1] == ["check"]:
+                return _run_check(arguments[1:])
+            return _run_export(arguments)
+        except SystemExit as exit_:  # --help: argparse printed it and "exits"
+            return exit_.code if isinstance(exit_.code, int) else ExitCode.OK
     except ParityError as error:
-        print(str(error), file=sys.stderr)
-        return 1
+        return _fail(str(error), ExitCode.PARITY_FAILED, verbose)
     except BudgetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 4
-    except ConversionError as error:
-        if verbose:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        return 3
-    except (ExportError, ValueError, FileNotFoundError, KeyError) as error:
-        if verbose:
-            raise
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {error}", ExitCode.BUDGET_MISSED, verbose)
+    except BundleError as error:
+        return _fail(f"error: bundle refused: {_first_line(error)}", ExitCode.BUNDLE_REFUSED, verbose)
+    except (ConversionError, ExportError, ValueError, KeyError, OSError) as error:
+        # the command, its files or its Pipeline: what the user changes to make it work
+        return _fail(f"error: {_first_line(error)}", ExitCode.USAGE, verbose)
+    except KeyboardInterrupt:
+        return _fail("interrupted", ExitCode.INTERRUPTED, verbose)
+    except Exception as error:  # a bug: still one line, the traceback with --verbose
+        message = f"internal error: {type(error).__name__}: {_first_line(error)}"
+        return _fail(f"{message} (rerun with --verbose for the traceback)", ExitCode.INTERNAL, verbose)

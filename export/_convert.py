@@ -11,7 +11,7 @@ Why the graph looks the way it does (see shared/KNOWLEDGE.md and skl2onnx issues
   (linear models, ...) are converted by skl2onnx from float64 features, as they compute in float64.
 - No ZipMap: probabilities come out as one [N, classes] tensor.
 
-Nothing here writes files; :func:`to_onnx` returns the model, :func:`describe_onnx` its shape.
+Nothing here writes files: :func:`convert` returns the bytes of ``model.onnx`` and the graph's shape.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 import onnx.compose
 import onnx.helper
+import pandas as pd
 from onnx import TensorProto
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
@@ -35,9 +36,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import _trees
-from ._data import TableSpec
+from ._config import ConvertedModel, TableSpec
+from ._errors import ConversionError
 
-__all__ = ["ConversionError", "OPSETS", "to_onnx", "describe_onnx"]
+__all__ = ["ConversionError", "OPSETS", "convert", "describe_onnx", "to_onnx"]
 
 # Opsets asked of skl2onnx for the preprocessing and non-tree estimators (it may use lower ones);
 # tree ensembles come from export._trees at ai.onnx.ml 5. Fixed so the same Pipeline gives the
@@ -47,10 +49,6 @@ OPSETS = {"": 18, "ai.onnx.ml": 3}
 # 1.23), which onnxruntime 1.23 (the last release with Python 3.10 wheels, max IR 11) refuses.
 IR_VERSION = 10
 FEATURES = "features"
-
-
-class ConversionError(RuntimeError):
-    """A Pipeline step skl2onnx cannot convert; the message names the step."""
 
 
 def _double_imputer(scope: Any, operator: Any, container: Any) -> None:
@@ -94,7 +92,7 @@ def _convert(
     estimator: Any, initial_types: list[Any], options: dict[int, Any], where: Pipeline, **kwargs: Any
 ) -> onnx.ModelProto:
     try:
-        return convert_sklearn(
+        model: onnx.ModelProto = convert_sklearn(
             estimator,
             initial_types=initial_types,
             target_opset=OPSETS,
@@ -102,6 +100,7 @@ def _convert(
             custom_conversion_functions=_CUSTOM_CONVERTERS,
             **kwargs,
         )
+        return model
     except ConversionError:
         raise
     except Exception as error:
@@ -138,6 +137,16 @@ def _unsupported_steps(pipeline: Pipeline) -> None:
                 f"step {step!r} ({type(part).__name__}) cannot be converted to ONNX by skl2onnx: "
                 "it has no registered converter. Replace the step or register a converter for it."
             )
+
+
+def convert(pipeline: Pipeline, spec: TableSpec, sample: pd.DataFrame) -> ConvertedModel:
+    """The fitted Pipeline as the bytes of ``model.onnx``, and a description of the graph.
+
+    ``sample`` is a few rows of prepared features: the preprocessing's output width is read from them.
+    """
+    n_features = int(np.asarray(pipeline[:-1].transform(sample.iloc[:2])).shape[1])
+    model = to_onnx(pipeline, spec, n_features)
+    return ConvertedModel(model.SerializeToString(), describe_onnx(model))
 
 
 def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelProto:

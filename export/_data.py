@@ -25,17 +25,21 @@ Sensor dropouts: every sensor reads missing (NaN) on about 2-3 % of rows, and ``
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from runtime._contract import MISSING_CATEGORY
 
-__all__ = ["DEMO_NUMERIC_RANGES", "TableSpec", "load_table", "make_demo_data", "prepare_frame", "read_schema_file"]
+from ._columns import infer_spec, prepare_frame
+from ._config import ExportConfig, PreparedData
+from ._errors import ExportError
+
+__all__ = ["DEMO_NUMERIC_RANGES", "DEMO_TARGET", "load_table", "make_demo_data", "prepare_data"]
 
 DEMO_TARGET = "defect"
 # Physical valid ranges of the demo sensors: what the runtime accepts on the device.
@@ -46,9 +50,6 @@ DEMO_NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "humidity": (0.0, 100.0),
     "vibration": (0.0, 20.0),
 }
-# Ranges inferred from data are widened by this share of the observed span on each side
-# (but not below 0 for a column that is never negative in training).
-RANGE_MARGIN = 0.10
 
 
 def make_demo_data(n_rows: int = 20_000, seed: int = 42) -> pd.DataFrame:
@@ -110,90 +111,60 @@ def load_table(path: str | Path) -> pd.DataFrame:
     raise ValueError(f"data file {str(path)!r} has suffix {suffix!r}; expected .csv or .parquet")
 
 
-def read_schema_file(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Read the optional schema file: ``{"columns": {name: {"valid_range": [lo, hi], "nullable": bool,
-    "kind": "number"|"category", "description": str}}}``."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    columns = data.get("columns") if isinstance(data, dict) else None
-    if not isinstance(columns, dict):
-        raise ValueError(f'schema file {str(path)!r} must hold {{"columns": {{name: {{...}}}}}}')
-    return columns
+def prepare_data(config: ExportConfig, *, regression: bool) -> PreparedData:
+    """Load, type and split the data deterministically (``export check`` repeats this exactly).
 
-
-@dataclass(frozen=True)
-class TableSpec:
-    """Which columns are features of which kind, and the target."""
-
-    target: str
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-    dropped: tuple[str, ...] = ()
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return self.numeric + self.categorical
-
-
-def infer_spec(
-    frame: pd.DataFrame,
-    target: str,
-    *,
-    numeric: tuple[str, ...] = (),
-    categorical: tuple[str, ...] = (),
-    drop: tuple[str, ...] = (),
-) -> TableSpec:
-    """Split columns into numbers and categories; explicit lists win over inference.
-
-    A column is numeric when pandas reads it as a number (bools are categories); everything else
-    is a category. Columns named in ``drop`` and the target are not features.
+    Rows without a target value are left out; classes are stratified when every class has at
+    least two rows.
     """
-    if target not in frame.columns:
-        raise ValueError(f"target column {target!r} is not in the data; columns are {list(frame.columns)}")
-    for name in (*numeric, *categorical, *drop):
-        if name not in frame.columns:
-            raise ValueError(f"column {name!r} is not in the data; columns are {list(frame.columns)}")
-    both = set(numeric) & set(categorical)
-    if both:
-        raise ValueError(f"columns {sorted(both)} are listed as both numeric and categorical")
-    inferred_numeric: list[str] = []
-    inferred_categorical: list[str] = []
-    for name in frame.columns:
-        if name == target or name in drop:
-            continue
-        if name in numeric:
-            inferred_numeric.append(name)
-        elif name in categorical:
-            inferred_categorical.append(name)
-        elif pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name]):
-            inferred_numeric.append(name)
-        else:
-            inferred_categorical.append(name)
-    if not inferred_numeric and not inferred_categorical:
-        raise ValueError("no feature columns are left after dropping the target and --drop columns")
-    return TableSpec(target, tuple(inferred_numeric), tuple(inferred_categorical), tuple(drop))
+    raw, target, source = _load(config)
+    spec = infer_spec(raw, target, numeric=config.numeric, categorical=config.categorical, drop=config.drop)
+    labelled = raw[raw[target].notna()].reset_index(drop=True)
+    features = prepare_frame(labelled, spec)
+    y = labelled[target].to_numpy()
+    task = _task(y, regression=regression)
+    stratify = y if task != "regression" and pd.Series(y).value_counts().min() >= 2 else None
+    x_train, x_test, y_train, y_test = train_test_split(
+        features, y, test_size=config.test_size, random_state=config.seed, stratify=stratify
+    )
+    summary = {
+        "source": source,
+        "rows": int(len(raw)),
+        "rows_without_target": int(len(raw) - len(labelled)),
+        "train_rows": int(len(x_train)),
+        "test_rows": int(len(x_test)),
+        "target": target,
+        "numeric": list(spec.numeric),
+        "categorical": list(spec.categorical),
+        "dropped": list(spec.dropped),
+        "fingerprint_sha256": fingerprint(labelled),
+        "test_size": config.test_size,
+        "seed": config.seed,
+    }
+    return PreparedData(
+        spec, features, y, task, x_train.reset_index(drop=True), x_test.reset_index(drop=True), y_train, y_test, summary
+    )
 
 
-def prepare_frame(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """The feature frame both scikit-learn and the parity proof see: numbers as float64,
-    categories as strings with ``""`` for missing (the marker the ONNX imputer understands)."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for name in spec.numeric:
-        try:
-            out[name] = pd.to_numeric(frame[name], errors="raise").astype(np.float64).to_numpy()
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"column {name!r} is declared numeric but holds non-numbers: {error}") from None
-    for name in spec.categorical:
-        values = frame[name].to_numpy(dtype=object)
-        out[name] = np.array([MISSING_CATEGORY if _is_missing(v) else _category_text(v) for v in values], dtype=object)
-    return out
+def _load(config: ExportConfig) -> tuple[pd.DataFrame, str, str]:
+    """The raw table, the target column and a description of where the data came from."""
+    if config.data is None:
+        source = f"built-in demo data set ({config.demo_rows} rows, seed {config.seed})"
+        return make_demo_data(config.demo_rows, config.seed), config.target or DEMO_TARGET, source
+    if not config.target:
+        raise ExportError("--target COLUMN is required with --data")
+    return load_table(config.data), config.target, str(config.data)
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+def _task(y: np.ndarray, *, regression: bool) -> str:
+    if regression:
+        return "regression"
+    return "binary_classification" if len(np.unique(y)) == 2 else "multiclass_classification"
 
 
-def _category_text(value: Any) -> str:
-    # 1.0 read from a CSV column of integers with gaps becomes "1", not "1.0".
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+def fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of the column names and every value: ``export check`` refuses other data with it."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -1,11 +1,12 @@
-"""Export-side errors, completing the tree drawn in :mod:`runtime._errors`.
+"""Export-side errors, completing the tree of :class:`runtime.FactoryEdgeError` (drawn in the runtime).
 
 ::
 
     runtime.FactoryEdgeError
-    ├── ExportError(ValueError)     the export was asked for something it cannot do (bad option, data)
-    │   └── BudgetError             the bundle misses the device budget: nothing is made current
-    └── ParityError(RuntimeError)   scikit-learn and onnxruntime disagree: nothing is made current
+    ├── ExportError(ValueError)         the export was asked for something it cannot do (bad option, data)
+    │   └── BudgetError                 the bundle misses the device budget: nothing is made current
+    ├── ConversionError(RuntimeError)   a Pipeline step skl2onnx cannot convert; the message names it
+    └── ParityError(RuntimeError)       scikit-learn and onnxruntime disagree: nothing is made current
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from runtime import FactoryEdgeError
 
 if TYPE_CHECKING:
-    from ._parity import ParityReport
+    from ._config import ParityReport
 
-__all__ = ["BudgetError", "ExportError", "ParityError"]
+__all__ = ["BudgetError", "ConversionError", "ExportError", "ParityError"]
 
 
 class ExportError(FactoryEdgeError, ValueError):
@@ -27,6 +28,10 @@ class ExportError(FactoryEdgeError, ValueError):
 
 class BudgetError(ExportError):
     """The measured memory or latency exceeds the device budget given to the export."""
+
+
+class ConversionError(FactoryEdgeError, RuntimeError):
+    """A Pipeline step skl2onnx cannot convert; the message names the step."""
 
 
 def _describe(case: dict[str, Any]) -> str:

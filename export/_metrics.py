@@ -11,7 +11,9 @@ from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-__all__ = ["evaluate", "size_limit_sentence", "unconstrained_reference"]
+from ._config import PreparedData
+
+__all__ = ["evaluate", "measure_quality", "unconstrained_reference"]
 
 # Size limits of tree models and their "grow fully" values.
 SIZE_LIMITS: dict[str, Any] = {"max_depth": None, "max_leaf_nodes": None, "min_samples_leaf": 1}
@@ -40,6 +42,16 @@ def _feature_importance(pipeline: Pipeline, columns: list[str]) -> dict[str, Any
         if owner is not None:
             by_column[owner] += value
     return {"by_model_input": by_feature, "by_column": by_column}
+
+
+def measure_quality(pipeline: Pipeline, data: PreparedData, *, seed: int) -> dict[str, Any]:
+    """The manifest's ``metrics``: held-out metrics and importances, and for a size-limited forest
+    its quality against the same forest grown fully (``versus_unconstrained``)."""
+    metrics = evaluate(pipeline, data.x_test, data.y_test, task=data.task, seed=seed)
+    size_check = unconstrained_reference(pipeline, data.x_train, data.y_train, data.x_test, data.y_test, task=data.task)
+    if size_check is not None:
+        metrics["versus_unconstrained"] = size_check
+    return metrics
 
 
 def evaluate(
@@ -142,18 +154,3 @@ def unconstrained_reference(
         "bound_pp": QUALITY_BOUND_PP,
         "within_bound": all(value >= -QUALITY_BOUND_PP for value in difference.values()),
     }
-
-
-def size_limit_sentence(check: dict[str, Any]) -> str:
-    """The record of :func:`unconstrained_reference` as one Markdown sentence, for the card and reports."""
-    limits = ", ".join(f"`{key}={value}`" for key, value in check["limits"].items())
-    changes = ", ".join(
-        f"{key.replace('_', ' ')} {check['this_model'][key]:.4f} vs {check['unconstrained'][key]:.4f} "
-        f"({check['difference_pp'][key]:+.2f} points)"
-        for key in check["difference_pp"]
-    )
-    verdict = "within" if check["within_bound"] else "**not** within"
-    return (
-        f"limited by {limits}; against the same forest grown fully on the same held-out split: {changes}; "
-        f"{verdict} the {check['bound_pp']}-point bound"
-    )

@@ -23,7 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from runtime._contract import MISSING_CATEGORY
 
-from ._data import TableSpec
+from ._config import TableSpec
 
 __all__ = ["ESTIMATORS", "TUNING_GRIDS", "build_pipeline", "is_regression", "load_user_pipeline", "parse_params"]
 

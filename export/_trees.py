@@ -236,67 +236,60 @@ def _initial_raw(estimator: Any, n_targets: int) -> np.ndarray:
     return np.asarray(estimator._raw_predict_init(probe), dtype=np.float64).reshape(1, n_targets)
 
 
+class _Graph:
+    """Nodes and float64 constants of the graph being built, in the order they are added."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+
+    def constant(self, label: str, value: np.ndarray) -> str:
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=np.float64), label))
+        return label
+
+    def add(self, op: str, inputs: list[str], output: str, name: str, **attributes: Any) -> None:
+        self.nodes.append(onnx.helper.make_node(op, inputs, [output], name=name, **attributes))
+
+
 def tree_ensemble_model(estimator: Any, n_features: int, input_name: str) -> onnx.ModelProto:
     """A model from float64 features ``input_name`` [N, n_features] to ``probabilities`` [N, classes]
     (classifiers) or ``value`` [N, 1] (regressors), both float64."""
     name = type(estimator).__name__
     ensemble, n_targets, combine = _CONVERTERS[name](estimator)
-    nodes: list[onnx.NodeProto] = []
-    initializers: list[onnx.TensorProto] = []
-
-    def constant(label: str, value: np.ndarray) -> str:
-        initializers.append(numpy_helper.from_array(np.asarray(value, dtype=np.float64), label))
-        return label
-
+    graph = _Graph()
     tree_input = input_name
     if name in _FLOAT32_INPUT:
-        nodes.append(
-            onnx.helper.make_node("Cast", [input_name], ["x_float32"], to=TensorProto.FLOAT, name="as_float32")
-        )
-        nodes.append(
-            onnx.helper.make_node("Cast", ["x_float32"], ["x_compared"], to=TensorProto.DOUBLE, name="as_double")
-        )
+        graph.add("Cast", [input_name], "x_float32", "as_float32", to=TensorProto.FLOAT)
+        graph.add("Cast", ["x_float32"], "x_compared", "as_double", to=TensorProto.DOUBLE)
         tree_input = "x_compared"
-    nodes.append(ensemble.node(tree_input, "tree_sum", n_targets))
+    graph.nodes.append(ensemble.node(tree_input, "tree_sum", n_targets))
     classifier = hasattr(estimator, "classes_")
     output = "probabilities" if classifier else "value"
+    # a binary classifier's trees compute class 1 ("positive"); class 0 is its complement
+    binary = classifier and n_targets == 1
     if combine in ("average-proba", "average"):
         n_trees = len(getattr(estimator, "estimators_", [estimator]))
-        target = "positive" if combine == "average-proba" and n_targets == 1 else output
-        nodes.append(
-            onnx.helper.make_node(
-                "Div", ["tree_sum", constant("n_trees", np.array(float(n_trees)))], [target], name="average"
-            )
-        )
+        divisor = graph.constant("n_trees", np.array(float(n_trees)))
+        graph.add("Div", ["tree_sum", divisor], "positive" if binary else output, "average")
     else:  # gradient boosting: raw = init + sum of trees, then the loss's inverse link
-        raw = "raw" if classifier else output
-        nodes.append(
-            onnx.helper.make_node(
-                "Add",
-                ["tree_sum", constant("initial_raw", _initial_raw(estimator, n_targets))],
-                [raw],
-                name="add_initial_raw",
-            )
-        )
-        if classifier and n_targets == 1:
-            nodes.append(onnx.helper.make_node("Sigmoid", ["raw"], ["positive"], name="sigmoid"))
+        initial = graph.constant("initial_raw", _initial_raw(estimator, n_targets))
+        graph.add("Add", ["tree_sum", initial], "raw" if classifier else output, "add_initial_raw")
+        if binary:
+            graph.add("Sigmoid", ["raw"], "positive", "sigmoid")
         elif classifier:
-            nodes.append(onnx.helper.make_node("Softmax", ["raw"], [output], axis=1, name="softmax"))
-    if classifier and n_targets == 1:
+            graph.add("Softmax", ["raw"], output, "softmax", axis=1)
+    if binary:
         # proba[:, 0] = 1 - proba[:, 1], as scikit-learn writes it
-        nodes.append(
-            onnx.helper.make_node("Sub", [constant("one", np.array(1.0)), "positive"], ["negative"], name="complement")
-        )
-        nodes.append(onnx.helper.make_node("Concat", ["negative", "positive"], [output], axis=1, name="both_classes"))
+        graph.add("Sub", [graph.constant("one", np.array(1.0)), "positive"], "negative", "complement")
+        graph.add("Concat", ["negative", "positive"], output, "both_classes", axis=1)
     width = len(estimator.classes_) if classifier else 1
-    graph = onnx.helper.make_graph(
-        nodes,
-        "trees",
-        [onnx.helper.make_tensor_value_info(input_name, TensorProto.DOUBLE, [None, n_features])],
-        [onnx.helper.make_tensor_value_info(output, TensorProto.DOUBLE, [None, width])],
-        initializer=initializers,
-    )
     return onnx.helper.make_model(
-        graph,
+        onnx.helper.make_graph(
+            graph.nodes,
+            "trees",
+            [onnx.helper.make_tensor_value_info(input_name, TensorProto.DOUBLE, [None, n_features])],
+            [onnx.helper.make_tensor_value_info(output, TensorProto.DOUBLE, [None, width])],
+            initializer=graph.initializers,
+        ),
         opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET), onnx.helper.make_opsetid("ai.onnx.ml", ML_OPSET)],
     )

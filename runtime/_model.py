@@ -444,6 +444,24 @@ def _check_signature(manifest: Manifest, session: ort.InferenceSession, label: s
             )
 
 
+def _open_session(
+    model_bytes: bytes, options: ort.SessionOptions, label: str, deadline_s: float | None
+) -> ort.InferenceSession:
+    """An onnxruntime session over the verified bytes, within ``deadline_s``; BundleError otherwise."""
+    try:
+        return _within(
+            deadline_s,
+            lambda: ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"]),
+            f"opening model.onnx of {label}",
+        )
+    except BundleError:
+        raise
+    except Exception as error:  # onnxruntime raises its own exception types, not rooted in ValueError
+        raise BundleError(
+            f"onnxruntime {ort.__version__} cannot open model.onnx of {label}: {_first_line(error)}"
+        ) from error
+
+
 def load(
     path: str | os.PathLike[str],
     *,
@@ -488,22 +506,8 @@ def load(
     model_bytes = read_model_bytes(folder, manifest)
     label = f"{manifest.name!r} {manifest.version}"
     started = time.monotonic()
-    try:
-        session = _within(
-            deadline_s,
-            lambda: ort.InferenceSession(
-                model_bytes,
-                sess_options=options or session_options(threads=threads, arena=arena, spinning=spinning),
-                providers=["CPUExecutionProvider"],
-            ),
-            f"opening model.onnx of {label}",
-        )
-    except BundleError:
-        raise
-    except Exception as error:  # onnxruntime raises its own exception types, not rooted in ValueError
-        raise BundleError(
-            f"onnxruntime {ort.__version__} cannot open model.onnx of {label}: {_first_line(error)}"
-        ) from error
+    options = options or session_options(threads=threads, arena=arena, spinning=spinning)
+    session = _open_session(model_bytes, options, label, deadline_s)
     _check_signature(manifest, session, label)
     model = Model(manifest, session, folder, on_unknown=on_unknown)
     remaining = None if deadline_s is None else max(0.001, deadline_s - (time.monotonic() - started))

@@ -328,37 +328,7 @@ def to_columns(data: Any, expected: Sequence[str], model: str) -> tuple[dict[str
     Accepts a mapping of column -> sequence, a sequence of mappings (records), or anything
     DataFrame-like (has ``columns`` and ``__getitem__``), without importing pandas.
     """
-    if isinstance(data, Mapping):
-        raw: dict[str, Any] = dict(data)
-    elif hasattr(data, "columns") and hasattr(data, "__getitem__"):
-        raw = {}
-        for name in list(data.columns):
-            column = data[name]
-            raw[str(name) if not isinstance(name, str) else name] = (
-                column.to_numpy() if hasattr(column, "to_numpy") else column
-            )
-    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
-        records = list(data)
-        if not records:
-            raise InputError("batch is empty: at least one row is needed.")
-        for row, record in enumerate(records):
-            if not isinstance(record, Mapping):
-                raise InputError(
-                    f"row {row} is a {type(record).__name__}, but a list batch must hold mappings "
-                    "of column -> value (one per record).",
-                    row=row,
-                )
-        for row, record in enumerate(records):
-            error = column_mismatch(f"row {row}", record.keys(), expected, model)
-            if error is not None:
-                error.row = row
-                raise error
-        raw = {name: [record[name] for record in records] for name in expected}
-    else:
-        raise InputError(
-            f"batch is a {type(data).__name__}; expected a mapping of column -> values, "
-            "a list of records, or a DataFrame."
-        )
+    raw = _raw_columns(data, expected, model)
     error = column_mismatch("batch", raw.keys(), expected, model)
     if error is not None:
         raise error
@@ -366,20 +336,7 @@ def to_columns(data: Any, expected: Sequence[str], model: str) -> tuple[dict[str
     length: int | None = None
     first = ""
     for name in expected:
-        values = raw[name]
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-            raise InputError(
-                f"column {name!r} is a single {type(values).__name__} ({values!r}), must be a sequence "
-                "with one value per row.",
-                column=name,
-                value=values,
-            )
-        array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-        if array.ndim != 1:
-            raise InputError(
-                f"column {name!r} must be one-dimensional (one value per row), got shape {array.shape}.",
-                column=name,
-            )
+        array = _column_array(name, raw[name])
         if length is None:
             length, first = len(array), name
         elif len(array) != length:
@@ -392,3 +349,58 @@ def to_columns(data: Any, expected: Sequence[str], model: str) -> tuple[dict[str
     if not length:
         raise InputError("batch is empty: at least one row is needed.")
     return columns, length
+
+
+def _raw_columns(data: Any, expected: Sequence[str], model: str) -> dict[str, Any]:
+    """The batch as column name -> values, whichever of the three forms it came in."""
+    if isinstance(data, Mapping):
+        return dict(data)
+    if hasattr(data, "columns") and hasattr(data, "__getitem__"):
+        raw: dict[str, Any] = {}
+        for name in list(data.columns):
+            column = data[name]
+            raw[str(name) if not isinstance(name, str) else name] = (
+                column.to_numpy() if hasattr(column, "to_numpy") else column
+            )
+        return raw
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        return _records_to_columns(list(data), expected, model)
+    raise InputError(
+        f"batch is a {type(data).__name__}; expected a mapping of column -> values, a list of records, or a DataFrame."
+    )
+
+
+def _records_to_columns(records: list[Any], expected: Sequence[str], model: str) -> dict[str, list[Any]]:
+    if not records:
+        raise InputError("batch is empty: at least one row is needed.")
+    for row, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise InputError(
+                f"row {row} is a {type(record).__name__}, but a list batch must hold mappings "
+                "of column -> value (one per record).",
+                row=row,
+            )
+    for row, record in enumerate(records):
+        error = column_mismatch(f"row {row}", record.keys(), expected, model)
+        if error is not None:
+            error.row = row
+            raise error
+    return {name: [record[name] for record in records] for name in expected}
+
+
+def _column_array(name: str, values: Any) -> np.ndarray:
+    """One column's values as a 1-D array, or InputError naming the column."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise InputError(
+            f"column {name!r} is a single {type(values).__name__} ({values!r}), must be a sequence "
+            "with one value per row.",
+            column=name,
+            value=values,
+        )
+    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    if array.ndim != 1:
+        raise InputError(
+            f"column {name!r} must be one-dimensional (one value per row), got shape {array.shape}.",
+            column=name,
+        )
+    return array

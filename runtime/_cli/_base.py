@@ -18,17 +18,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import logging
 import math
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, Protocol, TextIO, TypeVar, cast, get_args
 
 from .._contract import ExitCode, exit_codes_text
 from .._errors import BundleError, InputError
+from .._logging import runtime_log_to
 from .._validation import UnknownPolicy
 
 __all__ = [
@@ -178,23 +178,9 @@ def _os_error_text(error: OSError) -> str:
     return str(error)
 
 
-@contextlib.contextmanager
-def _verbose_logging(verbose: bool, stream: TextIO) -> Iterator[None]:
+def _verbose_logging(verbose: bool, stream: TextIO) -> contextlib.AbstractContextManager[None]:
     """With --verbose, show the runtime's log (what load verified) on stderr during this call."""
-    if not verbose:
-        yield
-        return
-    logger = logging.getLogger("runtime")
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
+    return runtime_log_to(stream, fmt="%(name)s: %(message)s") if verbose else contextlib.nullcontext()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,20 +14,22 @@ import contextlib
 import functools
 import logging
 import socket
-from collections.abc import Iterator
 from typing import TextIO
 
 import prometheus_client
 import uvicorn
 
+from .._logging import runtime_log_to
 from .._model import Model, load
 from .._monitor.predictlog import PredictionLog
+from .access import AccessPolicy, read_token_file
 from .app import create_app
 from .config import ServeConfig
+from .connections import guarded_h11_protocol
 from .holder import ModelHolder
 
 # ServeConfig is re-exported: the command line took it from here before config.py existed.
-__all__ = ["ServeConfig", "bind_socket", "serve"]
+__all__ = ["ServeConfig", "access_policy", "bind_socket", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,10 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
     """
     # The *_created series double every counter's output for no use here (a server process owns its metrics).
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    with _runtime_log_to(stream), contextlib.ExitStack() as stack:
+    with (
+        runtime_log_to(stream, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s", unless_configured=True),
+        contextlib.ExitStack() as stack,
+    ):
         log = None
         if config.log_path is not None:
             log = PredictionLog(
@@ -70,9 +75,18 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
         holder = ModelHolder(
             path, model, loader=loader, poll_s=config.poll_s, allow_interface_change=config.allow_interface_change
         )
+        host, port = sock.getsockname()[:2]
+        app = create_app(holder, log=log, config=config, access=access_policy(config, host, port))
+        closed = app.state.plane.metrics.connections_closed
+        protocol = guarded_h11_protocol(
+            idle_timeout_s=config.idle_timeout_s,
+            header_timeout_s=config.header_timeout_s,
+            max_connections=config.max_connections,
+            on_close=lambda reason: closed.labels(reason).inc(),
+        )
         uvicorn_config = uvicorn.Config(
-            create_app(holder, log=log, config=config),
-            http="h11",
+            app,
+            http=protocol,
             loop="asyncio",
             ws="none",
             lifespan="on",
@@ -81,27 +95,27 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
             log_level="info",
             server_header=False,
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=config.keep_alive_s,  # type: ignore[arg-type]  # used as call_later seconds
+            limit_concurrency=config.max_connections,
+            h11_max_incomplete_event_size=config.max_header_bytes,
+            ssl_certfile=config.ssl_certfile,
+            ssl_keyfile=config.ssl_keyfile,
         )
-        host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        logger.info("listening on http://%s:%d", shown, port)
+        logger.info("listening on %s://%s:%d", "https" if config.ssl_certfile else "http", shown, port)
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
 
 
-@contextlib.contextmanager
-def _runtime_log_to(stream: TextIO) -> Iterator[None]:
-    """Send the ``runtime`` loggers' INFO and above to ``stream``, unless the caller set up logging."""
-    runtime_logger = logging.getLogger("runtime")
-    if runtime_logger.handlers:
-        yield
-        return
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    level = runtime_logger.level
-    runtime_logger.addHandler(handler)
-    runtime_logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        runtime_logger.removeHandler(handler)
-        runtime_logger.setLevel(level)
+def access_policy(config: ServeConfig, host: str, port: int) -> AccessPolicy:
+    """The access rules of ``config`` for a server bound to ``host``:``port``; ValueError for a token
+    file that cannot serve (unreadable, empty, readable by every user)."""
+    admin = read_token_file(config.admin_token_file, "--admin-token-file") if config.admin_token_file else None
+    api = read_token_file(config.api_token_file, "--api-token-file") if config.api_token_file else None
+    policy = AccessPolicy.create(host, port, allowed_hosts=config.allowed_hosts, admin_token=admin, api_token=api)
+    if not policy.bound_to_loopback and config.allowed_hosts is None:
+        logger.warning(
+            "bound to %s without --allowed-hosts: only requests with Host %s are served",
+            host,
+            ", ".join(policy.allowed_hosts),
+        )
+    return policy

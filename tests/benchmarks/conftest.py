@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.export.conftest import tiny_export  # noqa: F401  (the export suite's tiny export, built once)
+
 BENCHMARKS_IMPORTABLE = (
     'benchmarks/ is not an installed package: run the tests from the repository root with "python -m pytest"'
 )

@@ -38,10 +38,11 @@ def _copy_bundle(source: Path, destination: Path) -> Path:
     return destination
 
 
-def test_quick_run_measures_and_writes_every_section(demo_export, tmp_path, capsys):
+@pytest.mark.slow
+def test_quick_run_measures_and_writes_every_section(tiny_export, tmp_path, capsys):
     _bench_extra()
     output = tmp_path / "reports"
-    code = main(["--quick", "--no-charts", "--cold-runs", "1", "--output", str(output), str(demo_export.bundle)])
+    code = main(["--quick", "--no-charts", "--cold-runs", "1", "--output", str(output), str(tiny_export.bundle)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     results = json.loads((output / "benchmark.json").read_text(encoding="utf-8"))
@@ -75,13 +76,13 @@ def test_a_missing_joblib_twin_is_one_line_naming_the_fix(shipped_bundle, tmp_pa
     assert not (tmp_path / "out" / "benchmark.json").exists()
 
 
-def test_a_twin_from_another_export_is_refused(shipped_bundle, demo_export, tmp_path, capsys):
+def test_a_twin_from_another_export_is_refused(shipped_bundle, tiny_export, tmp_path, capsys):
     _bench_extra()
     version = (shipped_bundle / "CURRENT").read_text().strip()
     bundle = _copy_bundle(shipped_bundle / version, tmp_path / "quality")
-    shutil.copy(demo_export.joblib_path, bundle / f"{version}.joblib")
+    shutil.copy(tiny_export.joblib_path, bundle / f"{version}.joblib")
     if (
-        demo_export.manifest.model_file.sha256
+        tiny_export.manifest.model_file.sha256
         == json.loads((bundle / version / "manifest.json").read_text())["model_file"]["sha256"]
     ):
         pytest.skip("the demo export happens to equal the shipped bundle")

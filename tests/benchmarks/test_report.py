@@ -11,18 +11,18 @@ pytest.importorskip(
     reason='benchmarks/ is not an installed package: run the tests from the repository root with "python -m pytest"',
 )
 
-from benchmarks._format import format_ratio, format_seconds, format_value  # noqa: E402
 from benchmarks._report import (  # noqa: E402
     JSON_FILE,
     MARKDOWN_FILE,
     format_spread,
-    markdown_table,
     read_json,
     render_markdown,
     write_json,
     write_report,
 )
 from benchmarks._targets import TARGETS  # noqa: E402
+from export._documents._markup import md_table  # noqa: E402
+from export._format import format_ratio, format_seconds, format_value  # noqa: E402
 
 
 def _table_rows(markdown: str, header_start: str) -> list[list[str]]:
@@ -38,7 +38,7 @@ def _table_rows(markdown: str, header_start: str) -> list[list[str]]:
 
 
 def test_markdown_table_aligns_and_escapes():
-    assert markdown_table(["a", "b"], [[1, "x|y"], ["two\nlines", 2.5]], align="lr") == (
+    assert md_table(["a", "b"], [[1, "x|y"], ["two\nlines", 2.5]], align="lr") == (
         "| a | b |\n|:---|---:|\n| 1 | x\\|y |\n| two lines | 2.5 |"
     )
 
@@ -52,7 +52,7 @@ def test_markdown_table_aligns_and_escapes():
 )
 def test_markdown_table_refuses_ragged_input(headers, rows, align, message):
     with pytest.raises(ValueError) as caught:
-        markdown_table(headers, rows, align=align)
+        md_table(headers, rows, align=align)
     assert str(caught.value) == message
 
 
@@ -110,9 +110,9 @@ def test_figures_table_shows_values_ratios_and_spreads(results):
     assert by_name["batch of 10,000 rows, 1 thread"][3] == "0.6 (0.5 – 0.625)"
     assert by_name["batch of 10,000 rows, all cores (2 threads)"][3] == "1 (1 – 1.25)"
     assert by_name["peak RSS, fresh process, load + 1 prediction"] == [
-        "140 MB",
+        "140 MiB",
         "—",
-        "250 MB",
+        "250 MiB",
         "0.56 (0.559 – 0.56)",
         "—",
     ]

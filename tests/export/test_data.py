@@ -1,8 +1,6 @@
-"""Data loading and typing: inference, overrides, the schema file, the demo set."""
+"""The data stage: the demo set, loading files, and the deterministic split."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -10,65 +8,8 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("sklearn")
 
-import runtime  # noqa: E402
-from export import ExportConfig, ExportError, run_export  # noqa: E402
-from export._data import infer_spec, make_demo_data, prepare_frame  # noqa: E402
-
-
-@pytest.fixture()
-def frame():
-    return pd.DataFrame(
-        {
-            "pressure": [50.0, np.nan, 47.5],
-            "line": [1, 2, 1],
-            "passed": [True, False, True],
-            "operator": ["Kim", None, "Ana"],
-            "serial": ["a1", "a2", "a3"],
-            "y": [0, 1, 0],
-        }
-    )
-
-
-def test_inference_and_overrides(frame):
-    spec = infer_spec(frame, "y")
-    assert spec.numeric == ("pressure", "line")
-    assert spec.categorical == ("passed", "operator", "serial")
-    spec = infer_spec(frame, "y", categorical=("line",), drop=("serial",))
-    assert spec.numeric == ("pressure",)
-    assert spec.categorical == ("line", "passed", "operator")
-    assert spec.dropped == ("serial",)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"target": "nope"}, "target column 'nope' is not in the data"),
-        ({"target": "y", "drop": ("nope",)}, "column 'nope' is not in the data"),
-        (
-            {"target": "y", "numeric": ("line",), "categorical": ("line",)},
-            "columns ['line'] are listed as both numeric and categorical",
-        ),
-        ({"target": "y", "numeric": ("operator",)}, None),
-    ],
-)
-def test_bad_column_lists(frame, kwargs, message):
-    if message is None:  # declared numeric but holds text: found when the frame is prepared
-        spec = infer_spec(frame, **kwargs)
-        with pytest.raises(ValueError, match="column 'operator' is declared numeric but holds non-numbers"):
-            prepare_frame(frame, spec)
-        return
-    with pytest.raises(ValueError) as caught:
-        infer_spec(frame, **kwargs)
-    assert str(caught.value).startswith(message)
-
-
-def test_prepared_categories_are_strings_with_empty_for_missing(frame):
-    spec = infer_spec(frame, "y", categorical=("line",))
-    prepared = prepare_frame(frame, spec)
-    assert prepared["line"].tolist() == ["1", "2", "1"]
-    assert prepared["operator"].tolist() == ["Kim", "", "Ana"]
-    assert prepared["passed"].tolist() == ["True", "False", "True"]
-    assert prepared["pressure"].dtype == np.float64
+from export import ExportConfig, ExportError  # noqa: E402
+from export._data import DEMO_TARGET, load_table, make_demo_data, prepare_data  # noqa: E402
 
 
 def test_demo_data_is_deterministic_and_has_dropouts():
@@ -80,41 +21,47 @@ def test_demo_data_is_deterministic_and_has_dropouts():
     assert 0.1 < first["defect"].mean() < 0.3
 
 
-def test_schema_file_sets_ranges_and_nullability(tmp_path):
-    schema = tmp_path / "schema.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "columns": {
-                    "temperature": {"valid_range": [140, 260], "description": "melt temperature, deg C"},
-                    "machine_type": {"nullable": True},
-                }
-            }
-        )
-    )
-    result = run_export(ExportConfig(output=tmp_path / "models", demo_rows=2000, measure=False, schema=schema))
-    manifest = runtime.load(result.bundle).manifest
-    temperature = manifest.column("temperature")
-    assert temperature.valid_range == (140.0, 260.0) and temperature.range_source == "the schema file"
-    assert temperature.description == "melt temperature, deg C"
-    assert manifest.column("machine_type").nullable is True
-    assert result.parity.kinds["range-boundary"]["cases"] > 0
+def test_the_split_is_deterministic_and_stratified(tiny_data):
+    again = prepare_data(ExportConfig(demo_rows=400), regression=False)
+    pd.testing.assert_frame_equal(again.x_test, tiny_data.x_test)
+    assert again.summary == tiny_data.summary
+    other_seed = prepare_data(ExportConfig(demo_rows=400, seed=1), regression=False)
+    assert other_seed.summary["fingerprint_sha256"] != tiny_data.summary["fingerprint_sha256"]
+    assert (tiny_data.task, len(tiny_data.x_train), len(tiny_data.x_test)) == ("binary_classification", 320, 80)
+    share = tiny_data.y.mean()
+    assert abs(tiny_data.y_test.mean() - share) < 0.02 and abs(tiny_data.y_train.mean() - share) < 0.02
+    assert tiny_data.summary["source"] == "built-in demo data set (400 rows, seed 42)"
+    assert tiny_data.summary["target"] == DEMO_TARGET and tiny_data.summary["dropped"] == []
+
+
+def test_rows_without_a_target_are_left_out(tmp_path):
+    frame = make_demo_data(300, seed=3)
+    frame.loc[:9, DEMO_TARGET] = np.nan
+    path = tmp_path / "line.parquet"
+    frame.to_parquet(path)
+    data = prepare_data(ExportConfig(data=path, target=DEMO_TARGET), regression=False)
+    assert (data.summary["rows"], data.summary["rows_without_target"]) == (300, 10)
+    assert data.summary["train_rows"] + data.summary["test_rows"] == 290
+    assert data.summary["source"] == str(path)
+    assert set(np.unique(data.y)) == {0.0, 1.0}
 
 
 @pytest.mark.parametrize(
-    ("columns", "message"),
+    ("name", "content", "message"),
     [
-        (
-            {"temperature": {"valid_range": [160, 240]}},
-            "training values of 'temperature' lie outside its valid range [160.0, 240.0] from the schema file",
-        ),
-        ({"pressure": {"nullable": False}}, "the schema file says 'pressure' is never missing, but"),
+        ("missing.csv", None, "data file '{path}' does not exist"),
+        ("table.xlsx", "a,b\n1,2\n", "data file '{path}' has suffix '.xlsx'; expected .csv or .parquet"),
     ],
 )
-def test_schema_contradicting_the_data_is_refused(tmp_path, columns, message):
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps({"columns": columns}))
-    with pytest.raises(ExportError, match=None) as caught:
-        run_export(ExportConfig(output=tmp_path / "models", demo_rows=2000, measure=False, schema=schema))
-    assert message in str(caught.value)
-    assert not (tmp_path / "models" / "quality").exists()
+def test_unreadable_data_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises((ValueError, FileNotFoundError)) as caught:
+        load_table(path)
+    assert str(caught.value) == message.format(path=path)
+
+
+def test_a_data_file_needs_a_target(tmp_path):
+    with pytest.raises(ExportError, match="^--target COLUMN is required with --data$"):
+        prepare_data(ExportConfig(data=tmp_path / "x.csv"), regression=False)

@@ -1,6 +1,6 @@
 """The bundle's documents: model card, HTML report and deployment checklist.
 
-The documents of the session's demo export are read as written; variations (performance measured,
+The documents of the session's tiny export (tests/export/conftest.py) are read as written; variations (performance measured,
 a file removed, a regression model, an awkward column name) are written again with
 :func:`write_documents` into a copy of the bundle, from a ``dataclasses.replace``d result.
 """
@@ -13,15 +13,13 @@ import html
 import importlib.util
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import runtime
+from tests.probes import modules_after
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPORT_MODULES = ("sklearn", "skl2onnx", "onnx", "pandas", "matplotlib")
 HAS_EXPORT = all(importlib.util.find_spec(name) for name in EXPORT_MODULES)
 pytestmark = pytest.mark.skipif(not HAS_EXPORT, reason='needs the "export" extra: pip install ".[export]"')
@@ -37,7 +35,7 @@ MEASURED = {
     "machine": "x86_64, 2 cores, Linux",
     "threads": 1,
 }
-DONE_IN_THE_DEMO_EXPORT = (
+DONE_IN_THE_TINY_EXPORT = (
     "Metrics recorded",
     "Bundle saved and versioned",
     "Input schema",
@@ -79,30 +77,30 @@ def _read(result, name: str) -> str:
     return (result.bundle / name).read_text(encoding="utf-8")
 
 
-# -- the demo export's own documents ---------------------------------------------------------------
+# -- the tiny export's own documents ---------------------------------------------------------------
 
 
-def test_documents_are_in_the_bundle_and_listed(demo_export):
+def test_documents_are_in_the_bundle_and_listed(tiny_export):
     for name in DOCUMENTS:
-        assert (demo_export.bundle / name).is_file()
-        assert demo_export.bundle / name in demo_export.documents
-    assert len(demo_export.documents) == len(DOCUMENTS)
+        assert (tiny_export.bundle / name).is_file()
+        assert tiny_export.bundle / name in tiny_export.documents
+    assert len(tiny_export.documents) == len(DOCUMENTS)
 
 
-def test_model_card_names_every_input_column(demo_export):
-    card = _read(demo_export, "model_card.md")
-    for column in demo_export.manifest.inputs:
+def test_model_card_names_every_input_column(tiny_export):
+    card = _read(tiny_export, "model_card.md")
+    for column in tiny_export.manifest.inputs:
         assert f"`{column.name}`" in card
     for category in ("`A`", "`B`", "`C`", "`night`"):
         assert category in card
-    assert demo_export.manifest.created_at in card
-    assert demo_export.manifest.version in card
-    assert demo_export.data_summary["fingerprint_sha256"] in card
+    assert tiny_export.manifest.created_at in card
+    assert tiny_export.manifest.version in card
+    assert tiny_export.data_summary["fingerprint_sha256"] in card
 
 
-def test_model_card_shows_the_parity_numbers(demo_export):
-    card = _read(demo_export, "model_card.md")
-    parity = demo_export.parity
+def test_model_card_shows_the_parity_numbers(tiny_export):
+    card = _read(tiny_export, "model_card.md")
+    parity = tiny_export.parity
     assert f"Parity passed: {parity.total_cases:,} cases" in card
     assert f"{parity.label_mismatches:,} label mismatches" in card
     assert f"tolerance of {parity.tolerance:.3g}" in card
@@ -110,9 +108,9 @@ def test_model_card_shows_the_parity_numbers(demo_export):
         assert f"| {kind} | {figures['cases']:,} | {figures['label_mismatches']:,} |" in card
 
 
-def test_model_card_metrics_limitations_and_usage(demo_export):
-    card = _read(demo_export, "model_card.md")
-    metrics = demo_export.metrics
+def test_model_card_metrics_limitations_and_usage(tiny_export):
+    card = _read(tiny_export, "model_card.md")
+    metrics = tiny_export.metrics
     assert f"| accuracy | {metrics['accuracy']:.4g} |" in card
     assert f"| macro F1 | {metrics['macro_f1']:.4g} |" in card
     matrix = metrics["confusion_matrix"]["matrix"]
@@ -126,53 +124,53 @@ def test_model_card_metrics_limitations_and_usage(demo_export):
     assert "runtime.load(" in card and "model.predict(record)" in card
 
 
-def test_report_is_self_contained_with_charts_and_pipeline_diagram(demo_export):
-    report = _read(demo_export, "report.html")
+def test_report_is_self_contained_with_charts_and_pipeline_diagram(tiny_export):
+    report = _read(tiny_export, "report.html")
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
     assert len(images) == 3  # confusion matrix, feature importance, permutation importance
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
     assert 'class="sk-container"' in report  # scikit-learn's own Pipeline diagram
     assert not re.search(r"""src=["']?(https?:)?//""", report)
     assert "<link" not in report
-    for kind in demo_export.parity.kinds:
+    for kind in tiny_export.parity.kinds:
         assert f"<td>{kind}</td>" in report
 
 
-def test_checklist_of_the_demo_export(demo_export):
-    checklist = _read(demo_export, "deployment_checklist.md")
+def test_checklist_of_the_tiny_export(tiny_export):
+    checklist = _read(tiny_export, "deployment_checklist.md")
     line = _checklist_line(checklist, "Memory and latency measured")
     assert line.startswith("- [ ] ")
     assert "not measured: the export ran with measure=False" in line
-    for title in DONE_IN_THE_DEMO_EXPORT:
+    for title in DONE_IN_THE_TINY_EXPORT:
         assert _checklist_line(checklist, title).startswith("- [x] "), title
-    assert f"{len(demo_export.manifest.golden_cases)} golden cases" in checklist
+    assert f"{len(tiny_export.manifest.golden_cases)} golden cases" in checklist
     assert "9 of 10 done" in checklist
 
 
 # -- variations written into a copy of the bundle ------------------------------------------------
 
 
-def test_checklist_ticks_performance_only_when_measured(demo_export, tmp_path):
-    folder = _bundle_copy(demo_export, tmp_path)
-    unmeasured = _write_and_read(folder, _with_manifest(demo_export, performance=runtime.Performance()))
+def test_checklist_ticks_performance_only_when_measured(tiny_export, tmp_path):
+    folder = _bundle_copy(tiny_export, tmp_path)
+    unmeasured = _write_and_read(folder, _with_manifest(tiny_export, performance=runtime.Performance()))
     line = _checklist_line(unmeasured["deployment_checklist.md"], "Memory and latency measured")
     assert line.startswith("- [ ] ")
 
-    measured = _write_and_read(folder, _with_manifest(demo_export, performance=runtime.Performance.from_dict(MEASURED)))
+    measured = _write_and_read(folder, _with_manifest(tiny_export, performance=runtime.Performance.from_dict(MEASURED)))
     line = _checklist_line(measured["deployment_checklist.md"], "Memory and latency measured")
     assert line.startswith("- [x] ")
-    assert "p50 18.2 µs, peak RSS 61 MB" in line
-    assert "| peak RSS, fresh process, load + 1 prediction | 61 MB |" in measured["model_card.md"]
+    assert "p50 18.2 µs, peak RSS 61 MiB" in line
+    assert "| peak RSS, fresh process, load + 1 prediction | 61 MiB |" in measured["model_card.md"]
     assert "p50 18.2, p90 19, p99 30.5 over 2,000 calls" in measured["report.html"]
 
 
-def test_checklist_unticks_examples_when_a_file_is_missing(demo_export, tmp_path):
-    folder = _bundle_copy(demo_export, tmp_path)
-    before = _write_and_read(folder, demo_export)["deployment_checklist.md"]
+def test_checklist_unticks_examples_when_a_file_is_missing(tiny_export, tmp_path):
+    folder = _bundle_copy(tiny_export, tmp_path)
+    before = _write_and_read(folder, tiny_export)["deployment_checklist.md"]
     assert _checklist_line(before, "Example input and output").startswith("- [x] ")
 
     (folder / "example_input.json").unlink()
-    after = _write_and_read(folder, demo_export)["deployment_checklist.md"]
+    after = _write_and_read(folder, tiny_export)["deployment_checklist.md"]
     line = _checklist_line(after, "Example input and output")
     assert line.startswith("- [ ] ")
     assert "missing: example_input.json" in line
@@ -211,21 +209,21 @@ def _overwrite(name, text):
         (_remove("requirements-device.txt"), "Requirements with versions", "requirements-device.txt is missing"),
     ],
 )
-def test_checklist_judges_the_files_on_disk(demo_export, tmp_path, change, title, evidence):
-    folder = _bundle_copy(demo_export, tmp_path)
+def test_checklist_judges_the_files_on_disk(tiny_export, tmp_path, change, title, evidence):
+    folder = _bundle_copy(tiny_export, tmp_path)
     change(folder)
-    checklist = _write_and_read(folder, demo_export)["deployment_checklist.md"]
+    checklist = _write_and_read(folder, tiny_export)["deployment_checklist.md"]
     line = _checklist_line(checklist, title)
     assert line.startswith("- [ ] ")
     assert evidence in line
 
 
-def test_checklist_ticks_nothing_without_evidence(demo_export, tmp_path):
+def test_checklist_ticks_nothing_without_evidence(tiny_export, tmp_path):
     from export._documents import checklist_items
 
-    failed = dataclasses.replace(demo_export.parity, passed=False, label_mismatches=2)
+    failed = dataclasses.replace(tiny_export.parity, passed=False, label_mismatches=2)
     empty = dataclasses.replace(
-        _with_manifest(demo_export, golden_cases=(), performance=runtime.Performance()), metrics={}, parity=failed
+        _with_manifest(tiny_export, golden_cases=(), performance=runtime.Performance()), metrics={}, parity=failed
     )
     items = {item.title: item for item in checklist_items(tmp_path, empty)}
     for title in (
@@ -243,10 +241,10 @@ def test_checklist_ticks_nothing_without_evidence(demo_export, tmp_path):
     assert items["Parity proven"].evidence.startswith("FAILED: ")
 
 
-def test_awkward_column_names_are_escaped(demo_export, tmp_path):
+def test_awkward_column_names_are_escaped(tiny_export, tmp_path):
     column = runtime.ColumnSpec(AWKWARD_NAME, "number", True, "cost", (0.0, 10.0), "the schema file")
     metrics = {
-        **demo_export.metrics,
+        **tiny_export.metrics,
         "feature_importance": {"by_model_input": {}, "by_column": {AWKWARD_NAME: 0.7, "temperature": 0.3}},
         "permutation_importance": {
             "scoring": "accuracy",
@@ -255,9 +253,9 @@ def test_awkward_column_names_are_escaped(demo_export, tmp_path):
             "std": {AWKWARD_NAME: 0.01},
         },
     }
-    inputs = demo_export.manifest.inputs + (column,)
-    result = dataclasses.replace(_with_manifest(demo_export, inputs=inputs), metrics=metrics)
-    documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)
+    inputs = tiny_export.manifest.inputs + (column,)
+    result = dataclasses.replace(_with_manifest(tiny_export, inputs=inputs, golden_cases=()), metrics=metrics)
+    documents = _write_and_read(_bundle_copy(tiny_export, tmp_path), result)
     report = documents["report.html"]
     assert f"<code>{html.escape(AWKWARD_NAME)}</code>" in report
     assert AWKWARD_NAME not in report
@@ -268,17 +266,17 @@ def test_awkward_column_names_are_escaped(demo_export, tmp_path):
 
 
 def test_markdown_cells_keep_pipes_backticks_and_tags_literal():
-    from export._documents import MARKDOWN, _md_table
+    from export._documents._markup import MARKDOWN, md_table
 
     cells = [[MARKDOWN.code("a|b")], [MARKDOWN.code("x`y")], [MARKDOWN.text("<i>")]]
-    assert _md_table(["column"], cells).splitlines()[2:] == [
+    assert md_table(["column"], cells).splitlines()[2:] == [
         "| `a\\|b` |",
         "| `` x`y `` |",
         "| &lt;i> |",
     ]
 
 
-def test_regression_documents(demo_export, tmp_path):
+def test_regression_documents(tiny_export, tmp_path):
     metrics = {
         "held_out_rows": 1200,
         "mae": 0.25,
@@ -293,16 +291,17 @@ def test_regression_documents(demo_export, tmp_path):
         },
     }
     manifest = dataclasses.replace(
-        demo_export.manifest,
+        tiny_export.manifest,
         task="regression",
         classes=None,
+        golden_cases=(),  # the classifier's cases do not fit a regressor's manifest
         target="vibration",
         outputs=runtime.OutputSpec(value="variable"),
         metrics=runtime.Metrics.from_dict(metrics),
-        training=dataclasses.replace(demo_export.manifest.training, estimator="Ridge"),
+        training=dataclasses.replace(tiny_export.manifest.training, estimator="Ridge"),
     )
-    result = dataclasses.replace(demo_export, manifest=manifest, metrics=metrics)
-    documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)
+    result = dataclasses.replace(tiny_export, manifest=manifest, metrics=metrics)
+    documents = _write_and_read(_bundle_copy(tiny_export, tmp_path), result)
     card = documents["model_card.md"]
     assert "| MAE | 0.25 |" in card and "| RMSE | 0.5 |" in card and "| R² | 0.875 |" in card
     assert "accuracy" not in card and "Confusion matrix" not in card
@@ -317,7 +316,7 @@ def test_regression_documents(demo_export, tmp_path):
     assert line.startswith("- [x] ") and "MAE 0.25, RMSE 0.5, R² 0.875" in line
 
 
-def test_tuning_results_are_reported(demo_export, tmp_path):
+def test_tuning_results_are_reported(tiny_export, tmp_path):
     search = {
         "grid": {"model__max_depth": [5, None]},
         "cv": 3,
@@ -329,8 +328,8 @@ def test_tuning_results_are_reported(demo_export, tmp_path):
             {"params": {"model__max_depth": 5}, "mean_score": 0.93, "std_score": 0.02},
         ],
     }
-    result = dataclasses.replace(demo_export, search=search)
-    documents = _write_and_read(_bundle_copy(demo_export, tmp_path), result)
+    result = dataclasses.replace(tiny_export, search=search)
+    documents = _write_and_read(_bundle_copy(tiny_export, tmp_path), result)
     card = documents["model_card.md"]
     assert "GridSearchCV, 3-fold, scoring `accuracy`; best `model__max_depth=5`" in card
     rows = [line for line in card.splitlines() if line.startswith("| `model__max_depth")]
@@ -338,7 +337,13 @@ def test_tuning_results_are_reported(demo_export, tmp_path):
     assert "<code>model__max_depth=5</code>" in documents["report.html"]
 
 
-def test_importing_the_module_leaves_matplotlib_unloaded():
-    probe = "import sys, export._documents; print('matplotlib' in sys.modules)"
-    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert output.stdout.strip() == "False"
+def test_importing_the_documents_loads_neither_matplotlib_nor_scikit_learn():
+    code = (
+        "import export._documents, export._documents.charts, export._documents.report\n"
+        "import export._documents.model_card, export._documents.checklist\n"
+    )
+    probe = modules_after(code, ["matplotlib", "sklearn", "export._documents"])
+    assert probe.returncode == 0, probe.stderr
+    # charts import matplotlib when they draw, the report scikit-learn when it draws the Pipeline
+    assert [m for m in probe.modules if not m.startswith("export.")] == []
+    assert {"export._documents.charts", "export._documents.report"} <= set(probe.modules)

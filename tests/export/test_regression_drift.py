@@ -3,8 +3,6 @@ records their held-out distribution, and a window of logged predictions that shi
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -13,9 +11,9 @@ pd = pytest.importorskip("pandas")
 
 import runtime  # noqa: E402
 from export import ExportConfig, run_export  # noqa: E402
-from runtime._monitor.predictlog import LogEntry, PredictionLog  # noqa: E402
 from runtime._monitor.windows import drift_from_log  # noqa: E402
 from tests.conftest import AI4I  # noqa: E402
+from tests.runtime.logged import log_predictions  # noqa: E402
 
 DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF", "Machine failure")
 SPEED = "Rotational speed [rpm]"
@@ -44,25 +42,7 @@ def torque_model(tmp_path_factory):
 
 def _log(model: runtime.Model, path, frame: pd.DataFrame) -> None:
     """Predict ``frame`` in requests of 200 rows and log them as the server does."""
-    log = PredictionLog(path)
-    try:
-        for start in range(0, len(frame), 200):
-            records = frame.iloc[start : start + 200].to_dict("records")
-            result = model.predict_batch(records)
-            entry = LogEntry(
-                request_id=f"req-{start}",
-                epoch=time.time(),
-                endpoint="/v1/predict",
-                status=200,
-                model=model.name,
-                version=model.version,
-                latency_ms=1.0,
-                inputs=records,
-                values=result.values.tolist(),
-            )
-            assert log.submit(entry).result(timeout=10) == "written"
-    finally:
-        log.close()
+    log_predictions(model, path, frame.to_dict("records"), per_request=200)
 
 
 def test_the_export_records_the_predicted_values_distribution(torque_model):

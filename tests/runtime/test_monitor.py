@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import time
 
 import numpy as np
 import pytest
 
 import runtime
 from runtime._contract import ExitCode
-from runtime._monitor.predictlog import LogEntry, PredictionLog
 from runtime._monitor.windows import accuracy_report, ingest_feedback, parse_duration, read_csv_window, read_log_window
+from tests.runtime.logged import log_predictions
 from tests.runtime.traffic import records_like_training
 
 FEATURES = ["temperature", "pressure", "speed", "humidity", "vibration", "machine_type", "shift"]
@@ -26,33 +25,8 @@ def model(shipped_bundle):
 def logged(model, tmp_path_factory):
     """2,000 parts from the training distribution, predicted in 20 requests of 100 and written through
     the server's log writer; returns the database and the label predicted for each (request id, row)."""
-    folder = tmp_path_factory.mktemp("log")
-    records = records_like_training(model.manifest, 2000, seed=21)
-    log = PredictionLog(folder / "predictions.db")
-    predicted = {}
-    try:
-        for request in range(20):
-            chunk = records[request * 100 : (request + 1) * 100]
-            result = model.predict_batch(chunk)
-            entry = LogEntry(
-                request_id=f"req-{request}",
-                epoch=time.time(),
-                endpoint="/v1/predict",
-                status=200,
-                model=model.name,
-                version=model.version,
-                latency_ms=1.0,
-                inputs=chunk,
-                classes=model.classes,
-                labels=result.labels.tolist(),
-                probabilities=result.probabilities.tolist(),
-            )
-            assert log.submit(entry).result(timeout=10) == "written"
-            for row, label in enumerate(result.labels.tolist()):
-                predicted[(f"req-{request}", row)] = label
-    finally:
-        log.close()
-    return folder / "predictions.db", predicted
+    path = tmp_path_factory.mktemp("log") / "predictions.db"
+    return path, log_predictions(model, path, records_like_training(model.manifest, 2000, seed=21))
 
 
 def _feedback(path, predicted, wrong_share: float, seed: int = 0) -> float:

@@ -7,7 +7,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,9 @@ from runtime import NumberReference, PredictionReference
 from runtime._cli import drift
 from runtime._cli.drift_report import report_text, write_html
 from runtime._monitor.drift import Thresholds, drift_report
-from runtime._monitor.predictlog import LogEntry, PredictionLog
 from tests.runtime.cli.invoke import one_line, run
 from tests.runtime.damage import bundle_copy, flip_byte
+from tests.runtime.logged import log_predictions
 from tests.runtime.traffic import columns_like_training, records_like_training
 
 
@@ -41,29 +40,7 @@ def write_window(path: Path, model: runtime.Model, rows: int, seed: int, shift: 
 def prediction_log(model: runtime.Model, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 rows like training, predicted in 6 requests and written by the server's log writer."""
     path = tmp_path_factory.mktemp("log") / "predictions.db"
-    records = records_like_training(model.manifest, 600, seed=5)
-    log = PredictionLog(path)
-    try:
-        for request in range(6):
-            chunk = records[request * 100 : (request + 1) * 100]
-            result = model.predict_batch(chunk)
-            assert result.labels is not None and result.probabilities is not None
-            entry = LogEntry(
-                request_id=f"req-{request}",
-                epoch=time.time(),
-                endpoint="/v1/predict",
-                status=200,
-                model=model.name,
-                version=model.version,
-                latency_ms=1.0,
-                inputs=chunk,
-                classes=model.classes,
-                labels=result.labels.tolist(),
-                probabilities=result.probabilities.tolist(),
-            )
-            assert log.submit(entry).result(timeout=10) == "written"
-    finally:
-        log.close()
+    log_predictions(model, path, records_like_training(model.manifest, 600, seed=5))
     return path
 
 

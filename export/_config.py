@@ -1,0 +1,229 @@
+"""What the export is told and what its stages hand each other, defined once.
+
+:class:`ExportConfig` is everything ``python -m export`` can be told; the command line takes its
+defaults from these fields. The other classes are the results the stages of
+:func:`export.run_export` return, in the order they run:
+
+::
+
+    ExportConfig ─► PreparedData ─► (fitted Pipeline, SearchRecord) ─► metrics ─► ConvertedModel
+                 ─► ParityReport ─► ExportResult
+
+This module imports nothing from the training side (the annotations naming pandas, numpy and
+scikit-learn types are strings), so the command line can read the defaults without the export extra.
+
+>>> ExportConfig().seed, ExportConfig().output
+(42, PosixPath('models'))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import runtime
+
+from ._errors import ExportError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+__all__ = [
+    "ConvertedModel",
+    "Destination",
+    "ExportConfig",
+    "ExportResult",
+    "ParityReport",
+    "PreparedData",
+    "TableSpec",
+    "check_options",
+    "config_from_record",
+    "config_record",
+]
+
+
+@dataclasses.dataclass
+class ExportConfig:
+    """Everything ``python -m export`` can be told. ``data=None`` uses the built-in demo set."""
+
+    data: Path | None = None
+    target: str | None = None
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    schema: Path | None = None
+    estimator: str = "random_forest"
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    pipeline: str | None = None
+    tune: bool = False
+    name: str | None = None
+    version: str | None = None
+    output: Path = Path("models")
+    seed: int = 42
+    test_size: float = 0.2
+    compress: int = 3
+    demo_rows: int = 20_000
+    description: str | None = None
+    measure: bool = True
+    max_memory_mb: float | None = None  # MiB of peak RSS; named as the manifest's peak_rss_mb
+    max_latency_us: float | None = None
+
+    @property
+    def demo(self) -> bool:
+        """True when the export trains on the built-in demo data set."""
+        return self.data is None
+
+
+def check_options(config: ExportConfig) -> None:
+    """Refuse option combinations that cannot work, before any data is read."""
+    if config.pipeline and (config.estimator != "random_forest" or config.params):
+        raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
+    if not config.measure and (config.max_memory_mb is not None or config.max_latency_us is not None):
+        raise ExportError(
+            "a device budget (--max-memory-mb, --max-latency-us) needs the measurements: drop --no-measure"
+        )
+
+
+def config_record(config: ExportConfig) -> dict[str, Any]:
+    """The ExportConfig as plain values, so ``export check`` can rebuild the same split.
+
+    >>> config_record(ExportConfig(drop=("id",)))["drop"]
+    ['id']
+    """
+    record = dataclasses.asdict(config)
+    for key, value in record.items():
+        if isinstance(value, Path):
+            record[key] = str(value)
+        elif isinstance(value, tuple):
+            record[key] = list(value)
+    return record
+
+
+def config_from_record(record: dict[str, Any]) -> ExportConfig:
+    """The inverse of :func:`config_record`; keys this version does not know are ignored.
+
+    >>> config_from_record(config_record(ExportConfig(seed=7))) == ExportConfig(seed=7)
+    True
+    """
+    fields = {f.name for f in dataclasses.fields(ExportConfig)}
+    values = {k: v for k, v in record.items() if k in fields}
+    for key in ("data", "schema", "output"):
+        if values.get(key) is not None:
+            values[key] = Path(values[key])
+    for key in ("numeric", "categorical", "drop"):
+        values[key] = tuple(values.get(key) or ())
+    return ExportConfig(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """Where the bundle goes: ``<output>/<name>/<version>``, beside its model folder's ``CURRENT``."""
+
+    name: str
+    model_folder: Path
+    version: str
+
+    @property
+    def bundle(self) -> Path:
+        return self.model_folder / self.version
+
+    @property
+    def joblib_path(self) -> Path:
+        """The joblib twin: beside the bundle, never in it."""
+        return self.model_folder / f"{self.version}.joblib"
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """Which columns are features of which kind, and the target."""
+
+    target: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """The labelled data, its column split and the train/test split, as the export used them."""
+
+    spec: TableSpec
+    features: pd.DataFrame
+    y: np.ndarray
+    task: str
+    x_train: pd.DataFrame
+    x_test: pd.DataFrame
+    y_train: np.ndarray
+    y_test: np.ndarray
+    summary: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertedModel:
+    """The ONNX graph as the bundle will hold it, and its shape (operators, trees, opsets)."""
+
+    onnx_bytes: bytes
+    summary: dict[str, Any]
+
+
+@dataclasses.dataclass
+class ParityReport:
+    """Per kind: cases, label mismatches and the largest difference, plus the worst cases."""
+
+    passed: bool
+    tolerance: float
+    kinds: dict[str, dict[str, Any]]
+    worst: list[dict[str, Any]]
+    total_cases: int
+    label_mismatches: int
+    max_abs_diff: float
+    ties: int
+    notes: list[str] = dataclasses.field(default_factory=list)
+    # scikit-learn's outputs for a few cases of each kind: replayed by the device at every load
+    golden: list[runtime.GoldenCase] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> runtime.ParitySummary:
+        """The manifest's ``parity`` section: everything but the worst cases and the golden cases."""
+        return runtime.ParitySummary.from_dict(self._summary_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``parity.json``: the summary and the worst cases."""
+        return {**self._summary_dict(), "worst": self.worst}
+
+    def _summary_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "tolerance": self.tolerance,
+            "total_cases": self.total_cases,
+            "label_mismatches": self.label_mismatches,
+            "max_abs_diff": self.max_abs_diff,
+            "ties": self.ties,
+            "kinds": self.kinds,
+            "notes": self.notes,
+        }
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What an export produced, for the CLI summary and the documents."""
+
+    config: ExportConfig
+    manifest: runtime.Manifest
+    bundle: Path
+    joblib_path: Path
+    pipeline: Pipeline
+    parity: ParityReport
+    metrics: dict[str, Any]
+    search: dict[str, Any] | None
+    joblib_report: list[dict[str, Any]]
+    data_summary: dict[str, Any]
+    onnx_summary: dict[str, Any]
+    documents: list[Path]
+    timings: dict[str, float]
