@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import http.client
 import json
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,8 +42,6 @@ from typing import Any
 import numpy as np
 
 import runtime
-from runtime._monitor.logdb import connect
-from runtime._monitor.predictlog import LogEntry, PredictionLog
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -81,50 +81,58 @@ def columns_like_training(manifest: runtime.Manifest, rows: int, rng: np.random.
     return columns
 
 
-def write_log(path: Path, model: runtime.Model, rows: int) -> None:
-    """``rows`` predictions through the server's log writer, ``REQUEST_ROWS`` per request, and a fed-back
-    true label for every tenth row (SQL into the feedback table, as ``runtime feedback`` stores it)."""
+def fill_log(path: Path, model: runtime.Model, rows: int) -> list[tuple[str, int, str]]:
+    """Insert ``rows`` predictions like training into the log the server created, ``REQUEST_ROWS`` per
+    request id, as the server's writer stores them (the columns of runtime/_monitor/logdb.py, inputs
+    and outputs as compact JSON); returns a true label for every tenth row, to be fed back."""
     rng = np.random.default_rng(10)
-    log = PredictionLog(path)
-    pending = []
-    labels = []
+    keys = [str(label) for label in model.classes or ()]
+    labels: list[tuple[str, int, str]] = []
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         for request, start in enumerate(range(0, rows, REQUEST_ROWS)):
             count = min(REQUEST_ROWS, rows - start)
             columns = columns_like_training(model.manifest, count, rng)
             result = model.predict_batch(columns)
-            inputs = {name: [None if v != v else v for v in values.tolist()] for name, values in columns.items()}
-            entry = LogEntry(
-                request_id=f"bench-{request}",
-                epoch=time.time(),
-                endpoint="/v1/predict",
-                status=200,
-                model=model.name,
-                version=model.version,
-                latency_ms=1.0,
-                inputs=inputs,
-                classes=model.classes,
-                labels=result.labels.tolist(),
-                probabilities=result.probabilities.tolist(),
+            assert result.labels is not None and result.probabilities is not None
+            request_id = f"bench-{request}"
+            epoch = time.time()
+            inputs = [
+                json.dumps({name: None if v != v else v for name, v in zip(columns, values)}, separators=(",", ":"))
+                for values in zip(*(columns[name].tolist() for name in columns))
+            ]
+            outputs = [
+                json.dumps({"label": label, "probabilities": dict(zip(keys, shares))}, separators=(",", ":"))
+                for label, shares in zip(result.labels.tolist(), result.probabilities.tolist())
+            ]
+            if request % 10 == 0:
+                connection.execute("BEGIN")
+            connection.executemany(
+                "INSERT INTO predictions (request_id, row, time_utc, time_epoch, endpoint, status, model, version, "
+                "inputs, outputs, latency_ms) VALUES (?, ?, ?, ?, '/v1/predict', 200, ?, ?, ?, ?, 1.0)",
+                [
+                    (request_id, row, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)), epoch, model.name)
+                    + (model.version, inputs[row], outputs[row])
+                    for row in range(count)
+                ],
             )
-            pending.append(log.submit(entry))
-            labels += [(f"bench-{request}", row, str(label)) for row, label in enumerate(result.labels.tolist())][::10]
-            if len(pending) >= 50:
-                assert all(future.result(timeout=120) == "written" for future in pending)
-                pending.clear()
-        assert all(future.result(timeout=120) == "written" for future in pending)
-    finally:
-        log.close()
-    connection = connect(path)
-    try:
-        connection.execute("BEGIN")
-        connection.executemany(
-            "INSERT INTO feedback (request_id, row, label, received_utc) VALUES (?, ?, ?, '2026-01-01T00:00:00Z')",
-            labels,
-        )
-        connection.execute("COMMIT")
+            if request % 10 == 9 or start + count >= rows:
+                connection.execute("COMMIT")
+            labels += [(request_id, row, str(label)) for row, label in enumerate(result.labels.tolist())][::10]
     finally:
         connection.close()
+    return labels
+
+
+def feed_back(bundle: Path, log: Path, labels: list[tuple[str, int, str]], folder: Path) -> None:
+    """Store the labels through ``python -m runtime feedback``, as an operator would."""
+    path = folder / "labels.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["request_id", "row", "label"])
+        writer.writerows(labels)
+    command = [sys.executable, "-m", "runtime", "feedback", str(bundle), str(path), "--log", str(log)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=600)
 
 
 def free_port() -> int:
@@ -193,8 +201,15 @@ def get(port: int, path: str, *, timeout: float, connection: http.client.HTTPCon
             connection.close()
 
 
-def measure_server(bundle: Path, log: Path, rows: int) -> None:
+def measure_server(bundle: Path, model: runtime.Model, folder: Path, rows: int) -> None:
+    log = folder / "predictions.db"
     with server(bundle, log, rows) as (process, port):
+        # the server created the log with its schema; it sits idle while the rows go in
+        started = time.perf_counter()
+        labels = fill_log(log, model, rows)
+        feed_back(bundle, log, labels, folder)
+        size, seconds = log.stat().st_size / 2**20, time.perf_counter() - started
+        print(f"wrote {rows:,} predictions ({size:.0f} MB) and {len(labels):,} labels in {seconds:.0f} s")
         time.sleep(1.0)
         started_rss = vm_kb(process.pid, "VmRSS")
         print(f"server started on {HOST}:{port}: RSS {mb(started_rss)}")
@@ -227,10 +242,10 @@ def measure_server(bundle: Path, log: Path, rows: int) -> None:
             after = vm_kb(process.pid, "VmRSS")
             reports = [json.loads(body) for _, body, _ in results]
             assert all(status == 200 for status, _, _ in results), results
-            seconds = sorted(f"{s:.2f}" for _, _, s in results)
+            answered = sorted(f"{s:.2f}" for _, _, s in results)
             print(f"server, drift run {run}: GET /v1/drift over {reports[0]['rows']:,} rows: {reports[0]['status']}")
             same = reports[0] == reports[1]
-            print(f"  two concurrent requests answered in {' and '.join(seconds)} s (identical reports: {same})")
+            print(f"  two concurrent requests answered in {' and '.join(answered)} s (identical reports: {same})")
             print(f"  drift duration (first request to last answer): {duration:.2f} s")
             growth = (peak - (before or 0)) / 1024
             print(f"  RSS before {mb(before)}, peak {mb(peak)} (+{growth:.1f} MB), after {mb(after)}")
@@ -288,13 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = runtime.load(args.bundle)
     with tempfile.TemporaryDirectory(prefix="drift-window-") as folder:
-        log = Path(folder) / "predictions.db"
-        started = time.perf_counter()
-        write_log(log, model, args.rows)
-        size = log.stat().st_size / 2**20
-        print(f"wrote {args.rows:,} predictions ({size:.0f} MB) in {time.perf_counter() - started:.0f} s")
-        measure_server(args.bundle, log, args.rows)
-        log.unlink()
+        measure_server(args.bundle, model, Path(folder), args.rows)
+        for path in Path(folder).glob("predictions.db*"):
+            path.unlink()
         csv_path = Path(folder) / "recent.csv"
         started = time.perf_counter()
         write_csv(csv_path, model.manifest, args.csv_rows)
