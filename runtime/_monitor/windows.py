@@ -147,7 +147,7 @@ def _log_chunks(
     are not held back. Rows pruned in the meantime are simply not read. Every query walks the
     primary key (``+`` keeps SQLite from picking the time index and sorting the window by id).
     """
-    where = ["p.error IS NULL", "p.inputs IS NOT NULL", "p.model = ?", "p.id >= ?"]
+    where = ["p.error IS NULL", "p.inputs IS NOT NULL", "p.model = ?"]
     parameters: list[Any] = [manifest.name]
     connection = _connect(path)
     try:
@@ -155,21 +155,24 @@ def _log_chunks(
         if since_s is not None:
             since = time.time() - since_s
             where.append("+p.time_epoch >= ?")
+            parameters.append(since)
             lowest = connection.execute(
                 "SELECT MIN(id) FROM predictions INDEXED BY predictions_time_epoch WHERE time_epoch >= ?", [since]
             ).fetchone()[0]
             if lowest is None:
                 return
-            parameters += [lowest, since]
-        else:
-            parameters.append(lowest)
+        # each query names one range of ids: given two lower bounds, SQLite may walk from the lower one,
+        # re-reading the window for every chunk
         condition = " AND ".join(where)
-        newest = connection.execute(f"SELECT MAX(p.id) FROM predictions p WHERE {condition}", parameters).fetchone()[0]
+        newest = connection.execute(
+            f"SELECT MAX(p.id) FROM predictions p WHERE {condition} AND p.id >= ?", [*parameters, lowest]
+        ).fetchone()[0]
         if newest is None:
             return
         oldest = connection.execute(
-            f"SELECT p.id FROM predictions p WHERE {condition} AND p.id <= ? ORDER BY p.id DESC LIMIT 1 OFFSET ?",
-            [*parameters, newest, last - 1],
+            f"SELECT p.id FROM predictions p WHERE {condition} AND p.id >= ? AND p.id <= ? "
+            "ORDER BY p.id DESC LIMIT 1 OFFSET ?",
+            [*parameters, lowest, newest, last - 1],
         ).fetchone()
         after = oldest[0] - 1 if oldest is not None else lowest - 1
         query = (
