@@ -12,7 +12,8 @@ query per chunk; a CSV line by line) and folded into the fixed-size counts of
 :class:`.accumulators.DriftAccumulator`, with a confusion count per (true, predicted) label for
 accuracy: :func:`drift_from_log` and :func:`count_csv_window` hold one chunk at a time, whatever the
 window's length. A log window holds at most ``MAX_WINDOW_ROWS`` rows, the newest of those selected,
-which bounds the time a drift report takes (a few seconds per million rows).
+which bounds the time a drift report takes (8 s of one core per million rows on the 2-core machine of
+benchmarks/drift_window.py, most of it decoding JSON).
 :func:`read_log_window` and :func:`read_csv_window` still return a whole window as arrays, for small
 windows and tests.
 """
