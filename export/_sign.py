@@ -37,7 +37,15 @@ from runtime._contract import (
 
 from ._errors import ExportError
 
-__all__ = ["PRIVATE_KEY_FILE", "PUBLIC_KEY_FILE", "keygen", "public_pem", "sign_bundle", "signing_statement"]
+__all__ = [
+    "PRIVATE_KEY_FILE",
+    "PUBLIC_KEY_FILE",
+    "keygen",
+    "public_key_pem",
+    "public_pem",
+    "sign_bundle",
+    "signing_statement",
+]
 
 PRIVATE_KEY_FILE = "signing-key.pem"
 PUBLIC_KEY_FILE = "signing-key.pub.pem"
@@ -90,6 +98,11 @@ def _private_key(path: Path) -> Any:
     return key
 
 
+def public_key_pem(key_path: Path) -> bytes:
+    """The public half, as PEM, of the private key at ``key_path``."""
+    return public_pem(_private_key(key_path))
+
+
 def public_pem(private_key: Any) -> bytes:
     """The PEM SubjectPublicKeyInfo of ``private_key``'s public half (what devices trust)."""
     serialization = _crypto()
@@ -118,8 +131,10 @@ def signing_statement(model_name: str, digests: dict[str, str]) -> dict[str, Any
     }
 
 
-def sign_bundle(folder: Path, key_path: Path) -> Path:
+def sign_bundle(folder: Path, key_path: Path, *, model_name: str | None = None) -> Path:
     """Sign every file of the version folder ``folder`` with the private key at ``key_path``.
+
+    ``model_name`` is the statement's subject name, informative only (default: the folder's name).
 
     Writes ``folder/model.sig`` (replacing an older one atomically) and returns its path. Call it
     after the last file is written: a file added later is refused by a device that trusts the key.
@@ -130,7 +145,8 @@ def sign_bundle(folder: Path, key_path: Path) -> Path:
     key = _private_key(key_path)
     if not (folder / "manifest.json").is_file():
         raise ExportError(f"{str(folder)!r} is not a bundle (no manifest.json); pass a version folder")
-    payload = json.dumps(signing_statement(folder.resolve().name, bundle_file_digests(folder)), indent=2).encode()
+    statement = signing_statement(model_name or folder.resolve().name, bundle_file_digests(folder))
+    payload = json.dumps(statement, indent=2).encode("utf-8")
     signature = key.sign(dsse_pae(payload), ec.ECDSA(hashes.SHA256()))
     bundle = {
         "mediaType": SIGNATURE_BUNDLE_MEDIA_TYPE,

@@ -11,7 +11,8 @@ trusted key is configured. Trusted keys are EC public keys (P-256, as ``python -
 writes; P-384 and P-521 too, as model-signing allows) in PEM, from three places, all of them trusted:
 
 - ``load(..., trusted_keys=[...])``: paths or PEM bytes;
-- ``--trusted-key PUB.pem`` on any ``python -m runtime`` command (passed as the above);
+- ``--trusted-key PUB.pem`` on any ``python -m runtime`` command: trusted for every load the command
+  makes, reloads of the server included (:func:`also_trusted`);
 - every ``*.pem`` in the machine's trust directory, ``/etc/factory-edge/trusted-keys/`` unless the
   ``FACTORY_EDGE_TRUSTED_KEYS`` environment variable names another (an empty value: none).
 
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,7 @@ __all__ = [
     "SignatureCheck",
     "TrustedKey",
     "TrustedKeySource",
+    "also_trusted",
     "key_id",
     "open_seal",
     "trusted_keys_from",
@@ -71,6 +74,23 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CURVE_HASHES = {"secp256r1": "SHA256", "secp384r1": "SHA384", "secp521r1": "SHA512"}
 
 TrustedKeySource = str | os.PathLike[str] | bytes
+# Keys the running command line was given (--trusted-key); every load in the process trusts them.
+_process_keys: tuple[TrustedKeySource, ...] = ()
+
+
+@contextlib.contextmanager
+def also_trusted(sources: Iterable[TrustedKeySource]) -> Iterator[None]:
+    """Within the block, every :func:`runtime.load` of this process (any thread) also trusts ``sources``.
+
+    The command line wraps a command in it, so ``--trusted-key`` reaches loads it does not make
+    itself (the server's reloads) without each command passing keys around.
+    """
+    global _process_keys
+    previous, _process_keys = _process_keys, (*_process_keys, *sources)
+    try:
+        yield
+    finally:
+        _process_keys = previous
 
 
 @dataclass(frozen=True)
@@ -167,13 +187,14 @@ def _trust_directory_files() -> list[Path]:
 
 
 def trusted_keys_from(sources: Iterable[TrustedKeySource] | None = None) -> tuple[TrustedKey, ...]:
-    """The trusted keys: ``sources`` (paths or PEM bytes) and every ``*.pem`` of the trust directory.
+    """The trusted keys: ``sources`` (paths or PEM bytes), the command line's (:func:`also_trusted`)
+    and every ``*.pem`` of the trust directory.
 
     A configured key that cannot be read or is not an EC public key is a :class:`BundleError`: a broken
     key must not quietly turn verification off.
     """
     keys: dict[str, TrustedKey] = {}
-    explicit = list(sources or ())
+    explicit = [*(sources or ()), *_process_keys]
     pems: list[tuple[bytes, str]] = []
     for index, source in enumerate(explicit):
         if isinstance(source, bytes):

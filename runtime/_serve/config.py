@@ -35,3 +35,5 @@ class ServeConfig:
     # a reload whose task, classes or inputs differ is refused unless its major version differs
     allow_interface_change: bool = False
     drift_max_age_s: float = 60.0
+    # public keys (paths or PEM bytes) every load and reload trusts, beside the trust directory's
+    trusted_keys: tuple[str | os.PathLike[str] | bytes, ...] = ()
