@@ -91,10 +91,14 @@ def _private_key(path: Path) -> Any:
 
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise ExportError(f"signing key {str(path)!r} does not exist; make one with python -m export keygen") from None
     except (ValueError, TypeError) as error:
-        raise ExportError(f"--key {str(path)!r} is not an unencrypted PEM private key: {error}") from None
+        raise ExportError(f"signing key {str(path)!r} is not an unencrypted PEM private key: {error}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ExportError(f"--key {str(path)!r} is not an EC P-256 private key; make one with python -m export keygen")
+        raise ExportError(
+            f"signing key {str(path)!r} is not an EC P-256 private key; make one with python -m export keygen"
+        )
     return key
 
 

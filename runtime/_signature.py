@@ -424,7 +424,7 @@ def open_seal(folder: Path, keys: Sequence[TrustedKey]) -> Seal | None:
     by_id = {key.key_id: key for key in keys}
     if envelope.hint and envelope.hint not in by_id:
         raise BundleError(
-            f"{str(path)!r} was made by key {envelope.hint[:16]}..., which is not among the {count}; "
+            f"{str(path)!r} was made by key {envelope.hint[:16]}..., which is not trusted here ({count} configured); "
             "trust its public key (--trusted-key or the trust directory) or sign with a trusted key"
         )
     candidates = [by_id[envelope.hint]] if envelope.hint else list(keys)
