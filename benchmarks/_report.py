@@ -120,85 +120,7 @@ def targets_table(results: Mapping[str, Any]) -> str:
 
 def figures_table(results: Mapping[str, Any]) -> str:
     """The headline figures beside their ratios, all from this run."""
-    rows: list[list[str]] = []
-    single = results.get("single_record")
-    if single:
-        pooled = single["pooled"]
-        ratios = single["ratios"]
-        rows.append(
-            [
-                "single record, p50",
-                _micro(pooled["runtime"]["p50"]),
-                _micro(pooled["bare"]["p50"]),
-                _micro(pooled["sklearn"]["p50"]),
-                format_spread(ratios["runtime_over_sklearn"]),
-                format_spread(ratios["runtime_over_bare"]),
-            ]
-        )
-        per_round = single["per_round"]
-        runtime_p99 = [r["runtime"]["p99"] for r in per_round]
-        rows.append(
-            [
-                "single record, p99",
-                _micro(pooled["runtime"]["p99"]),
-                _micro(pooled["bare"]["p99"]),
-                _micro(pooled["sklearn"]["p99"]),
-                format_spread(ratio_spread(runtime_p99, [r["sklearn"]["p99"] for r in per_round])),
-                format_spread(ratio_spread(runtime_p99, [r["bare"]["p99"] for r in per_round])),
-            ]
-        )
-    batch = results.get("batch")
-    if batch:
-        rows_of_interest = 10_000 if 10_000 in batch["sizes"] else max(batch["sizes"])
-        for threads in batch["threads"]:
-            entry = _batch_entry(results, rows_of_interest, threads)
-            if entry:
-                rows.append(
-                    [
-                        f"batch of {format_number(rows_of_interest)} rows, "
-                        + _threads_label(threads, batch["all_cores"]),
-                        _rate(entry["runtime"]["rows_per_s"]),
-                        "—",
-                        _rate(entry["sklearn"]["rows_per_s"]),
-                        format_spread(entry["runtime_over_sklearn"]),
-                        "—",
-                    ]
-                )
-    cold = results.get("cold_start")
-    if cold:
-        rows.append(
-            [
-                "peak RSS, fresh process, load + 1 prediction",
-                _mebibytes(cold["runtime"]["peak_rss_mb"]["median"]),
-                "—",
-                _mebibytes(cold["sklearn"]["peak_rss_mb"]["median"]),
-                format_spread(cold["ratios"]["peak_rss_runtime_over_sklearn"]),
-                "—",
-            ]
-        )
-        rows.append(
-            [
-                "cold start to first prediction",
-                format_seconds(cold["runtime"]["cold_start_s"]["median"]),
-                "—",
-                format_seconds(cold["sklearn"]["cold_start_s"]["median"]),
-                format_spread(cold["ratios"]["cold_start_runtime_over_sklearn"]),
-                "—",
-            ]
-        )
-    files = results.get("files")
-    if files:
-        twin = files["joblib_twin"]
-        rows.append(
-            [
-                "model file",
-                f"{format_bytes(files['onnx_bytes'])} (ONNX)",
-                "—",
-                f"{format_bytes(twin['bytes'])} (joblib, compress={twin.get('compress')})",
-                format_ratio(files["onnx_bytes"] / twin["bytes"]) if twin["bytes"] else "n/a",
-                "—",
-            ]
-        )
+    rows = _single_rows(results) + _batch_rows(results) + _cold_rows(results) + _file_rows(results)
     return (
         md_table(
             ["Measure", "runtime", "bare onnxruntime", "scikit-learn", "runtime ÷ scikit-learn", "runtime ÷ bare"],
@@ -208,6 +130,96 @@ def figures_table(results: Mapping[str, Any]) -> str:
         + "\n\nRatios are median (min – max) across rounds. For times, memory and sizes a ratio below 1 favours "
         "the runtime; for batch throughput (rows/s) a ratio above 1 does."
     )
+
+
+def _single_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    single = results.get("single_record")
+    if not single:
+        return []
+    pooled, ratios, per_round = single["pooled"], single["ratios"], single["per_round"]
+    runtime_p99 = [r["runtime"]["p99"] for r in per_round]
+    return [
+        [
+            "single record, p50",
+            _micro(pooled["runtime"]["p50"]),
+            _micro(pooled["bare"]["p50"]),
+            _micro(pooled["sklearn"]["p50"]),
+            format_spread(ratios["runtime_over_sklearn"]),
+            format_spread(ratios["runtime_over_bare"]),
+        ],
+        [
+            "single record, p99",
+            _micro(pooled["runtime"]["p99"]),
+            _micro(pooled["bare"]["p99"]),
+            _micro(pooled["sklearn"]["p99"]),
+            format_spread(ratio_spread(runtime_p99, [r["sklearn"]["p99"] for r in per_round])),
+            format_spread(ratio_spread(runtime_p99, [r["bare"]["p99"] for r in per_round])),
+        ],
+    ]
+
+
+def _batch_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    batch = results.get("batch")
+    if not batch:
+        return []
+    rows_of_interest = 10_000 if 10_000 in batch["sizes"] else max(batch["sizes"])
+    rows = []
+    for threads in batch["threads"]:
+        entry = _batch_entry(results, rows_of_interest, threads)
+        if entry:
+            rows.append(
+                [
+                    f"batch of {format_number(rows_of_interest)} rows, " + _threads_label(threads, batch["all_cores"]),
+                    _rate(entry["runtime"]["rows_per_s"]),
+                    "—",
+                    _rate(entry["sklearn"]["rows_per_s"]),
+                    format_spread(entry["runtime_over_sklearn"]),
+                    "—",
+                ]
+            )
+    return rows
+
+
+def _cold_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    cold = results.get("cold_start")
+    if not cold:
+        return []
+    runtime, sklearn, ratios = cold["runtime"], cold["sklearn"], cold["ratios"]
+    return [
+        [
+            "peak RSS, fresh process, load + 1 prediction",
+            _mebibytes(runtime["peak_rss_mb"]["median"]),
+            "—",
+            _mebibytes(sklearn["peak_rss_mb"]["median"]),
+            format_spread(ratios["peak_rss_runtime_over_sklearn"]),
+            "—",
+        ],
+        [
+            "cold start to first prediction",
+            format_seconds(runtime["cold_start_s"]["median"]),
+            "—",
+            format_seconds(sklearn["cold_start_s"]["median"]),
+            format_spread(ratios["cold_start_runtime_over_sklearn"]),
+            "—",
+        ],
+    ]
+
+
+def _file_rows(results: Mapping[str, Any]) -> list[list[str]]:
+    files = results.get("files")
+    if not files:
+        return []
+    twin = files["joblib_twin"]
+    return [
+        [
+            "model file",
+            f"{format_bytes(files['onnx_bytes'])} (ONNX)",
+            "—",
+            f"{format_bytes(twin['bytes'])} (joblib, compress={twin.get('compress')})",
+            format_ratio(files["onnx_bytes"] / twin["bytes"]) if twin["bytes"] else "n/a",
+            "—",
+        ]
+    ]
 
 
 def headline_markdown(results: Mapping[str, Any]) -> str:
