@@ -194,6 +194,8 @@ def trusted_keys_from(sources: Iterable[TrustedKeySource] | None = None) -> tupl
     key must not quietly turn verification off.
     """
     keys: dict[str, TrustedKey] = {}
+    if isinstance(sources, (str, bytes, os.PathLike)):
+        sources = [sources]  # one key, not the characters of its path
     explicit = [*(sources or ()), *_process_keys]
     pems: list[tuple[bytes, str]] = []
     for index, source in enumerate(explicit):

@@ -20,13 +20,20 @@ import pytest
 from runtime._contract import SIGNATURE_FILE, bundle_file_digests, dsse_pae
 
 HAS_CRYPTOGRAPHY = importlib.util.find_spec("cryptography") is not None
-HAS_MODEL_SIGNING = importlib.util.find_spec("model_signing") is not None
+# model-signing 1.1.1 imports OpenSSL (its certificate signer, loaded by its CLI and API) without
+# declaring pyOpenSSL, which sigstore 4 no longer pulls in: without it the reference tool cannot start.
+_REFERENCE_MISSING = (
+    'the reference tool is a dev dependency: pip install ".[dev]" (model-signing)'
+    if importlib.util.find_spec("model_signing") is None
+    else "model-signing 1.1.1 imports OpenSSL but does not declare it: pip install pyopenssl"
+    if importlib.util.find_spec("OpenSSL") is None
+    else None
+)
+HAS_MODEL_SIGNING = _REFERENCE_MISSING is None
 NEEDS_CRYPTOGRAPHY = pytest.mark.skipif(
     not HAS_CRYPTOGRAPHY, reason='verifying signatures needs the "verify" extra: pip install ".[verify]"'
 )
-NEEDS_MODEL_SIGNING = pytest.mark.skipif(
-    not HAS_MODEL_SIGNING, reason='the reference tool is a dev dependency: pip install ".[dev]" (model-signing)'
-)
+NEEDS_MODEL_SIGNING = pytest.mark.skipif(not HAS_MODEL_SIGNING, reason=str(_REFERENCE_MISSING))
 
 
 @dataclass(frozen=True)

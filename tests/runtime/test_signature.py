@@ -101,6 +101,10 @@ def test_a_signed_bundle_loads_verified_by_its_key(signed, keys, how, monkeypatc
     assert summary["signature"]["status"].startswith(f"verified by key {trusted.key_id[:16]}... (")
 
 
+def test_one_key_may_be_passed_alone(signed, keys):
+    assert runtime.load(signed, trusted_keys=str(keys[0].public_pem)).signature.verified  # type: ignore[arg-type]
+
+
 def test_pem_bytes_are_trusted_like_a_file(signed, keys):
     model = runtime.load(signed, trusted_keys=[keys[1].public_pem.read_bytes(), keys[0].public_pem.read_bytes()])
     assert model.signature.verified and model.signature.key_source == "trusted_keys[1] (PEM bytes)"
