@@ -286,8 +286,8 @@ def _envelope(raw: bytes) -> _Envelope:
     material = _object(bundle["verificationMaterial"], "verificationMaterial", ("publicKey",), ("tlogEntries",))
     if material.get("tlogEntries", []) != []:
         raise _Malformed("verificationMaterial.tlogEntries is not empty; only offline key signatures are accepted")
-    hint = _text(_object(material["publicKey"], "verificationMaterial.publicKey", (), ("hint",)).get("hint", ""),
-                 "verificationMaterial.publicKey.hint")  # fmt: skip
+    public_key = _object(material["publicKey"], "verificationMaterial.publicKey", (), ("hint",))
+    hint = _text(public_key.get("hint", ""), "verificationMaterial.publicKey.hint")
     envelope = _object(bundle["dsseEnvelope"], "dsseEnvelope", ("payload", "payloadType", "signatures"))
     _text(envelope["payloadType"], "dsseEnvelope.payloadType", SIGNATURE_PAYLOAD_TYPE)
     signatures = envelope["signatures"]
