@@ -27,7 +27,7 @@ Serve a bundle over HTTP (uvicorn + Starlette; needs the "serve" extra: pip inst
 PATH is a model folder (its CURRENT file names the version) or a version folder. The bundle is
 loaded and verified before the server listens; a refused bundle exits with code 3.
 
-Endpoints (errors are {"error": "..."} with 400, 404, 405, 409, 413, 503 or 500):
+Endpoints (errors are {"error": "..."} with 400, 401, 403, 404, 405, 408, 409, 413, 421, 503 or 500):
   Open Inference Protocol (KServe v2), as spoken by Triton and tritonclient.http:
     GET  /v2, /v2/health/live, /v2/health/ready
     GET  /v2/models/NAME[/versions/V][/ready]      metadata (inputs, outputs, classes), readiness
@@ -62,6 +62,25 @@ Hot reload: when CURRENT names another version (read every --poll-s seconds), on
   refusal shows in /v1/status, /metrics and the log. A version whose task, classes or input
   columns differ from the serving one is refused too, unless its major version differs (or
   --allow-interface-change). Every response names the version that served it.
+
+Access: /v2/health/* is always open. /v1/admin/reload and /v2/repository/* need the bearer token of
+  --admin-token-file (without it they answer only on a loopback --host, 403 elsewhere); with
+  --api-token-file every other endpoint needs its token (401 with WWW-Authenticate: Bearer). A Host
+  header not in --allowed-hosts gets 421 (DNS rebinding); a POST from a browser on another origin
+  (Origin not an allowed host, or Sec-Fetch-Site: cross-site) gets 403; no CORS header is ever sent.
+  Tokens files hold the token on their first line and must not be readable by other users.
+  --ssl-certfile/--ssl-keyfile serve HTTPS.
+
+Limits: a connection that sends nothing for --idle-timeout-s, or whose request head is not complete
+  --header-timeout-s after its first byte, is closed (408); kept-alive connections close after
+  --keep-alive-s; beyond --max-connections requests get 503 (the oldest connections still waiting
+  for a request make room first). Declared tensor shapes are checked against --max-elements and the
+  data sent before anything is allocated for them.
+  Memory: one request costs up to ~40 x its body at peak (measured: an 8 MB JSON infer body of
+  400,000 rows, +305 MB; 8 MB of binary tensor data, +134 MB; 6.6 MB of /v1/predict records,
+  +114 MB), and the bodies of all requests in progress are limited to --max-inflight-body-bytes
+  (503 beyond), so requests use at most ~40 x --max-inflight-body-bytes (~650 MB at the defaults;
+  on a 1 GB gateway halve it and --max-body-bytes).
 """
 # Stopping the server (SIGINT, SIGTERM) is a normal end: OK.
 EXIT_CODES = frozenset({ExitCode.OK, ExitCode.BUNDLE_REFUSED})
@@ -154,6 +173,79 @@ _OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
         {"action": "store_true"},
     ),
     ("--access-log", "access_log", "log every request (uvicorn's access log)", {"action": "store_true"}),
+    (
+        "--idle-timeout-s",
+        "idle_timeout_s",
+        "close a connection that sends nothing this long after connecting (default: %(default)g)",
+        {"type": positive_float, "metavar": "S"},
+    ),
+    (
+        "--header-timeout-s",
+        "header_timeout_s",
+        "close a connection whose request line and headers are not complete this long after their first byte, "
+        "with 408 (default: %(default)g)",
+        {"type": positive_float, "metavar": "S"},
+    ),
+    (
+        "--keep-alive-s",
+        "keep_alive_s",
+        "close an idle kept-alive connection this long after its last response (default: %(default)g)",
+        {"type": positive_float, "metavar": "S"},
+    ),
+    (
+        "--max-connections",
+        "max_connections",
+        "answer 503 to requests on connections beyond this many; close connections beyond twice this many as "
+        "they arrive (default: %(default)s)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--max-header-bytes",
+        "max_header_bytes",
+        "refuse a request line and headers larger than this with 400 (default: %(default)s)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--max-elements",
+        "max_elements",
+        "refuse an infer request declaring more values than this (rows x model columns), before anything is "
+        "allocated for it (default: %(default)s)",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--max-inflight-body-bytes",
+        "max_inflight_body_bytes",
+        "answer 503 when the bodies of all requests in progress would hold more than this "
+        f"(default: {_size_text(DEFAULTS['max_inflight_body_bytes'])})",
+        {"type": positive_int, "metavar": "N"},
+    ),
+    (
+        "--admin-token-file",
+        "admin_token_file",
+        "bearer token (first line of FILE, not readable by other users) for /v1/admin/reload and /v2/repository/*; "
+        "without it those answer only on a loopback address, and 403 elsewhere",
+        {"metavar": "FILE"},
+    ),
+    (
+        "--api-token-file",
+        "api_token_file",
+        "bearer token for every other endpoint except /v2/health/* (default: none needed)",
+        {"metavar": "FILE"},
+    ),
+    (
+        "--allowed-hosts",
+        "allowed_hosts",
+        "comma-separated Host header values served (NAME for any port, NAME:PORT); others get 421 (default: the "
+        "--host address, localhost, 127.0.0.1 and [::1], with the port)",
+        {"type": lambda text: tuple(part.strip() for part in text.split(",") if part.strip()), "metavar": "LIST"},
+    ),
+    (
+        "--ssl-certfile",
+        "ssl_certfile",
+        "serve HTTPS with this PEM certificate (needs --ssl-keyfile)",
+        {"metavar": "FILE"},
+    ),
+    ("--ssl-keyfile", "ssl_keyfile", "the certificate's PEM private key", {"metavar": "FILE"}),
 )
 
 
@@ -173,6 +265,16 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
     if args.log_required and args.log_path is None:
         # without a log no row is ever committed, and every prediction would be a 503
         raise CliError("--log-required needs --log FILE", ExitCode.USAGE)
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        raise CliError("--ssl-certfile and --ssl-keyfile go together", ExitCode.USAGE)
+    from .._serve.access import read_token_file
+
+    for option, path in (("--admin-token-file", args.admin_token_file), ("--api-token-file", args.api_token_file)):
+        if path is not None:
+            try:
+                read_token_file(path, option)
+            except ValueError as error:
+                raise CliError(str(error), ExitCode.USAGE) from None
     model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
     config = ServeConfig(**{name: getattr(args, name) for name in DEFAULTS if hasattr(args, name)})
     if config.log_path is not None:

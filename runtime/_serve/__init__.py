@@ -5,9 +5,10 @@ prometheus-client); nothing in the runtime core or ``runtime._monitor`` imports 
 imports ``runtime._cli``. Requests flow one way, down this graph (a module imports only those
 below it)::
 
-    server.py         bind_socket, serve: uvicorn on a bound socket
+    server.py         bind_socket, serve: uvicorn on a bound socket, its limits and TLS
+    ├── connections.py    uvicorn's h11 protocol with idle / request-head timeouts, a connection cap
     └── app.py            route table, lifespan, create_app
-        ├── endpoints.py      Starlette handlers: request ids, body limits, timeouts,
+        ├── endpoints.py      Starlette handlers: request ids, access checks, body limits, timeouts,
         │                     typed errors -> status + {"error": ...}, X-* headers
         └── dataplane.py      transport-free: predict, infer, metadata, readiness, status,
             │                 reload, drift (and its cache), log submission and waiting
@@ -18,6 +19,7 @@ below it)::
             │   └── holder.py     the served model, hot reload
             ├── call.py           one request: id, arrival, deadline
             ├── errors.py         typed errors the endpoints map to statuses
+            ├── access.py         bearer tokens, Host allowlist, cross-origin refusals (stdlib only)
             └── config.py         ServeConfig: serve's defaults, defined once
     runtime core (_model, _validation, _errors, _contract, _text) and runtime._monitor
     (predictlog, windows, drift) sit below all of them.

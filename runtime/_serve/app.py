@@ -31,7 +31,10 @@ Errors are ``{"error": "..."}``: 400 for anything wrong with a request (the runt
 messages name the column, value and row), 404 unknown model, version or path, 405 wrong method,
 409 for a well-formed request the server's state refuses (a reload whose bundle fails verification,
 drift without ``--log``), 413 body over ``--max-body-bytes`` (counted while reading, whatever
-Content-Length says), 503 when ``--timeout-s`` passes while reading the body or predicting, 500
+Content-Length says), 503 when ``--timeout-s`` passes while reading the body or predicting (or the
+bodies in progress pass ``--max-inflight-body-bytes``); 401, 403 and 421 for requests
+:mod:`runtime._serve.access` refuses (token, origin, Host), 408 for a request head not complete
+within ``--header-timeout-s`` (:mod:`runtime._serve.connections`), 500
 (``internal error, see the server log``) for a bug, logged with its traceback
 (:mod:`runtime._serve.endpoints` has the table).
 
@@ -53,6 +56,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from .._monitor.predictlog import PredictionLog
+from .access import AccessPolicy
 from .config import ServeConfig
 from .dataplane import DataPlane
 from .endpoints import Endpoints, Handler
@@ -108,9 +112,16 @@ def _lifespan(plane: DataPlane) -> Callable[[Starlette], AbstractAsyncContextMan
 
 
 def create_app(
-    holder: ModelHolder, *, log: PredictionLog | None = None, config: ServeConfig | None = None
+    holder: ModelHolder,
+    *,
+    log: PredictionLog | None = None,
+    config: ServeConfig | None = None,
+    access: AccessPolicy | None = None,
 ) -> Starlette:
     """The Starlette app serving ``holder``'s model; its lifespan starts and stops the holder and log.
+
+    ``access`` (tokens, allowed hosts; :mod:`runtime._serve.access`) is checked before every handler;
+    None checks nothing (an app built in-process for tests).
 
     Examples
     --------
@@ -118,7 +129,7 @@ def create_app(
     >>> uvicorn.run(create_app(holder))  # doctest: +SKIP
     """
     plane = DataPlane(holder, log=log, config=config)
-    endpoints = Endpoints(plane)
+    endpoints = Endpoints(plane, access)
     routes = [
         Route(path, endpoints.route(path, handler, prediction=prediction), methods=[method])
         for path, handler, method, prediction in _route_table(endpoints)

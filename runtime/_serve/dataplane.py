@@ -215,7 +215,7 @@ class DataPlane:
         for another model be refused before its body is read."""
 
         def decode() -> InferRequest:
-            decoded = decode_infer_request(body, header_length, model)
+            decoded = decode_infer_request(body, header_length, model, max_elements=self.config.max_elements)
             if decoded.id is not None:
                 call.set_request_id(decoded.id, 'infer request field "id"')
             return decoded

@@ -13,10 +13,17 @@ error                                  status  metrics ``kind``
 (no route; wrong method)               404/405 ``not_found``, ``method_not_allowed``
 :class:`.errors.RefusedError`          409
 body over ``--max-body-bytes``         413     ``too_large``
+bodies in progress over                503     ``overloaded``
+``--max-inflight-body-bytes``
+:class:`.access.AccessRefusal`         401     ``unauthorized`` (``WWW-Authenticate: Bearer``)
+                                       403/421 ``forbidden``, ``misdirected`` (:mod:`.access`)
 :class:`.errors.DeadlineError`         503     ``timeout``
 :class:`.errors.LogUnreadableError`    503
 anything else (a bug, logged)          500     ``internal``
 =====================================  ======  ===================
+
+Error bodies are ASCII JSON (non-ASCII escaped), so a message quoting a client's lone surrogate can
+still be sent; the prediction log keeps the message with such characters backslash-escaped.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import InputError
+from .access import AccessPolicy, AccessRefusal, RouteClass
 from .call import Call
 from .dataplane import Answer, DataPlane
 from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
@@ -47,6 +55,9 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Request, Call], Awaitable[Response]]
 
 INTERNAL_ERROR = "internal error, see the server log"
+# The longest query string read (only /v1/drift takes one, ?last=N); and the digits of a row count.
+_MAX_QUERY_BYTES = 1024
+_MAX_ROWS_DIGITS = 100
 _STATUS: tuple[tuple[type[Exception], int, str | None], ...] = (
     (InputError, 400, "bad_input"),
     (NotServedError, 404, "not_found"),
@@ -81,8 +92,13 @@ def _answer_response(answer: Answer) -> Response:
 class Endpoints:
     """The handlers of one app, over one :class:`DataPlane`."""
 
-    def __init__(self, plane: DataPlane) -> None:
+    def __init__(self, plane: DataPlane, access: AccessPolicy | None = None) -> None:
         self.plane = plane
+        # None: no access checks (an app built in-process, as the tests' TestClient does)
+        self.access = access
+        # Bytes of request bodies held by requests in progress (one event loop: no lock), bounded by
+        # --max-inflight-body-bytes so many slow uploads cannot fill the memory between them.
+        self.inflight_body_bytes = 0
 
     # -- the wrapper every endpoint goes through --------------------------------------------------
     def route(
@@ -91,11 +107,16 @@ class Endpoints:
         """``handler`` for the route ``template``, wrapped: request id, errors, headers, metrics;
         a refused ``prediction`` request is logged."""
         plane = self.plane
+        route_class = _route_class(template)
 
         async def run(request: Request) -> Response:
             call = Call(plane.config.timeout_s, template)
             kind: str | None = None
             try:
+                if self.access is not None:
+                    self.access.check(request.method, request.headers, route_class)
+                if len(request.scope.get("query_string", b"")) > _MAX_QUERY_BYTES:
+                    raise InputError(f"query string is longer than {_MAX_QUERY_BYTES} bytes.")
                 given = request.headers.get("x-request-id")
                 if given is not None:
                     call.set_request_id(given, "X-Request-Id header")
@@ -103,7 +124,11 @@ class Endpoints:
             except Exception as error:  # noqa: BLE001 -- every failure gets an answer; a bug is logged too
                 response, kind, message = self._failure(request, call, error)
                 if prediction:
-                    response.headers["X-Log-Status"] = await plane.log_rejection(call, response.status_code, message)
+                    # the message may quote a client's lone surrogate, which no UTF-8 text (nor SQLite) holds
+                    logged = message.encode("utf-8", "backslashreplace").decode("utf-8")
+                    response.headers["X-Log-Status"] = await plane.log_rejection(call, response.status_code, logged)
+            finally:
+                self.inflight_body_bytes -= len(call.body or b"")
             return self._finish(response, call, kind)
 
         return run
@@ -120,6 +145,8 @@ class Endpoints:
         """The response for ``error``, its metrics kind, and the message the log keeps."""
         if isinstance(error, _TransportError):
             return _error_response(error.status, str(error), {"Connection": "close"}), error.kind, str(error)
+        if isinstance(error, AccessRefusal):
+            return _error_response(error.status, str(error), error.headers), error.kind, str(error)
         for kind, status, label in _STATUS:
             if isinstance(error, kind):
                 return _error_response(status, str(error)), label, str(error)
@@ -129,6 +156,12 @@ class Endpoints:
     async def not_routed(self, request: Request, error: Exception) -> Response:
         """404 and 405 raised by the router, before any endpoint runs (and without its wrapper)."""
         call = Call(self.plane.config.timeout_s, "unmatched")
+        if self.access is not None:
+            try:
+                # a path that is not served is answered the same way to every Host
+                self.access.check("GET", request.headers, "health")
+            except AccessRefusal as refusal:
+                return self._finish(_error_response(refusal.status, str(refusal), refusal.headers), call, refusal.kind)
         given = request.headers.get("x-request-id")
         if given is not None:
             with contextlib.suppress(InputError):  # a bad id gets a new one: the 404 or 405 is the answer
@@ -155,28 +188,44 @@ class Endpoints:
             raise InputError(f"Content-Encoding {encoding!r} is not supported: send the body uncompressed.")
         limit = self.plane.config.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise self._too_large()
+        digits = len(str(limit))
+        if declared is not None and declared.isascii() and declared.isdigit():
+            if len(declared) > digits or int(declared) > limit:
+                raise self._too_large()
         chunks: list[bytes] = []
         size = 0
-        with anyio.move_on_after(call.remaining()) as scope:
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    raise InputError("client disconnected before sending the whole body.")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise self._too_large()
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
+        budget = self.plane.config.max_inflight_body_bytes
+        try:
+            with anyio.move_on_after(call.remaining()) as scope:
+                while True:
+                    message = await request.receive()
+                    if message["type"] == "http.disconnect":
+                        raise InputError("client disconnected before sending the whole body.")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._too_large()
+                    chunks.append(chunk)
+                    self.inflight_body_bytes += len(chunk)
+                    if self.inflight_body_bytes > budget:
+                        raise _TransportError(
+                            503,
+                            "overloaded",
+                            f"server busy: request bodies in progress hold more than {budget} bytes "
+                            "(--max-inflight-body-bytes); retry later.",
+                        )
+                    if not message.get("more_body", False):
+                        break
+        finally:
+            # the chunks' bytes are held again below, as call.body, until the request ends
+            self.inflight_body_bytes -= sum(len(chunk) for chunk in chunks)
         if scope.cancelled_caught:
             timeout = self.plane.config.timeout_s
             raise _TransportError(
                 503, "timeout", f"request timed out after {timeout:g} s (--timeout-s) while reading the body."
             )
         call.body = b"".join(chunks)
+        self.inflight_body_bytes += len(call.body)
         return call.body
 
     def _too_large(self) -> _TransportError:
@@ -235,10 +284,25 @@ class Endpoints:
 
     async def drift(self, request: Request, call: Call) -> Response:
         """Drift of the last ``?last=N`` logged predictions (default: the configured window)."""
-        return _json_response(await self.plane.drift(request.query_params.get("last")))
+        last = request.query_params.get("last")
+        # int() alone takes "١٢" (Arabic-Indic digits), spaces and underscores, and raises past 4,300 digits;
+        # a row count is ASCII digits (more rows than the log holds means all of them)
+        if last is not None and not (last.isascii() and last.isdigit() and len(last) <= _MAX_ROWS_DIGITS):
+            shown = last if len(last) <= 40 else f"{last[:40]}...({len(last)} characters)"
+            raise InputError(f"last == {shown!r} must be a whole number of rows (at most {_MAX_ROWS_DIGITS} digits).")
+        return _json_response(await self.plane.drift(last))
 
     async def metrics(self, request: Request, call: Call) -> Response:
         return Response(await self.plane.metrics_text(), headers={"content-type": CONTENT_TYPE_LATEST})
+
+
+def _route_class(template: str) -> RouteClass:
+    """Which token a route needs (:mod:`.access`): none for health, the admin one for admin routes."""
+    if template.startswith("/v2/health/"):
+        return "health"
+    if template == "/v1/admin/reload" or template.startswith("/v2/repository/"):
+        return "admin"
+    return "api"
 
 
 def _model_in_path(request: Request) -> tuple[str, str | None]:

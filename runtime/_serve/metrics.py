@@ -5,7 +5,12 @@ Counted by the request handlers:
 - ``factory_edge_http_requests_total{endpoint, status}``: every response; ``endpoint`` is the route
   template (``/v2/models/{name}/infer``), ``unmatched`` for paths no route serves;
 - ``factory_edge_http_errors_total{kind}``: ``bad_input`` (400), ``not_found`` (404),
-  ``method_not_allowed`` (405), ``too_large`` (413), ``timeout`` (503), ``internal`` (500);
+  ``method_not_allowed`` (405), ``too_large`` (413), ``timeout`` (503), ``internal`` (500),
+  ``unauthorized`` (401), ``forbidden`` (403), ``misdirected`` (421, a Host not allowed),
+  ``overloaded`` (503, ``--max-inflight-body-bytes``);
+- ``factory_edge_connections_closed_total{reason}``: connections the server closed before a request
+  head was complete: ``idle`` (nothing sent), ``header`` (head too slow), ``evicted`` (the oldest
+  waiting one, for a new connection at ``--max-connections``), ``over_capacity``;
 - ``factory_edge_http_request_duration_seconds{endpoint}``: latency histogram;
 - ``factory_edge_predicted_rows_total{version}``: rows predicted, by the version that served them;
 - ``factory_edge_prediction_log_unconfirmed_total``: answers sent before the log confirmed them.
@@ -34,9 +39,22 @@ from prometheus_client.registry import Collector
 from .._monitor.predictlog import PredictionLog
 from .holder import ModelHolder
 
-__all__ = ["ERROR_KINDS", "ServerMetrics"]
+__all__ = ["CLOSE_REASONS", "ERROR_KINDS", "ServerMetrics"]
 
-ERROR_KINDS = ("bad_input", "not_found", "method_not_allowed", "too_large", "timeout", "log_required", "internal")
+ERROR_KINDS = (
+    "bad_input",
+    "not_found",
+    "method_not_allowed",
+    "too_large",
+    "timeout",
+    "log_required",
+    "internal",
+    "unauthorized",
+    "forbidden",
+    "misdirected",
+    "overloaded",
+)
+CLOSE_REASONS = ("idle", "header", "evicted", "over_capacity")
 # From a single-record call on a small device (well under a millisecond) to a large batch.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -154,6 +172,14 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
+        self.connections_closed = Counter(
+            "factory_edge_connections_closed",
+            "Connections closed by the server before their request head was complete, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in CLOSE_REASONS:
+            self.connections_closed.labels(reason)
         self.predicted_rows = Counter(
             "factory_edge_predicted_rows",
             "Rows predicted, by the model version that served them",

@@ -158,15 +158,20 @@ def _header_length(value: str | None, body_size: int) -> int:
     if value is None:
         return body_size
     text = value.strip()
-    # isdigit alone accepts digits int() refuses ("²", which a latin-1 header can carry)
-    if not (text.isascii() and text.isdigit()) or int(text) > body_size:
+    # isdigit alone accepts digits int() refuses ("²", which a latin-1 header can carry); a number with
+    # more digits than the body's size is larger than the body, and is never handed to int() (whose
+    # 4,300-digit limit raises a ValueError)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(body_size)) or int(text) > body_size:
+        shown = value if len(value) <= 40 else f"{value[:40]}...({len(value)} characters)"
         raise InputError(
-            f"{HEADER_LENGTH} == {value!r} must be a whole number of bytes no larger than the body ({body_size})."
+            f"{HEADER_LENGTH} == {shown!r} must be a whole number of bytes no larger than the body ({body_size})."
         )
     return int(text)
 
 
-def _rows_of_shape(name: str, shape: Any) -> int:
+def _rows_of_shape(name: str, shape: Any, max_rows: int) -> int:
+    """The rows of a declared shape, checked before anything is allocated for it: at most ``max_rows``
+    (``--max-elements`` over the model's columns). Sizes are Python ints, so nothing overflows."""
     valid = (
         isinstance(shape, list)
         and len(shape) in (1, 2)
@@ -180,6 +185,12 @@ def _rows_of_shape(name: str, shape: Any) -> int:
     rows: int = shape[0]
     if rows == 0:
         raise InputError(f"input {name!r} has shape {_dump(shape)}: at least one row is needed.", column=name)
+    if rows > max_rows:
+        raise InputError(
+            f"input {name!r} has shape {_dump(shape)}: at most {max_rows} rows per request "
+            "(--max-elements over the model's columns).",
+            column=name,
+        )
     return rows
 
 
@@ -198,7 +209,20 @@ def _json_values(name: str, datatype: str, data: Any, rows: int, shape: Any) -> 
         value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)) for value in data
     ):
         numbers = np.array([math.nan if value is None else value for value in data], dtype=np.float64)
-        return numbers.astype(np.float32).astype(np.float64) if datatype == "FP32" else numbers
+        if datatype == "FP64":
+            return numbers
+        with np.errstate(over="ignore"):
+            rounded = numbers.astype(np.float32).astype(np.float64)
+        too_large = np.flatnonzero(np.isinf(rounded))
+        if too_large.size:
+            row = int(too_large[0])
+            raise InputError(
+                f"input {name!r} value {data[row]!r} in row {row} is too large for FP32 "
+                f"(at most {float(np.finfo(np.float32).max):.4g} in magnitude): send it as FP64.",
+                column=name,
+                row=row,
+            )
+        return rounded
     # Anything else goes to the runtime's validation as given, which names the row, value and rule.
     values = np.empty(rows, dtype=object)
     for index, value in enumerate(data):
@@ -216,6 +240,14 @@ def _binary_values(name: str, datatype: str, raw: bytes, rows: int, shape: Any) 
                 column=name,
             )
         return np.frombuffer(raw, dtype="<f8" if width == 8 else "<f4").astype(np.float64)
+    # Every string takes at least its 4-byte length prefix: a shape the data cannot fill is refused
+    # before an array of that many rows is allocated.
+    if rows * 4 > len(raw):
+        raise InputError(
+            f"input {name!r} has {len(raw)} bytes of binary data, but shape {_dump(shape)} of BYTES needs at "
+            f"least {rows * 4} (a 4-byte length per string).",
+            column=name,
+        )
     values = np.empty(rows, dtype=object)
     position = 0
     for index in range(rows):
@@ -243,13 +275,24 @@ def _binary_values(name: str, datatype: str, raw: bytes, rows: int, shape: Any) 
     return values
 
 
-def decode_infer_request(body: bytes, header_length: str | None, model: Model) -> InferRequest:
+DEFAULT_MAX_ELEMENTS = 10_000_000
+
+
+def decode_infer_request(
+    body: bytes, header_length: str | None, model: Model, *, max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> InferRequest:
     """Decode ``POST /v2/models/{name}/infer`` into columns for :meth:`Model.predict_batch`.
 
     ``header_length`` is the ``Inference-Header-Content-Length`` header (binary tensor data
     extension), or None when the whole body is JSON. Values are not validated here beyond their
     tensor's structure: that is the runtime's job, so its messages name the column, value and row.
+
+    Nothing is allocated for a tensor before its declared shape is checked: at most ``max_elements``
+    values in all (rows times the model's columns), and no more than its data holds (binary data
+    sizes and JSON ``data`` lengths are compared with the shape first). Every problem, whatever the
+    bytes, is an :class:`InputError`.
     """
+    max_rows = max(1, max_elements // max(1, len(model.columns)))
     split = _header_length(header_length, len(body))
     request = parse_json(body[:split])
     binary = memoryview(body)[split:]
@@ -267,7 +310,7 @@ def decode_infer_request(body: bytes, header_length: str | None, model: Model) -
     for name, tensor in tensors.items():  # in request order: binary data follows that order
         datatype = _datatype(name, tensor, kinds[name])
         shape = tensor.get("shape")
-        count = _rows_of_shape(name, shape)
+        count = _rows_of_shape(name, shape, max_rows)
         if rows is None:
             rows, first = count, name
         elif count != rows:

@@ -22,12 +22,14 @@ import uvicorn
 from .._logging import runtime_log_to
 from .._model import Model, load
 from .._monitor.predictlog import PredictionLog
+from .access import AccessPolicy, read_token_file
 from .app import create_app
 from .config import ServeConfig
+from .connections import guarded_h11_protocol
 from .holder import ModelHolder
 
 # ServeConfig is re-exported: the command line took it from here before config.py existed.
-__all__ = ["ServeConfig", "bind_socket", "serve"]
+__all__ = ["ServeConfig", "access_policy", "bind_socket", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +77,18 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
         holder = ModelHolder(
             path, model, loader=loader, poll_s=config.poll_s, allow_interface_change=config.allow_interface_change
         )
+        host, port = sock.getsockname()[:2]
+        app = create_app(holder, log=log, config=config, access=access_policy(config, host, port))
+        closed = app.state.plane.metrics.connections_closed
+        protocol = guarded_h11_protocol(
+            idle_timeout_s=config.idle_timeout_s,
+            header_timeout_s=config.header_timeout_s,
+            max_connections=config.max_connections,
+            on_close=lambda reason: closed.labels(reason).inc(),
+        )
         uvicorn_config = uvicorn.Config(
-            create_app(holder, log=log, config=config),
-            http="h11",
+            app,
+            http=protocol,
             loop="asyncio",
             ws="none",
             lifespan="on",
@@ -86,8 +97,27 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
             log_level="info",
             server_header=False,
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=config.keep_alive_s,  # type: ignore[arg-type]  # used as call_later seconds
+            limit_concurrency=config.max_connections,
+            h11_max_incomplete_event_size=config.max_header_bytes,
+            ssl_certfile=config.ssl_certfile,
+            ssl_keyfile=config.ssl_keyfile,
         )
-        host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        logger.info("listening on http://%s:%d", shown, port)
+        logger.info("listening on %s://%s:%d", "https" if config.ssl_certfile else "http", shown, port)
         uvicorn.Server(uvicorn_config).run(sockets=[sock])
+
+
+def access_policy(config: ServeConfig, host: str, port: int) -> AccessPolicy:
+    """The access rules of ``config`` for a server bound to ``host``:``port``; ValueError for a token
+    file that cannot serve (unreadable, empty, readable by every user)."""
+    admin = read_token_file(config.admin_token_file, "--admin-token-file") if config.admin_token_file else None
+    api = read_token_file(config.api_token_file, "--api-token-file") if config.api_token_file else None
+    policy = AccessPolicy.create(host, port, allowed_hosts=config.allowed_hosts, admin_token=admin, api_token=api)
+    if not policy.bound_to_loopback and config.allowed_hosts is None:
+        logger.warning(
+            "bound to %s without --allowed-hosts: only requests with Host %s are served",
+            host,
+            ", ".join(policy.allowed_hosts),
+        )
+    return policy

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,9 +59,18 @@ def http_request(
     headers: Mapping[str, str] | None = None,
     *,
     timeout_s: float = 10.0,
+    tls: bool = False,
 ) -> Reply:
-    """One request on a fresh connection to 127.0.0.1:port (closed before returning)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    """One request on a fresh connection to 127.0.0.1:port (closed before returning); ``tls``: HTTPS,
+    trusting any certificate (the tests' own, self-signed)."""
+    connection: http.client.HTTPConnection
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout_s, context=context)
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
         connection.request(
             method, path, body=body.encode() if isinstance(body, str) else body, headers=dict(headers or {})
@@ -81,13 +91,14 @@ class Server:
     stderr_path: Path
     model_folder: Path
     log_path: Path | None
+    tls: bool = False
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def request(self, method: str, path: str, body: bytes | str | None = None, **kwargs: Any) -> Reply:
-        return http_request(self.port, method, path, body, **kwargs)
+        return http_request(self.port, method, path, body, tls=self.tls, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)
@@ -108,9 +119,9 @@ class Server:
                     return int(line.split()[1]) / 1024
         raise AssertionError("no VmRSS in /proc/<pid>/status")
 
-    def metric(self, name: str) -> float:
+    def metric(self, name: str, **kwargs: Any) -> float:
         """The value of one sample (name with labels, as printed) from GET /metrics."""
-        text = self.get("/metrics").body.decode()
+        text = self.get("/metrics", **kwargs).body.decode()
         for line in text.splitlines():
             if line.startswith(name + " "):
                 return float(line.rsplit(" ", 1)[1])
@@ -149,8 +160,9 @@ def running_server(model_folder: Path, workdir: Path, *args: str, log: bool = Tr
                 command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
             )
         try:
-            if _wait_ready(process, port):
-                yield Server(port, process, stderr_path, model_folder, log_path)
+            tls = "--ssl-certfile" in args
+            if _wait_ready(process, port, tls):
+                yield Server(port, process, stderr_path, model_folder, log_path, tls)
                 return
         finally:
             stop(process)
@@ -159,13 +171,13 @@ def running_server(model_folder: Path, workdir: Path, *args: str, log: bool = Tr
             raise AssertionError(f"server did not become ready (exit code {process.returncode}):\n{text}")
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int) -> bool:
+def _wait_ready(process: subprocess.Popen[bytes], port: int, tls: bool = False) -> bool:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         with contextlib.suppress(OSError):
-            if http_request(port, "GET", "/v2/health/ready", timeout_s=2).status == 200:
+            if http_request(port, "GET", "/v2/health/ready", timeout_s=2, tls=tls).status == 200:
                 return True
         time.sleep(0.05)
     return False

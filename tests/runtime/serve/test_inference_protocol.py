@@ -120,7 +120,9 @@ def test_malformed_binary_strings_are_named(model):
     shift = next(t for t in request["inputs"] if t["name"] == "shift")
     cases = {
         struct.pack("<I", 10) + b"day": "input 'shift' binary data ends inside element 0 (length 10).",
-        b"\x01\x00": "input 'shift' binary data ends at element 0, but shape [1, 1] needs 1 length-prefixed strings.",
+        # refused before an array of the declared rows is allocated
+        b"\x01\x00": "input 'shift' has 2 bytes of binary data, but shape [1, 1] of BYTES needs at least 4 "
+        "(a 4-byte length per string).",
         struct.pack("<I", 2) + b"\xc3\x28": "input 'shift' value in row 0 is not UTF-8 text.",
         strings(["day", "day"]): "input 'shift' binary data has 7 bytes after its 1 strings.",
     }

@@ -16,6 +16,7 @@ SERVE = ROOT / "runtime" / "_serve"
 # Lowest first: a module may import only those before it (runtime._serve/__init__.py draws the graph).
 ORDER = (
     "config",
+    "access",
     "errors",
     "json_body",
     "call",
@@ -26,6 +27,7 @@ ORDER = (
     "protocol_v2",
     "dataplane",
     "endpoints",
+    "connections",
     "app",
     "server",
 )

@@ -871,7 +871,8 @@ def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_body_that_never_arrives_times_out(impatient_server):
-    request = b'POST /v1/predict HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n{"temperature": 2'
+    host = f"127.0.0.1:{impatient_server.port}".encode()  # another Host is refused (421) before the body
+    request = b"POST /v1/predict HTTP/1.1\r\nHost: " + host + b'\r\nContent-Length: 100\r\n\r\n{"temperature": 2'
     status, body = raw_exchange(impatient_server.port, request)
     assert (status, body) == (503, {"error": "request timed out after 0.3 s (--timeout-s) while reading the body."})
 
