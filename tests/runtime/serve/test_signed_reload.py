@@ -55,3 +55,24 @@ def test_the_server_with_trusted_key_refuses_an_unsigned_reload_then_takes_a_sig
         sign(folder / "1.0.1", pair)
         assert server.request("POST", "/v1/admin/reload").status == 200
         assert server.get("/v1/status").json()["model"]["version"] == "1.0.1"
+        after = server.get("/v1/status").json()["model"]["signature"]
+        assert after["verified"] is True and after["summary"].startswith("verified by key ")
+        assert (
+            server.metric(
+                f'factory_edge_model_signature_verified{{key_id="{after["key_id"]}",model="quality",version="1.0.1"}}'
+            )
+            == 1.0
+        )
+
+
+def test_an_unverified_server_says_so_in_status_and_metrics(bundles, start_server):
+    with start_server(bundles.model_folder()) as server:
+        signature = server.get("/v1/status").json()["model"]["signature"]
+        assert signature == {
+            "verified": False,
+            "signed": False,
+            "key_id": None,
+            "key_source": None,
+            "summary": "unverified: no trusted key is configured (no model.sig)",
+        }
+        assert server.metric('factory_edge_model_signature_verified{key_id="",model="quality",version="1.0.0"}') == 0.0
