@@ -1,4 +1,5 @@
-"""``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one.
+"""``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one;
+``sign`` signs one (``model.sig``); ``keygen`` writes a signing key pair.
 
 The only export code that writes to stdout and stderr. Errors are one line on stderr and an exit
 code from :class:`runtime._contract.ExitCode` (the table both command lines share; ``--help`` lists
@@ -28,7 +29,7 @@ from ._format import format_bytes
 if TYPE_CHECKING:
     from ._config import ExportConfig, ExportResult
 
-__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "main"]
+__all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "SIGN_EXIT_CODES", "main"]
 
 PROG = "python -m export"
 EXPORT_EXIT_CODES = (
@@ -41,6 +42,7 @@ EXPORT_EXIT_CODES = (
     ExitCode.INTERRUPTED,
 )
 CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code != ExitCode.BUDGET_MISSED)
+SIGN_EXIT_CODES = (ExitCode.OK, ExitCode.BUNDLE_REFUSED, ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
 EXAMPLES = """\
 examples:
   python -m export                                   # demo data -> models/quality/<next version>
@@ -48,6 +50,9 @@ examples:
   python -m export --data ai4i2020.csv --target "Machine failure" \\
       --drop UDI "Product ID" TWF HDF PWF OSF RNF
   python -m export check models/quality             # re-run the parity proof on the current version
+  python -m export keygen keys/                      # an EC P-256 key pair for signing bundles
+  python -m export --sign-key keys/signing-key.pem   # export and sign (model.sig)
+  python -m export sign models/quality --key keys/signing-key.pem   # sign an existing bundle
 """
 EXTRA_MESSAGE = 'python -m export needs the "export" extra: pip install ".[export]"'
 
@@ -144,6 +149,13 @@ def _output_options(out: argparse._ArgumentGroup, defaults: ExportConfig) -> Non
     )
     out.add_argument("--no-measure", action="store_true", help="skip measuring latency and memory")
     out.add_argument(
+        "--sign-key",
+        type=Path,
+        metavar="KEY.pem",
+        help="EC P-256 private key (python -m export keygen) to sign the bundle with: model.sig, written "
+        "after every other file; devices that trust the public key refuse any change",
+    )
+    out.add_argument(
         "--max-memory-mb",
         type=float,
         metavar="MiB",
@@ -172,6 +184,58 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, help="training data file, if it moved since the export")
     parser.add_argument("--verbose", action="store_true")
     return parser
+
+
+def _sign_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} sign",
+        description="Sign an existing bundle: write model.sig (OpenSSF model-signing format) over every "
+        "file of the version folder, then prove it loads with the key's public half trusted.",
+        epilog=exit_codes_text(SIGN_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
+    parser.add_argument("--key", type=Path, required=True, metavar="KEY.pem", help="EC P-256 private key (PEM)")
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def _keygen_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} keygen",
+        description="Write a new EC P-256 key pair for signing bundles into DIR: signing-key.pem (the "
+        "private key, mode 0600; keep it on the dev machine) and signing-key.pub.pem (copy it to devices' "
+        "/etc/factory-edge/trusted-keys/). Existing files are never overwritten.",
+        epilog=exit_codes_text((ExitCode.OK, ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("folder", type=Path, metavar="DIR", help="folder for the two key files (created if missing)")
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def _run_sign(argv: Sequence[str]) -> int:
+    args = _sign_parser().parse_args(argv)
+    import runtime
+
+    from ._sign import public_key_pem, sign_bundle
+
+    public_key_pem(args.key)  # a wrong key fails before the bundle is read
+    folder = runtime.load(args.path).path  # only a bundle that loads and self-tests is signed
+    signature = sign_bundle(folder, args.key)
+    model = runtime.load(folder, trusted_keys=[public_key_pem(args.key)])
+    print(f"signed {signature} ({model.signature.describe()})")
+    return ExitCode.OK
+
+
+def _run_keygen(argv: Sequence[str]) -> int:
+    args = _keygen_parser().parse_args(argv)
+    from ._sign import keygen
+
+    private, public = keygen(args.folder)
+    print(f"private key: {private} (mode 0600; keep it on this machine, pass it to --sign-key)")
+    print(f"public key:  {public} (copy it to devices: /etc/factory-edge/trusted-keys/ or --trusted-key)")
+    return ExitCode.OK
 
 
 def _progress(start: float) -> Callable[[str], None]:
@@ -282,7 +346,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``python -m export [check] ...``; returns the exit code (see ``--help``)."""
+    """Run ``python -m export [check|sign|keygen] ...``; returns the exit code (see ``--help``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
@@ -290,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if arguments[:1] == ["check"]:
                 return _run_check(arguments[1:])
+            if arguments[:1] == ["sign"]:
+                return _run_sign(arguments[1:])
+            if arguments[:1] == ["keygen"]:
+                return _run_keygen(arguments[1:])
             return _run_export(arguments)
         except SystemExit as exit_:  # --help: argparse printed it and "exits"
             return exit_.code if isinstance(exit_.code, int) else ExitCode.OK

@@ -70,6 +70,8 @@ class ExportConfig:
     measure: bool = True
     max_memory_mb: float | None = None  # MiB of peak RSS; named as the manifest's peak_rss_mb
     max_latency_us: float | None = None
+    # EC P-256 private key (PEM) to sign the bundle with: model.sig, written after every other file
+    sign_key: Path | None = None
 
     @property
     def demo(self) -> bool:
@@ -110,7 +112,7 @@ def config_from_record(record: dict[str, Any]) -> ExportConfig:
     """
     fields = {f.name for f in dataclasses.fields(ExportConfig)}
     values = {k: v for k, v in record.items() if k in fields}
-    for key in ("data", "schema", "output"):
+    for key in ("data", "schema", "output", "sign_key"):
         if values.get(key) is not None:
             values[key] = Path(values[key])
     for key in ("numeric", "categorical", "drop"):

@@ -9,7 +9,8 @@ needs and returning its result, so data flows one way; every stage reports throu
    to ``.rejected/`` and :class:`ParityError` is raised before anything a device could pick up
 4. evidence into the manifest, then in a staging folder (:mod:`._publish`): model and manifest,
    performance and budget (:mod:`._performance`), side files, joblib twin, documents
-   (:mod:`._documents`); renamed into place, loaded back, and only then made current.
+   (:mod:`._documents`), the signature last when a key is given; renamed into place, loaded back
+   (verifying the signature), and only then made current.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ._documents import write_documents
 from ._errors import ParityError
 from ._metrics import measure_quality
 from ._pipeline import build_pipeline, is_regression, load_user_pipeline
+from ._sign import public_key_pem
 from ._train import train, tuning_grid
 
 __all__ = ["run_export"]
@@ -53,6 +55,8 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     check_options(config)
+    if config.sign_key is not None:
+        public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
     regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
     data = prepare_data(config, regression=regression)
@@ -121,7 +125,11 @@ def _publish_bundle(
         )
         result = dataclasses.replace(result, manifest=manifest, joblib_report=joblib_report)
         written = write_documents(folder, result)
-        _publish.make_current(folder, where)
+        trusted_key = None
+        if config.sign_key is not None:
+            progress(f"signing the bundle with {config.sign_key}")
+            trusted_key = _publish.sign(folder, config.sign_key, where)  # after the last file, before CURRENT moves
+        _publish.make_current(folder, where, trusted_key=trusted_key)
     return dataclasses.replace(result, documents=[where.bundle / path.name for path in written])
 
 

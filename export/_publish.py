@@ -6,6 +6,9 @@ cases), and only then does ``CURRENT`` move, by an atomic replace
 (:func:`runtime._contract.write_current`). A failed parity proof leaves its report under
 ``.rejected/<version>/`` and nothing a device could pick up.
 
+With a signing key, ``model.sig`` (:mod:`._sign`) is written last into the staging folder, after
+every other file, and the renamed folder must then load with that key trusted before ``CURRENT`` moves.
+
 The joblib twin (``<model folder>/<version>.joblib``) holds the fitted Pipeline and the export's
 settings for ``export check`` and the benchmarks; it stays beside the bundle, never in it: loading
 a pickle runs code, and the device never does.
@@ -45,6 +48,7 @@ __all__ = [
     "next_version",
     "reject",
     "save_twin",
+    "sign",
     "staging",
     "twin_metadata",
     "write_json",
@@ -233,12 +237,21 @@ def save_twin(
     ]
 
 
-def make_current(folder: Path, where: Destination) -> Path:
-    """Rename the finished staging folder into place, prove it loads and self-tests, then point
-    ``CURRENT`` at it. Returns the version folder."""
+def sign(folder: Path, key: Path, where: Destination) -> bytes:
+    """Sign the finished staging folder with ``key``; returns the public key's PEM (for :func:`make_current`)."""
+    from ._sign import public_key_pem, sign_bundle
+
+    sign_bundle(folder, key, model_name=where.version)
+    return public_key_pem(key)
+
+
+def make_current(folder: Path, where: Destination, *, trusted_key: bytes | None = None) -> Path:
+    """Rename the finished staging folder into place, prove it loads and self-tests (and, when it was
+    signed, that its signature verifies with ``trusted_key``), then point ``CURRENT`` at it.
+    Returns the version folder."""
     os.chmod(folder, 0o755)  # mkdtemp makes it 0700
     os.replace(folder, where.bundle)
     # The finished folder must load and self-test before any device is pointed at it.
-    runtime.load(where.bundle)
+    runtime.load(where.bundle, trusted_keys=[trusted_key] if trusted_key is not None else None)
     write_current(where.model_folder, where.version)
     return where.bundle

@@ -21,6 +21,7 @@ from ._evidence import (
 )
 from ._manifest import SCHEMA_VERSION, ColumnSpec, FileSpec, GoldenCase, Manifest, OutputSpec
 from ._model import BatchPrediction, Model, Prediction, RejectedRow, load, session_options
+from ._signature import SignatureCheck
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "PredictionReference",
     "RejectedRow",
     "SchemaVersionError",
+    "SignatureCheck",
     "Training",
     "load",
     "session_options",

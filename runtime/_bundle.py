@@ -20,8 +20,9 @@ from ._fields import shown
 from ._manifest import Manifest
 from ._onnx_scan import refuse_external_data
 from ._safe_io import SizeMismatchError, UnsafeFileError, read_bounded
+from ._signature import Seal
 
-__all__ = ["resolve_bundle", "read_manifest", "read_model_bytes"]
+__all__ = ["check_signed_files", "resolve_bundle", "read_manifest", "read_model_bytes"]
 
 
 def resolve_bundle(path: str | os.PathLike[str]) -> Path:
@@ -68,11 +69,14 @@ def _os_error_text(error: OSError, path: Path) -> str:
     return f"{str(path)!r} cannot be read: {error.strerror or error}"
 
 
-def _read(folder: Path, name: str, limit: int, *, expected_size: int | None = None) -> bytes:
-    """A bundle file's bytes, through the checks of :mod:`runtime._safe_io`; every refusal a BundleError."""
+def _read(folder: Path, name: str, limit: int, *, expected_size: int | None = None, seal: Seal | None = None) -> bytes:
+    """A bundle file's bytes, through the checks of :mod:`runtime._safe_io`; every refusal a BundleError.
+
+    With a ``seal`` (a verified signature) the bytes read are the bytes proven against it.
+    """
     path = folder / name
     try:
-        return read_bounded(path, limit, inside=folder, expected_size=expected_size)
+        data = read_bounded(path, limit, inside=folder, expected_size=expected_size)
     except FileNotFoundError:
         expects = "; the manifest expects it" if expected_size is not None else ""
         raise BundleError(f"{str(path)!r} is missing{expects}") from None
@@ -83,6 +87,9 @@ def _read(folder: Path, name: str, limit: int, *, expected_size: int | None = No
         ) from None
     except OSError as error:
         raise BundleError(_os_error_text(error, path)) from None
+    if seal is not None:
+        seal.check(name, data)
+    return data
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -115,14 +122,15 @@ def _check_text(data: Any) -> None:
             stack.extend(item)
 
 
-def read_manifest(folder: Path) -> Manifest:
+def read_manifest(folder: Path, seal: Seal | None = None) -> Manifest:
     """Parse ``manifest.json`` of a version folder into a :class:`Manifest`.
 
     Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, no lone surrogates, at most
-    ``MAX_MANIFEST_BYTES``; every field is then checked by :meth:`Manifest.from_dict`.
+    ``MAX_MANIFEST_BYTES``; every field is then checked by :meth:`Manifest.from_dict`. With a
+    ``seal``, the bytes parsed are first proven against the signature.
     """
     path = folder / MANIFEST_FILE
-    raw = _read(folder, MANIFEST_FILE, MAX_MANIFEST_BYTES)
+    raw = _read(folder, MANIFEST_FILE, MAX_MANIFEST_BYTES, seal=seal)
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
@@ -137,7 +145,7 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
-def read_model_bytes(folder: Path, manifest: Manifest) -> bytes:
+def read_model_bytes(folder: Path, manifest: Manifest, seal: Seal | None = None) -> bytes:
     """Read the ONNX file named by the manifest and prove it is the one the export wrote.
 
     The bytes returned are the bytes hashed, and they are what onnxruntime parses: there is no
@@ -151,7 +159,7 @@ def read_model_bytes(folder: Path, manifest: Manifest) -> bytes:
             f"manifest field model_file.size == {manifest.model_file.size} is over the limit of {MAX_MODEL_BYTES} bytes"
         )
     path = folder / name
-    data = _read(folder, name, MAX_MODEL_BYTES, expected_size=manifest.model_file.size)
+    data = _read(folder, name, MAX_MODEL_BYTES, expected_size=manifest.model_file.size, seal=seal)
     digest = hashlib.sha256(data).hexdigest()
     if digest != manifest.model_file.sha256:
         raise BundleError(
@@ -160,3 +168,9 @@ def read_model_bytes(folder: Path, manifest: Manifest) -> bytes:
         )
     refuse_external_data(data, str(path))
     return data
+
+
+def check_signed_files(seal: Seal | None) -> None:
+    """Read and prove every signed file the loader did not read itself (the documents)."""
+    if seal is not None:
+        seal.check_rest(MAX_MODEL_BYTES)

@@ -7,6 +7,8 @@ function with no dependency beyond the standard library:
 - the names of the files of a bundle and of a model folder's ``CURRENT`` pointer;
 - the marker a missing category is fed to the graph as;
 - the default tolerances of the parity proof and the golden replay;
+- the OpenSSF model-signing format's constants, the DSSE pre-authentication encoding and the list of a
+  bundle's files a signature covers (:func:`bundle_files`), so signer and verifier cannot disagree;
 - semantic-version helpers (strict: anchored at both ends, so ``"1.0.0\\n"`` is not a version);
 - reading and atomically writing ``CURRENT``;
 - the exit codes of both command lines (``python -m runtime`` and ``python -m export``), one table, so
@@ -20,18 +22,21 @@ Model folder layout::
             manifest.json
             model.onnx
             ...documents for people (model card, report, checklist, schema)
+            model.sig          optional: the signature over every other file (see below)
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ._safe_io import read_bounded
+from ._safe_io import UnsafeFileError, read_bounded
 
 __all__ = [
     "CLASSIFICATION_TOLERANCE",
@@ -45,8 +50,17 @@ __all__ = [
     "MAX_MANIFEST_BYTES",
     "MAX_MODEL_BYTES",
     "MISSING_CATEGORY",
+    "MAX_SIGNATURE_BYTES",
     "MODEL_FILE",
     "REGRESSION_TOLERANCE",
+    "SIGNATURE_BUNDLE_MEDIA_TYPE",
+    "SIGNATURE_FILE",
+    "SIGNATURE_PAYLOAD_TYPE",
+    "SIGNATURE_PREDICATE_TYPE",
+    "SIGNATURE_STATEMENT_TYPE",
+    "bundle_file_digests",
+    "bundle_files",
+    "dsse_pae",
     "is_semver",
     "read_current",
     "semver_key",
@@ -57,6 +71,7 @@ __all__ = [
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.onnx"
+SIGNATURE_FILE = "model.sig"
 
 # -- values fed to the graph -------------------------------------------------------------------
 # A missing category reaches the graph as this string; the export trains its imputers on it.
@@ -80,6 +95,73 @@ _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]
 MAX_CURRENT_BYTES = 256
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_MODEL_BYTES = 1024 * 1024 * 1024
+# model.sig lists one ~130-byte entry per file; a reference signature of ten files is 3 kB.
+MAX_SIGNATURE_BYTES = 16 * 1024 * 1024
+
+
+# -- signatures ----------------------------------------------------------------------------------
+# The OpenSSF model-signing format (model-signing 1.1.x, github.com/sigstore/model-transparency):
+# ``model.sig`` is a Sigstore bundle (v0.3 JSON) whose DSSE envelope signs an in-toto Statement v1.
+# Its one subject is the model (the folder's name) with a sha256 over the files' digests in order;
+# the predicate lists every file as a resource ``{name, algorithm: "sha256", digest}``, names
+# relative POSIX paths. Only ``model.sig`` itself is left out: every other file of the folder,
+# documents included, is covered, and a file the signature does not list is refused.
+SIGNATURE_BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+SIGNATURE_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+SIGNATURE_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+SIGNATURE_PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+
+
+def dsse_pae(payload: bytes, payload_type: str = SIGNATURE_PAYLOAD_TYPE) -> bytes:
+    """DSSE v1 pre-authentication encoding: the bytes a DSSE signature is made over.
+
+    >>> dsse_pae(b"{}")
+    b'DSSEv1 28 application/vnd.in-toto+json 2 {}'
+    """
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def _path_key(name: str) -> tuple[str, ...]:
+    # model-signing orders resources as PurePosixPath objects do: part by part
+    return PurePosixPath(name).parts
+
+
+def bundle_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Every file a signature of the version folder ``folder`` covers: relative POSIX paths, in order.
+
+    All regular files under ``folder``, in sub-folders too and hidden ones included, except
+    ``model.sig`` at the top. A symbolic link, FIFO, device or socket raises
+    :class:`~runtime._safe_io.UnsafeFileError` (an ``OSError``): a signed bundle holds regular files only.
+    """
+    root = Path(folder)
+    found: list[str] = []
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                path = Path(entry.path)
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    pending.append(path)
+                elif stat.S_ISREG(mode):
+                    name = path.relative_to(root).as_posix()
+                    if name != SIGNATURE_FILE:
+                        found.append(name)
+                else:
+                    kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                    raise UnsafeFileError(f"{str(path)!r} is {kind}; a signed bundle holds regular files only")
+    return sorted(found, key=_path_key)
+
+
+def bundle_file_digests(folder: str | os.PathLike[str]) -> dict[str, str]:
+    """``{name: sha256 hex}`` of :func:`bundle_files`, each file read through the bounded reader."""
+    root = Path(folder)
+    return {
+        name: hashlib.sha256(read_bounded(root / name, MAX_MODEL_BYTES, inside=root)).hexdigest()
+        for name in bundle_files(root)
+    }
 
 
 def is_semver(version: str) -> bool:
@@ -164,7 +246,8 @@ EXIT_CODES_HELP: dict[ExitCode, str] = {
     "the rest were predicted",
     ExitCode.BAD_INPUT: "bad input: a bad row under --on-error stop, or an input whose columns, encoding or "
     "syntax do not fit the model",
-    ExitCode.BUNDLE_REFUSED: "the bundle was refused at load (hash, manifest, golden cases); nothing was run",
+    ExitCode.BUNDLE_REFUSED: "the bundle was refused at load (signature, hash, manifest, golden cases); "
+    "nothing was run",
     ExitCode.USAGE: "usage or I/O error (bad options, unreadable input, unwritable output)",
     ExitCode.INTERNAL: "internal error (a bug): rerun with --verbose for the traceback",
     ExitCode.DRIFT_WARN: "drift: something crossed a warning threshold",

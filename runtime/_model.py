@@ -7,7 +7,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ._bundle import read_manifest, read_model_bytes, resolve_bundle
+from ._bundle import check_signed_files, read_manifest, read_model_bytes, resolve_bundle
 from ._errors import BundleError, InputError
 from ._manifest import GoldenCase, Label, Manifest
+from ._signature import SignatureCheck, TrustedKeySource, open_seal, trusted_keys_from, unverified
 from ._validation import (
     ColumnRule,
     Problem,
@@ -104,10 +105,18 @@ class Model:
     """
 
     def __init__(
-        self, manifest: Manifest, session: ort.InferenceSession, path: Path, *, on_unknown: UnknownPolicy
+        self,
+        manifest: Manifest,
+        session: ort.InferenceSession,
+        path: Path,
+        *,
+        on_unknown: UnknownPolicy,
+        signature: SignatureCheck | None = None,
     ) -> None:
         self.manifest = manifest
         self.path = path
+        # whether model.sig verified with a trusted key, and with which (see runtime._signature)
+        self.signature = signature if signature is not None else SignatureCheck()
         self.on_unknown: UnknownPolicy = on_unknown
         self._session = session
         self._rules: tuple[ColumnRule, ...] = compile_rules(manifest.inputs)
@@ -471,8 +480,14 @@ def load(
     spinning: bool = False,
     options: ort.SessionOptions | None = None,
     deadline_s: float | None = LOAD_DEADLINE_S,
+    trusted_keys: Iterable[TrustedKeySource] | None = None,
 ) -> Model:
     """Verify a bundle and open it for prediction.
+
+    Where any trusted key is configured (``trusted_keys`` or the machine's trust directory, see
+    :mod:`runtime._signature`), ``model.sig`` must verify with one of them and cover every file of
+    the folder, and each file must hash to its signed digest, or the bundle is refused. Without a
+    trusted key it loads unverified (``model.signature`` says so).
 
     Before onnxruntime sees the file, the manifest is read (unknown or newer schema versions are
     refused), and the model file's size and sha256 are checked and external data references refused.
@@ -491,6 +506,9 @@ def load(
     deadline_s : opening the session and replaying the golden cases together may take this long
         (default ``LOAD_DEADLINE_S``); past it the load is refused with :class:`BundleError`, so a
         graph that never finishes cannot hang a device. None waits without limit.
+    trusted_keys : EC public keys (paths to PEM files, or PEM bytes) a signature may be made with, in
+        addition to every ``*.pem`` in the trust directory (``/etc/factory-edge/trusted-keys/`` or
+        ``$FACTORY_EDGE_TRUSTED_KEYS``). Verifying needs the ``verify`` extra (``cryptography``).
 
     Examples
     --------
@@ -502,15 +520,24 @@ def load(
     if on_unknown not in ("reject", "flag"):
         raise ValueError(f"on_unknown == {on_unknown!r}, must be 'reject' or 'flag'")
     folder = resolve_bundle(path)
-    manifest = read_manifest(folder)
-    model_bytes = read_model_bytes(folder, manifest)
+    seal = open_seal(folder, trusted_keys_from(trusted_keys))
+    manifest = read_manifest(folder, seal)
+    model_bytes = read_model_bytes(folder, manifest, seal)
+    check_signed_files(seal)  # every signed byte is proven before onnxruntime sees any
+    signature = seal.result if seal is not None else unverified(folder)
     label = f"{manifest.name!r} {manifest.version}"
     started = time.monotonic()
     options = options or session_options(threads=threads, arena=arena, spinning=spinning)
     session = _open_session(model_bytes, options, label, deadline_s)
     _check_signature(manifest, session, label)
-    model = Model(manifest, session, folder, on_unknown=on_unknown)
+    model = Model(manifest, session, folder, on_unknown=on_unknown, signature=signature)
     remaining = None if deadline_s is None else max(0.001, deadline_s - (time.monotonic() - started))
     model._check_golden_cases(manifest.golden_cases, deadline_s=remaining, load_deadline_s=deadline_s)
-    logger.info("loaded %s from %s (%d golden cases reproduced)", label, folder, len(manifest.golden_cases))
+    logger.info(
+        "loaded %s from %s (%d golden cases reproduced; signature %s)",
+        label,
+        folder,
+        len(manifest.golden_cases),
+        signature.describe(),
+    )
     return model

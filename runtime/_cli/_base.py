@@ -24,11 +24,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn, Protocol, TextIO, TypeVar, cast, get_args
 
 from .._contract import ExitCode, exit_codes_text
 from .._errors import BundleError, InputError
 from .._logging import runtime_log_to
+from .._signature import TRUST_DIRECTORY_VARIABLE, also_trusted
 from .._validation import UnknownPolicy
 
 __all__ = [
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exit_:
             return exit_.code if isinstance(exit_.code, int) else int(ExitCode.OK)
         verbose = args.verbose
-        with _verbose_logging(verbose, console.stderr):
+        with _verbose_logging(verbose, console.stderr), also_trusted(args.trusted_key):
             return int(command.run(args, console))
     except CliError as error:
         return _fail(console, str(error), error.exit_code, verbose)
@@ -238,6 +240,16 @@ def _command_parser(name: str, command: CommandModule) -> _Parser:
         "--verbose",
         action="store_true",
         help="on errors, also print the traceback; log what load verified",
+    )
+    parser.add_argument(
+        "--trusted-key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PUB.pem",
+        help="an EC public key bundles may be signed with (repeatable; added to the *.pem files of "
+        f"/etc/factory-edge/trusted-keys or ${TRUST_DIRECTORY_VARIABLE}); with any trusted key, only bundles "
+        'whose model.sig verifies load. Needs the "verify" extra',
     )
     command.add_arguments(parser)
     return parser

@@ -19,10 +19,10 @@ from .outputs import prediction_columns
 __all__ = ["DESCRIPTION", "EXIT_CODES", "add_arguments", "model_summary", "run"]
 
 DESCRIPTION = """\
-Load (and so verify: sha256, manifest, golden cases) a bundle and print what it expects: every
-input column with its kind, whether it may be missing, its valid range or categories; the classes
-and output columns; the metrics, parity proof, export libraries and measured performance recorded
-at export."""
+Load (and so verify: the signature where a key is trusted, sha256, manifest, golden cases) a bundle
+and print what it expects: every input column with its kind, whether it may be missing, its valid
+range or categories; the classes and output columns; the metrics, parity proof, export libraries and
+measured performance recorded at export; whether the bundle's signature was verified, and by which key."""
 EXIT_CODES = frozenset({ExitCode.OK, ExitCode.BUNDLE_REFUSED})
 
 # Categories listed per column in the text; --json has them all.
@@ -62,6 +62,7 @@ def model_summary(model: Model) -> dict[str, Any]:
         "schema_version": manifest.schema_version,
         "path": str(model.path),
         "model_file": manifest.model_file.to_dict(),
+        "signature": {**model.signature.to_dict(), "status": model.signature.describe()},
         "inputs": [_column_summary(column) for column in manifest.inputs],
         "classes": list(manifest.classes) if manifest.classes is not None else None,
         "output": {
@@ -154,6 +155,7 @@ def _heading_lines(model: Model) -> list[str]:
         f"verified: sha256 {manifest.model_file.sha256[:12]}..., {len(manifest.golden_cases)} golden cases reproduced"
     )
     lines.append(_labelled("bundle", f"{model.path} ({verified})"))
+    lines.append(_labelled("signature", model.signature.describe()))
     return lines
 
 

@@ -60,3 +60,5 @@ class ServeConfig:
     allowed_hosts: tuple[str, ...] | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # public keys (paths or PEM bytes) every load and reload trusts, beside the trust directory's
+    trusted_keys: tuple[str | os.PathLike[str] | bytes, ...] = ()

@@ -75,6 +75,14 @@ class _StateCollector(Collector):
         )
         info.add_metric([model.name, model.version, str(model.path)], 1.0)
         yield info
+        verified = GaugeMetricFamily(
+            "factory_edge_model_signature_verified",
+            "1 when the served bundle's model.sig verified with a trusted key, 0 when it is unverified",
+            labels=["model", "version", "key_id"],
+        )
+        signature = model.signature
+        verified.add_metric([model.name, model.version, signature.key_id or ""], 1.0 if signature.verified else 0.0)
+        yield verified
         loaded = GaugeMetricFamily(
             "factory_edge_model_loaded_timestamp_seconds", "When the served version was loaded (Unix time)"
         )

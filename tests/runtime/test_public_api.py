@@ -32,6 +32,7 @@ def test_public_names():
             "PredictionReference",
             "RejectedRow",
             "SchemaVersionError",
+            "SignatureCheck",
             "Training",
             "load",
             "session_options",

@@ -190,7 +190,9 @@ def test_verbose_logs_what_load_verified(capsys: pytest.CaptureFixture[str], bun
     code, _, err = run(capsys, "info", bundle, "--verbose")
     assert code == 0
     assert err.startswith("runtime._model: loaded 'quality' 1.0.0 from ")
-    assert err.rstrip().endswith("golden cases reproduced)")
+    assert err.rstrip().endswith(
+        "golden cases reproduced; signature unverified: no trusted key is configured (no model.sig))"
+    )
 
 
 @pytest.mark.parametrize(

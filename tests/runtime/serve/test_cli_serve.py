@@ -64,7 +64,11 @@ def test_options_default_to_the_serve_config():
     serve.add_arguments(parser)
     args = parser.parse_args(["BUNDLE"])
     given = {field.name for field in dataclasses.fields(ServeConfig) if hasattr(args, field.name)}
-    assert {field.name for field in dataclasses.fields(ServeConfig)} - given == {"worker_threads", "drift_max_age_s"}
+    assert {field.name for field in dataclasses.fields(ServeConfig)} - given == {
+        "worker_threads",
+        "drift_max_age_s",
+        "trusted_keys",
+    }
     assert ServeConfig(**{name: getattr(args, name) for name in given}) == ServeConfig()
     args = parser.parse_args(["BUNDLE", "--log", "p.db", "--drift-window", "50", "--port", "0", "--log-required"])
     assert (args.log_path, args.drift_window_rows, args.port, args.log_required) == ("p.db", 50, 0, True)
