@@ -16,6 +16,7 @@ from typing import Any, get_args
 from .._contract import ExitCode
 from .._model import load
 from .._monitor.predictlog import SyncMode, check_prediction_log
+from .._monitor.windows import MAX_WINDOW_ROWS
 from .._serve.config import ServeConfig
 from ._base import ON_UNKNOWN_CHOICES, PROG, CliError, Console, non_negative_float, port, positive_float, positive_int
 
@@ -91,6 +92,13 @@ _SERVE_EXTRA = frozenset({"uvicorn", "starlette", "prometheus_client", "anyio", 
 _MIB = 1024 * 1024
 
 
+def _window_rows(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_WINDOW_ROWS:
+        raise argparse.ArgumentTypeError(f"{text!r} is over the drift window's cap of {MAX_WINDOW_ROWS:,} rows")
+    return value
+
+
 def _size_text(size: int) -> str:
     return f"{size // _MIB} MiB" if size % _MIB == 0 else f"{size:,} bytes"
 
@@ -123,9 +131,10 @@ _OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     (
         "--drift-window",
         "drift_window_rows",
-        "GET /v1/drift and the drift gauges in /metrics judge the last N logged predictions (default %(default)s; "
-        "recomputed at most once a minute for /metrics)",
-        {"type": positive_int, "metavar": "N"},
+        "GET /v1/drift and the drift gauges in /metrics judge the last N logged predictions (default %(default)s, "
+        f"at most {MAX_WINDOW_ROWS:,}; counted in fixed memory, recomputed in the background at most once a minute "
+        "for /metrics)",
+        {"type": _window_rows, "metavar": "N"},
     ),
     (
         "--max-body-bytes",

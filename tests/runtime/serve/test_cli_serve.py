@@ -130,6 +130,10 @@ def test_a_taken_port_is_a_one_line_error(bundles):
         (["--port", "70000"], "argument --port: '70000' must be within [0, 65535] (0 picks a free port)"),
         (["--log-retention-rows", "0"], "argument --log-retention-rows: '0' must be >= 1"),
         (["--poll-s", "-1"], "argument --poll-s: '-1' must be a finite number >= 0"),
+        (
+            ["--drift-window", "1000001"],
+            "argument --drift-window: '1000001' is over the drift window's cap of 1,000,000 rows",
+        ),
     ],
 )
 def test_bad_options_are_usage_errors(args, message, capsys):
