@@ -91,7 +91,7 @@ def test_help_states_the_config_defaults(capsys):
         f"(default: {defaults.timeout_s:g})",
         f"(default: {defaults.threads})",
         f"(default: {defaults.poll_s:g}; 0: never,",
-        f"(default {defaults.drift_window_rows};",
+        f"(default {defaults.drift_window_rows},",
     ):
         assert expected in text
 
