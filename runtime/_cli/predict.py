@@ -26,6 +26,7 @@ from .._validation import ColumnRule, Problem, UnknownPolicy
 from ._base import BUNDLE_HELP, ON_UNKNOWN_CHOICES, CliError, Console, positive_int
 from .outputs import prediction_columns, prediction_items
 from .tabular import (
+    DEFAULT_MAX_LINE_BYTES,
     SUFFIX_FORMATS,
     CsvReader,
     Fields,
@@ -70,7 +71,9 @@ Output: the input columns as read (names unchanged, spaces and brackets included
   predicted and rejected goes to stderr at the end.
 
 Bad rows (not a number, out of range, missing where not allowed, an unknown category, not
-UTF-8, malformed JSON, the wrong number of fields):
+UTF-8, malformed JSON or JSON Python cannot hold (an integer of more than 4,300 digits,
+nesting too deep, a lone \\ud800-\\udfff escape), the wrong number of fields, a line longer
+than --max-line-bytes):
   --on-error stop  (default) stop at the first bad row with exit code 2; the output then holds
                    every row before it, and the message says how many.
   --on-error skip  write bad rows to --rejects FILE (.csv or .jsonl; the original fields plus
@@ -128,6 +131,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"rows read, validated and predicted at a time (default: {DEFAULT_CHUNK_SIZE:,})",
     )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=positive_int,
+        default=DEFAULT_MAX_LINE_BYTES,
+        metavar="N",
+        help=f"a longer line (or CSV field) is a bad row, skipped unread in bounded memory; a CSV "
+        f"record with a longer quoted field stops the run (default: {DEFAULT_MAX_LINE_BYTES:,} = 1 MiB)",
+    )
     parser.add_argument("--threads", type=positive_int, default=1, metavar="N", help="onnxruntime threads (default: 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr, even on a terminal")
 
@@ -135,7 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> ExitCode:
     formats = _check_options(args)
     with contextlib.ExitStack() as stack:
-        lines, source = open_input(args.input, stack)
+        lines, source = open_input(args.input, stack, max_line_bytes=args.max_line_bytes)
         model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
         counts = _Job(args, formats, model, lines, source, stack, console).run()
     return ExitCode.REJECTED_ROWS if counts.rejected else ExitCode.OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import io
 import json
 import math
 import re
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from .._contract import ExitCode
 from .._manifest import ColumnSpec
@@ -26,6 +27,7 @@ from .._validation import cap_list, describe_allowed
 from ._base import CliError
 
 __all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
     "SUFFIX_FORMATS",
     "CsvReader",
     "Fields",
@@ -39,6 +41,7 @@ __all__ = [
     "format_of",
     "open_input",
     "open_sink",
+    "preview",
 ]
 
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -47,8 +50,12 @@ SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 # are let through so the runtime's validation words the refusal (inf is never valid, nan is
 # missing).
 _NUMBER_TEXT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
-# A line that is not JSON is quoted in the reason up to this many characters.
+# A line that is not JSON, or a value, is quoted in a reason up to this many characters.
 _PREVIEW_CHARS = 60
+# Lines longer than this are not read (--max-line-bytes): one line must not take the memory of
+# the device. It is also the csv module's field size limit, so a quoted record over many lines
+# is bounded too.
+DEFAULT_MAX_LINE_BYTES = 1 << 20
 
 
 def format_of(path: str, explicit: str | None, option: str, *, stdout_default: str | None = None) -> str:
@@ -67,6 +74,19 @@ def format_of(path: str, explicit: str | None, option: str, *, stdout_default: s
             ExitCode.USAGE,
         )
     return SUFFIX_FORMATS[suffix]
+
+
+def preview(value: Any) -> str:
+    """``repr(value)``, cut to about 60 characters with its length, so a huge value makes a short reason.
+
+    >>> preview("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1,000 characters)"
+    """
+    text = repr(value)
+    if len(text) <= _PREVIEW_CHARS:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters as written"
+    return f"{text[: _PREVIEW_CHARS - 3]}... ({size})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,23 +137,45 @@ class Layout:
 
 
 class Lines:
-    """The input's lines as text, decoded one at a time.
+    """The input's lines as text, decoded one at a time, each read in bounded memory.
 
     A line that is not UTF-8 costs only its own row: it is decoded with U+FFFD in place of the
     bad bytes and noted in ``bad``, which the readers turn into a reason to reject the row.
     Decoding a whole block at once would instead fail the file at an unknown line.
+
+    A line longer than ``max_line_bytes`` (without its line ending) is never held whole: from a
+    binary stream it is read with ``readline(limit)`` and the rest skipped up to the next
+    newline, so one 300 MB line costs no more memory than a short one. It is noted in ``bad``
+    and ``too_long`` and given to the reader as a bare newline.
     """
 
-    def __init__(self, raw: Iterable[bytes] | Iterable[str]) -> None:
+    def __init__(
+        self, raw: Iterable[bytes] | Iterable[str] | BinaryIO, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    ) -> None:
         self._raw = raw
+        self.max_line_bytes = max_line_bytes
         self.number = 0
         self.bad: dict[int, str] = {}
+        self.too_long: set[int] = set()
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self._raw:
+        limit = self.max_line_bytes
+        for raw in self._bounded():
             self.number += 1
+            if isinstance(raw, int):  # the length of a line too long to read
+                self._too_long(raw)
+                yield "\n"
+                continue
             if isinstance(raw, str):  # stdin replaced by a text stream
+                if len(raw.rstrip("\r\n")) > limit:
+                    self._too_long(len(raw.rstrip("\r\n").encode("utf-8", errors="surrogatepass")))
+                    yield "\n"
+                    continue
                 yield raw.removeprefix("\ufeff") if self.number == 1 else raw
+                continue
+            if len(raw.rstrip(b"\r\n")) > limit:  # an iterable of bytes (tests, embedding programs)
+                self._too_long(len(raw.rstrip(b"\r\n")))
+                yield "\n"
                 continue
             if self.number == 1:
                 raw = raw.removeprefix(codecs.BOM_UTF8)
@@ -146,8 +188,40 @@ class Lines:
                 )
                 yield raw.decode("utf-8", errors="replace")
 
+    def _bounded(self) -> Iterator[bytes | str | int]:
+        """Lines as given; from a binary stream, an int (the byte length) for each line too long."""
+        readline = getattr(self._raw, "readline", None)
+        if readline is None or isinstance(self._raw, io.TextIOBase):
+            yield from self._raw
+            return
+        limit = self.max_line_bytes
+        while True:
+            # limit + 2: a line of exactly ``limit`` bytes may still end in \r\n
+            line: bytes = readline(limit + 2)
+            if not line:
+                return
+            if len(line.rstrip(b"\r\n")) <= limit:
+                yield line
+                continue
+            length = len(line)
+            while not line.endswith(b"\n"):
+                line = readline(limit + 2)  # bounded pieces; the line is never held whole
+                if not line:
+                    break
+                length += len(line)
+            yield length - (2 if line.endswith(b"\r\n") else 1 if line.endswith(b"\n") else 0)
+
+    def _too_long(self, length: int) -> None:
+        self.too_long.add(self.number)
+        self.bad[self.number] = (
+            f"line {self.number} is {length:,} bytes long, more than --max-line-bytes "
+            f"{self.max_line_bytes:,}; it was not read"
+        )
+
     def take(self, first: int, last: int) -> list[str]:
         """The decoding problems of lines ``first`` to ``last``, forgotten once taken."""
+        for number in range(first, last + 1):
+            self.too_long.discard(number)
         return [self.bad.pop(number) for number in range(first, last + 1) if number in self.bad]
 
 
@@ -168,7 +242,10 @@ class CsvReader:
     def __init__(self, lines: Lines, layout: Layout) -> None:
         self._lines = lines
         self._layout = layout
-        # strict: a stray quote is an error, not silently glued into the field
+        # strict: a stray quote is an error, not silently glued into the field. The field limit
+        # bounds a quoted record spanning many lines as --max-line-bytes bounds one line (it is
+        # the csv module's global setting: the command line reads one file per process).
+        csv.field_size_limit(lines.max_line_bytes)
         self._reader = csv.reader(lines, strict=True)
         self.header: list[str] | None = self._read_header()
 
@@ -176,6 +253,8 @@ class CsvReader:
         source = self._layout.source
         try:
             header = next(self._reader)
+            if not header and 1 in self._lines.too_long:
+                header = [""]  # a header too long to read: refused below with its length
         except StopIteration:
             raise CliError(
                 f"{source} is empty: the first line must be a header naming the columns",
@@ -200,11 +279,20 @@ class CsvReader:
             except csv.Error as error:
                 # The reader cannot tell where a broken row ends, so reading stops here.
                 where = f"line {last_line + 1} of {self._layout.source}"
-                fatal = f"{where} cannot be read as CSV: {error} (check the quoting)"
+                if "field larger than field limit" in str(error):
+                    fatal = (
+                        f"{where} starts a record with a field longer than --max-line-bytes "
+                        f"{self._lines.max_line_bytes:,} (a quote left open, or a value too large)"
+                    )
+                else:
+                    fatal = f"{where} cannot be read as CSV: {error} (check the quoting)"
                 yield Record(row + 1, last_line + 1, {}, fatal=fatal)
                 return
             line, last_line = last_line + 1, reader.line_num
             if not fields:
+                if line in self._lines.too_long:  # given as a bare newline; still a row
+                    row += 1
+                    yield Record(row, line, {}, problems=self._lines.take(line, line))
                 continue
             row += 1
             yield self._record(row, line, last_line, fields)
@@ -240,7 +328,7 @@ class CsvReader:
             record.values[name] = float(text)
         else:
             record.column_problems[name] = (
-                f"{name} == {text!r} is not a number, must be "
+                f"{name} == {preview(text)} is not a number, must be "
                 f"{_csv_number_allowed(self._layout.specs[name])}; numbers are written like "
                 "12.5 or -3e-2, and text is not converted."
             )
@@ -319,22 +407,77 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+# A \ud800-\udfff escape: the only way a JSON line decoded from UTF-8 can hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
 def _json_object(text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The line's object, or None and why the line is not one."""
+    """The line's object, or None and why the line is not one.
+
+    Never raises for any text: json's own limits (an integer longer than Python's
+    int-string limit, nesting deeper than the recursion limit) become reasons too.
+    """
     try:
         # without the line ending: json counts an error at the end of the line as column 1 of the next
         data = json.loads(text.rstrip("\r\n"), object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as error:
-        preview = text.strip()
-        if len(preview) > _PREVIEW_CHARS:
-            preview = preview[: _PREVIEW_CHARS - 3] + "..."
-        return None, f"is not valid JSON ({error.msg} at column {error.colno}): {preview!r}"
+        return None, f"is not valid JSON ({error.msg} at column {error.colno}): {_line_preview(text)}"
     except _DuplicateKey as error:
-        return None, f"names key {error.args[0]!r} twice; each column must appear once"
+        return None, f"names key {preview(error.args[0])} twice; each column must appear once"
+    except RecursionError:
+        return None, f"nests arrays or objects too deeply to be read: {_line_preview(text)}"
+    except ValueError:  # int("9" * 5000): Python refuses integers of more than sys.get_int_max_str_digits()
+        return None, (
+            f"holds an integer of more than {sys.get_int_max_str_digits():,} digits, which is not read: "
+            f"{_line_preview(text)}"
+        )
     if not isinstance(data, dict):
         kind = _JSON_TYPES.get(type(data), type(data).__name__)
         return None, f"is a JSON {kind}, expected an object of column -> value on each line"
+    if _SURROGATE_ESCAPE.search(text):
+        problem = _lone_surrogate(data)
+        if problem is not None:
+            return None, problem
     return data, None
+
+
+def _line_preview(text: str) -> str:
+    line = text.strip()
+    if len(line) > _PREVIEW_CHARS:
+        line = line[: _PREVIEW_CHARS - 3] + "..."
+    return repr(line)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _lone_surrogate(data: dict[str, Any]) -> str | None:
+    """Why ``data`` cannot be written as UTF-8 (a lone surrogate escape in a key or a string), or None.
+
+    Such a row is rejected rather than carried: the output and rejects files must stay UTF-8.
+    """
+    fix = "JSON text must be valid Unicode (a \\ud800-\\udfff escape needs its pair)"
+    for key, value in data.items():
+        if _has_surrogate(key):
+            return f"has a lone surrogate in the key {preview(key)}; {fix}"
+        pending: list[Any] = [value]
+        while pending:  # nested values too: --keep-extra writes them out
+            item = pending.pop()
+            if isinstance(item, str) and _has_surrogate(item):
+                return f"has a lone surrogate in the value of key {preview(key)}: {preview(item)}; {fix}"
+            if isinstance(item, dict):
+                for inner_key, inner in item.items():
+                    if _has_surrogate(inner_key):
+                        return f"has a lone surrogate in a key inside the value of key {preview(key)}; {fix}"
+                    pending.append(inner)
+            elif isinstance(item, list):
+                pending.extend(item)
+    return None
 
 
 class JsonlReader:
@@ -351,12 +494,16 @@ class JsonlReader:
         row = 0
         for text in self._lines:
             line = self._lines.number
-            if not text.strip():
+            too_long = line in self._lines.too_long
+            if not text.strip() and not too_long:
                 continue
             row += 1
             record = Record(row, line, {})
             if self._lines.bad:
                 record.problems.extend(self._lines.take(line, line))
+            if too_long:
+                yield record
+                continue
             data, problem = _json_object(text)
             if data is None:
                 assert problem is not None
@@ -391,6 +538,7 @@ class JsonlReader:
             # json gives arbitrarily large ints; float() of one would raise OverflowError.
             if name in layout.numbers and type(value) is int and abs(value) > sys.float_info.max:
                 record.column_problems[name] = (
+                    # in full: json already caps an integer at 4,300 digits
                     f"{name} == {value!r} is too large for a float, must be {describe_allowed(layout.specs[name])}."
                 )
                 continue
@@ -477,17 +625,19 @@ class Fields:
 # opening
 
 
-def open_input(path: str, stack: contextlib.ExitStack) -> tuple[Lines, str]:
+def open_input(
+    path: str, stack: contextlib.ExitStack, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> tuple[Lines, str]:
     """The input's lines (UTF-8, a byte-order mark dropped) and its name for messages."""
     if path == "-":
         # bytes when possible, so decoding is ours; text if an embedding program replaced sys.stdin
-        return Lines(getattr(sys.stdin, "buffer", sys.stdin)), "stdin"
+        return Lines(getattr(sys.stdin, "buffer", sys.stdin), max_line_bytes=max_line_bytes), "stdin"
     try:
         stream = open(path, "rb")  # noqa: SIM115 -- closed by the caller's ExitStack
     except OSError as error:
         raise CliError(f"cannot read --input {path!r}: {error.strerror or error}", ExitCode.USAGE) from None
     stack.enter_context(stream)
-    return Lines(stream), repr(path)
+    return Lines(stream, max_line_bytes=max_line_bytes), repr(path)
 
 
 def open_sink(path: str, kind: str, columns: Sequence[str], stack: contextlib.ExitStack, stdout: TextIO) -> Sink:

@@ -25,6 +25,7 @@ from runtime._cli.tabular import (
     csv_text,
     format_of,
     open_sink,
+    preview,
 )
 from runtime._contract import ExitCode
 
@@ -355,3 +356,27 @@ def test_fields_of_a_record_for_each_output(model: runtime.Model, layout: Layout
     assert json_fields.columns == model.columns
     assert json_fields.items(record, for_json=True, typed=True) == [("temperature", "201.5"), ("extra", "x")]
     assert json_fields.items(record, for_json=False, typed=True)[:2] == [("temperature", "201.5"), ("pressure", None)]
+
+
+# -- long values in reasons ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("short", "'short'"),
+        ("x" * 58, repr("x" * 58)),
+        ("x" * 1_000_000, "'" + "x" * 56 + "... (1,000,000 characters)"),
+        (list(range(100)), repr(list(range(100)))[:57] + "... (390 characters as written)"),
+    ],
+)
+def test_preview_cuts_long_values(value: Any, text: str) -> None:
+    assert preview(value) == text
+
+
+def test_a_long_csv_text_in_a_number_column_is_quoted_short(model: runtime.Model, layout: Layout) -> None:
+    header = ",".join(model.columns)
+    [record] = csv_records(layout, f"{header}\n{'y' * 100_000},1,1,1,1,B,\n")
+    assert record.column_problems["temperature"].startswith(
+        "temperature == '" + "y" * 56 + "... (100,000 characters) is not a number, must be a number within"
+    )
