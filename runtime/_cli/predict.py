@@ -74,14 +74,19 @@ Bad rows (not a number, out of range, missing where not allowed, an unknown cate
 UTF-8, malformed JSON or JSON Python cannot hold (an integer of more than 4,300 digits,
 nesting too deep, a lone \\ud800-\\udfff escape), the wrong number of fields, a line longer
 than --max-line-bytes):
-  --on-error stop  (default) stop at the first bad row with exit code 2; the output then holds
-                   every row before it, and the message says how many.
+  --on-error stop  (default) stop at the first bad row with exit code 2; the partial output
+                   then holds every row before it, and the message says how many.
   --on-error skip  write bad rows to --rejects FILE (.csv or .jsonl; the original fields plus
                    row and reason, all reasons joined with "; "; created even when empty) and
                    go on; the exit code is 1 if any row was rejected, and always
                    read == predicted + rejected.
   A file that cannot be parsed past some line (a CSV quote left open) stops with exit code 2
   under either policy, after writing every row before it.
+
+Output and rejects files are written under a hidden name in the same folder
+(.NAME.partial-PID) and renamed to NAME only when the run completes. A run that stops (exit
+2 or 4), is interrupted or is killed leaves no file named NAME; the partial file is kept for
+inspection (the message names it) and may be deleted. stdout is written as it goes.
 """
 EXIT_CODES = frozenset({ExitCode.OK, ExitCode.REJECTED_ROWS, ExitCode.BAD_INPUT, ExitCode.BUNDLE_REFUSED})
 
@@ -340,14 +345,14 @@ class _Job:
         self._where = layout.where
         columns = list(self._fields.columns)
         self._output_name = "stdout" if args.output == "-" else repr(args.output)
-        self._output = open_sink(args.output, formats.output, columns + predictions, stack, console.stdout)
+        self._output = open_sink(args.output, formats.output, columns + predictions, stack, console.stdout, atomic=True)
         self._output_json = formats.output == "jsonl"
         self._rejects: Sink | None = None
         self._rejects_name = repr(args.rejects)
         self._rejects_json = formats.rejects == "jsonl"
         if formats.rejects is not None:
             reject_columns = columns + list(REJECT_COLUMNS)
-            self._rejects = open_sink(args.rejects, formats.rejects, reject_columns, stack, console.stdout)
+            self._rejects = open_sink(args.rejects, formats.rejects, reject_columns, stack, console.stdout, atomic=True)
         self._chunk_size: int = args.chunk_size
         self._predictor = _Predictor(model)
         self._stderr = console.stderr
@@ -369,6 +374,9 @@ class _Job:
         finally:
             self._progress.clear()
         assert self.counts.read == self.counts.predicted + self.counts.rejected
+        self._output.finish()
+        if self._rejects is not None:
+            self._rejects.finish()
         self._stderr.write(self._outcome() + "\n")
         self._stderr.flush()
         return self.counts
@@ -398,9 +406,10 @@ class _Job:
 
     def _outcome(self) -> str:
         counts = self.counts
-        text = f"read {_rows(counts.read)}: {counts.predicted:,} predicted (written to {self._output_name})"
+        output = _name(self._output, self._output_name)
+        text = f"read {_rows(counts.read)}: {counts.predicted:,} predicted (written to {output})"
         if self._rejects is not None:
-            text += f", {counts.rejected:,} rejected (written to {self._rejects_name})"
+            text += f", {counts.rejected:,} rejected (written to {_name(self._rejects, self._rejects_name)})"
         return text
 
     def _stopped_at(self, record: Record) -> CliError:
@@ -408,7 +417,7 @@ class _Job:
         before = f"{_rows(predicted)} before it {'was' if predicted == 1 else 'were'}"
         return CliError(
             f"stopped at {self._where(record)}: {_joined(record.reasons)}. {before} "
-            f"predicted and written to {self._output_name}; pass --on-error skip --rejects FILE "
+            f"predicted and written to {_name(self._output, self._output_name)}; pass --on-error skip --rejects FILE "
             "to set bad rows aside and go on",
             ExitCode.BAD_INPUT,
         )
@@ -421,6 +430,13 @@ def _reader(input_format: str, lines: Lines, layout: Layout, model_label: str) -
     assert reader.header is not None
     check_csv_header(reader.header, layout, model_label)
     return reader
+
+
+def _name(sink: Sink, name: str) -> str:
+    """A sink's name for messages: the partial file while the run has not completed."""
+    if sink.partial is None:
+        return name
+    return f"{sink.partial!r} (kept under that name, as the run did not complete; {name} was not written)"
 
 
 def _joined(reasons: Iterable[str]) -> str:

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,6 +42,7 @@ __all__ = [
     "format_of",
     "open_input",
     "open_sink",
+    "partial_name",
     "preview",
 ]
 
@@ -569,35 +571,51 @@ def csv_text(value: Any) -> str:
 
 
 class Sink(Protocol):
+    # where the rows are until finish() renames the file to its name; None: written in place
+    partial: str | None
+
     def write(self, items: list[tuple[str, Any]]) -> None: ...
 
     def flush(self) -> None: ...
 
+    def finish(self) -> None: ...
 
-class _CsvSink:
-    def __init__(self, stream: TextIO, columns: Sequence[str]) -> None:
+
+class _Stream:
+    """The stream a sink writes, and for an atomic file the rename that makes it final."""
+
+    def __init__(self, stream: TextIO, partial: str | None = None, final: str | None = None) -> None:
         self._stream = stream
+        self.partial = partial
+        self._final = final
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def finish(self) -> None:
+        """The run completed: the file gets its name (a rename in one folder, so never half there)."""
+        self._stream.flush()
+        if self.partial is not None and self._final is not None:
+            self._stream.close()
+            os.replace(self.partial, self._final)
+            self.partial = None
+
+
+class _CsvSink(_Stream):
+    def __init__(self, stream: TextIO, columns: Sequence[str], partial: str | None = None, final: str | None = None):
+        super().__init__(stream, partial, final)
         self._writer = csv.writer(stream, lineterminator="\n")
         self._writer.writerow(columns)
 
     def write(self, items: list[tuple[str, Any]]) -> None:
         self._writer.writerow([csv_text(value) for _, value in items])
 
-    def flush(self) -> None:
-        self._stream.flush()
 
-
-class _JsonlSink:
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
+class _JsonlSink(_Stream):
     def write(self, items: list[tuple[str, Any]]) -> None:
         # Standard JSON has no NaN or infinity: NaN (a missing number) and the infinities a
         # rejected row may hold are written as null; the reject reason still names the value.
         self._stream.write(json.dumps(json_safe(dict(items)), ensure_ascii=False, allow_nan=False) + "\n")
-
-    def flush(self) -> None:
-        self._stream.flush()
 
 
 class Fields:
@@ -640,15 +658,41 @@ def open_input(
     return Lines(stream, max_line_bytes=max_line_bytes), repr(path)
 
 
-def open_sink(path: str, kind: str, columns: Sequence[str], stack: contextlib.ExitStack, stdout: TextIO) -> Sink:
-    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once."""
+def partial_name(path: str) -> str:
+    """Where ``path`` is written until the run completes: a hidden name in the same folder.
+
+    >>> partial_name("out/predictions.csv").startswith("out/.predictions.csv.partial-")
+    True
+    """
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.partial-{os.getpid()}")
+
+
+def open_sink(
+    path: str,
+    kind: str,
+    columns: Sequence[str],
+    stack: contextlib.ExitStack,
+    stdout: TextIO,
+    *,
+    atomic: bool = False,
+) -> Sink:
+    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once.
+
+    ``atomic``: the file is written under :func:`partial_name` and renamed to ``path`` by the
+    sink's ``finish()``; a run that stops, is interrupted or killed leaves no file named ``path``
+    (the partial one stays for inspection).
+    """
+    partial = None
     if path == "-":
         stream = stdout
     else:
+        partial = partial_name(path) if atomic else None
         try:
             # closed by the caller's ExitStack
-            stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            stream = open(partial or path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         except OSError as error:
             raise CliError(f"cannot write {path!r}: {error.strerror or error}", ExitCode.USAGE) from None
         stack.enter_context(stream)
-    return _CsvSink(stream, columns) if kind == "csv" else _JsonlSink(stream)
+    final = path if partial is not None else None
+    return _CsvSink(stream, columns, partial, final) if kind == "csv" else _JsonlSink(stream, partial, final)

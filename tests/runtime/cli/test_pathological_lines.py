@@ -5,9 +5,11 @@ internal error; a line over ``--max-line-bytes`` is skipped in bounded memory.""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +197,33 @@ def test_a_50_mb_line_is_read_in_bounded_memory(tmp_path: Path, bundle: Path, ro
     assert code == 1 and len(read_jsonl(tmp_path / "r.jsonl")) == 1
     print(f"peak RSS: small {small_kib:,} KiB, 50 MB line {large_kib:,} KiB")
     assert large_kib - small_kib < 150 * 1024
+
+
+# -- atomic outputs -------------------------------------------------------------------------------
+
+
+def test_a_killed_run_leaves_no_file_under_the_output_name(
+    tmp_path: Path, bundle: Path, model: runtime.Model, rows: list[dict[str, Any]]
+) -> None:
+    source = write_csv(tmp_path / "in.csv", rows * 5000, model.columns)  # 300,000 rows: seconds of work
+    target = tmp_path / "out.csv"
+    rejects = tmp_path / "rejects.csv"
+    argv = ["predict", bundle, "-i", source, "-o", target, "--on-error", "skip", "--rejects", rejects]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime", *map(str, argv), "--chunk-size", "1000"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        partial = tmp_path / f".out.csv.partial-{process.pid}"
+        deadline = time.monotonic() + 60
+        while not (partial.exists() and partial.stat().st_size > 100_000):  # mid-way through
+            assert process.poll() is None and time.monotonic() < deadline, "the run ended before it was killed"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert not target.exists() and not rejects.exists()
+    assert partial.exists()  # kept for inspection

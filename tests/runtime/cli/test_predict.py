@@ -16,6 +16,7 @@ import runtime
 from runtime._cli import main
 from runtime._cli._base import command_exit_codes, load_command
 from runtime._cli.predict import CLI_FLAG_HINT, DEFAULT_CHUNK_SIZE
+from runtime._cli.tabular import partial_name
 from runtime._contract import exit_codes_text
 from tests.runtime.cli.invoke import counts, one_line, run
 from tests.runtime.cli.rows import (
@@ -225,11 +226,14 @@ def test_stop_at_the_first_bad_row(
     target = tmp_path / "out.csv"
     code, out, err = run(capsys, "predict", bundle, "-i", source, "-o", target, "--chunk-size", "2")
     assert (code, out) == (2, "")
+    partial = partial_name(str(target))
     assert one_line(err) == (
         f"error: stopped at row 3 (line 4 of {str(source)!r}): {reason} 2 rows before it were predicted and "
-        f"written to {str(target)!r}; pass --on-error skip --rejects FILE to set bad rows aside and go on"
+        f"written to {partial!r} (kept under that name, as the run did not complete; {str(target)!r} was not "
+        "written); pass --on-error skip --rejects FILE to set bad rows aside and go on"
     )
-    assert len(read_csv(target)) == 2  # complete for the rows before the bad one
+    assert not target.exists()  # nothing under the final name looks finished
+    assert len(read_csv(Path(partial))) == 2  # complete for the rows before the bad one
 
 
 def test_stop_at_the_first_row_says_one_row(
@@ -373,11 +377,14 @@ def test_an_unparseable_csv_stops_after_the_rows_before_it(
     assert code == 2
     message = one_line(err)
     assert message.startswith(f"error: line 4 of {str(source)!r} cannot be read as CSV: ")
+    kept = "(kept under that name, as the run did not complete; {} was not written)"
     assert message.endswith(
         "(check the quoting); stopped after it: read 2 rows: 2 predicted "
-        f"(written to {str(target)!r}), 0 rejected (written to {str(rejects)!r})"
+        f"(written to {partial_name(str(target))!r} {kept.format(repr(str(target)))}), 0 rejected "
+        f"(written to {partial_name(str(rejects))!r} {kept.format(repr(str(rejects)))})"
     )
-    assert len(read_csv(target)) == 2
+    assert not target.exists() and not rejects.exists()
+    assert len(read_csv(Path(partial_name(str(target))))) == 2
 
 
 @pytest.mark.parametrize(
