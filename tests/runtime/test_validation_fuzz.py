@@ -1,0 +1,82 @@
+"""Any JSON-ish value in any column gives a prediction or an InputError, never another exception
+(issue 10, finding 11), for one record and for a batch with errors="skip".
+
+Property-based with Hypothesis, bounded so CI stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runtime
+
+hypothesis = pytest.importorskip("hypothesis", reason="property tests need the dev extra (hypothesis)")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _json_values(*, huge_integers: bool) -> Any:
+    integers = st.integers(min_value=-(10**300), max_value=10**300)
+    if huge_integers:
+        integers |= st.integers(min_value=10**308, max_value=10**400)
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | integers
+        | st.floats()
+        | st.text(max_size=20)
+        | st.sampled_from(["A", "B", "C", "\ud800", "nan", ""]),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+        max_leaves=6,
+    )
+
+
+@pytest.fixture(scope="module")
+def model(shipped_bundle: Path) -> runtime.Model:
+    return runtime.load(shipped_bundle)
+
+
+def _records(model: runtime.Model, *, huge_integers: bool = True) -> Any:
+    values = _json_values(huge_integers=huge_integers)
+    return st.fixed_dictionaries({name: values for name in model.columns})
+
+
+@SETTINGS
+@given(data=st.data())
+def test_predict_gives_a_prediction_or_an_input_error(data: Any, model: runtime.Model) -> None:
+    record = data.draw(_records(model))
+    try:
+        model.predict(record)
+    except runtime.InputError as error:
+        assert str(error)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_predict_batch_skip_accounts_for_every_row(data: Any, model: runtime.Model) -> None:
+    # without integers beyond float range: see the xfail below
+    records = data.draw(st.lists(_records(model, huge_integers=False), min_size=1, max_size=5))
+    try:
+        result = model.predict_batch(records, errors="skip")
+    except runtime.InputError as error:  # a batch-level refusal, worded
+        assert str(error)
+        return
+    assert len(result.rows) + len(result.rejected) == len(records)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="core bug, reported to the lead: predict_batch (runtime/_validation.py, number column "
+    "conversion) raises OverflowError for an int beyond float range; predict() words it as an InputError. "
+    "The CLI is not affected: its JSON Lines reader refuses such ints first.",
+)
+def test_predict_batch_skip_words_an_integer_beyond_float_range(model: runtime.Model) -> None:
+    record = dict.fromkeys(model.columns)
+    result = model.predict_batch([record, {**record, "vibration": 10**400}], errors="skip")
+    assert len(result.rows) + len(result.rejected) == 2
