@@ -31,7 +31,10 @@ SHOWN_CHARS = 60
 
 def shown(value: Any) -> str:
     """``repr(value)``, cut to ``SHOWN_CHARS`` characters."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str(): say what it is instead
+        return f"<an integer of about {int(value.bit_length() * 0.30103):,} digits>"
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._contract import MISSING_CATEGORY
 from ._errors import InputError
+from ._fields import shown
 from ._manifest import ColumnSpec
 
 __all__ = ["ColumnRule", "Problem", "UnknownPolicy", "cap_list", "compile_rules", "describe_allowed"]
@@ -137,26 +138,31 @@ class ColumnRule:
         else:
             why = "categories are matched as strings and numbers are not converted"
         return self._problem(
-            row, value, f"{self.name} == {value!r}", f" has type {kind}, must be {self.allowed}: {why}"
+            row, value, f"{self.name} == {shown(value)}", f" has type {kind}, must be {self.allowed}: {why}"
         )
 
     def missing(self, value: Any, row: int | None) -> Problem:
         return self._problem(
             row,
             value,
-            f"{self.name} is missing ({value!r})",
+            f"{self.name} is missing ({shown(value)})",
             f", but the column does not allow missing values: must be {self.allowed}",
         )
 
+    def too_large(self, value: int, row: int | None) -> Problem:
+        return self._problem(
+            row, value, f"{self.name} == {shown(value)}", f" is too large for a float, must be {self.allowed}"
+        )
+
     def not_finite(self, value: float, row: int | None) -> Problem:
-        return self._problem(row, value, f"{self.name} == {value!r}", f", must be {self.allowed}")
+        return self._problem(row, value, f"{self.name} == {shown(value)}", f", must be {self.allowed}")
 
     def out_of_range(self, value: float, row: int | None) -> Problem:
         source = self.spec.range_source or "the model manifest"
         return self._problem(
             row,
             value,
-            f"{self.name} == {value!r}",
+            f"{self.name} == {shown(value)}",
             f", must be within [{_fmt(self.low)}, {_fmt(self.high)}] (valid range from {source})",
         )
 
@@ -164,20 +170,26 @@ class ColumnRule:
         return self._problem(
             row,
             value,
-            f"{self.name} == {value!r}",
+            f"{self.name} == {shown(value)}",
             f" is not a known category, must be one of {cap_list(sorted(self.categories))}",
             UNKNOWN_HINT,
         )
 
     def flag(self, value: str) -> str:
-        return f"unknown category: {self.name} == {value!r}"
+        return f"unknown category: {self.name} == {shown(value)}"
 
     # -- one value (the single-record hot path) ---------------------------------------------------
     def number(self, value: Any) -> float:
         """The float to feed for ``value``, or raise :class:`InputError`."""
         kind = type(value)
-        if kind is float or kind is int:
-            number = float(value)
+        number: float
+        if kind is float:
+            number = value
+        elif kind is int:
+            try:
+                number = float(value)
+            except OverflowError:
+                raise self.too_large(value, None).error() from None
         elif isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
             number = float(value)
         elif _is_missing(value):
@@ -228,8 +240,15 @@ class ColumnRule:
             wrong_type: list[int] = []
             for i, value in enumerate(values.tolist()):
                 kind = type(value)
-                if kind is float or kind is int:
+                if kind is float:
                     column[i] = value
+                elif kind is int:
+                    try:
+                        column[i] = value
+                    except OverflowError:  # beyond float range: its own reason, not also "missing"
+                        problems.append(self.too_large(value, i))
+                        wrong_type.append(i)
+                        column[i] = math.nan
                 elif isinstance(value, (np.floating, np.integer)) and not isinstance(value, np.bool_):
                     column[i] = float(value)
                 elif _is_missing(value):

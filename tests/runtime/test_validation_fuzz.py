@@ -49,7 +49,7 @@ def _records(model: runtime.Model, *, huge_integers: bool = True) -> Any:
 @SETTINGS
 @given(data=st.data())
 def test_predict_gives_a_prediction_or_an_input_error(data: Any, model: runtime.Model) -> None:
-    record = data.draw(_records(model, huge_integers=False))  # see the xfail below
+    record = data.draw(_records(model))
     try:
         model.predict(record)
     except runtime.InputError as error:
@@ -59,8 +59,7 @@ def test_predict_gives_a_prediction_or_an_input_error(data: Any, model: runtime.
 @SETTINGS
 @given(data=st.data())
 def test_predict_batch_skip_accounts_for_every_row(data: Any, model: runtime.Model) -> None:
-    # without integers beyond float range: see the xfail below
-    records = data.draw(st.lists(_records(model, huge_integers=False), min_size=1, max_size=5))
+    records = data.draw(st.lists(_records(model), min_size=1, max_size=5))
     try:
         result = model.predict_batch(records, errors="skip")
     except runtime.InputError as error:  # a batch-level refusal, worded
@@ -69,19 +68,14 @@ def test_predict_batch_skip_accounts_for_every_row(data: Any, model: runtime.Mod
     assert len(result.rows) + len(result.rejected) == len(records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="core bug, reported to the lead: predict and predict_batch (runtime/_validation.py:180 and "
-    ":232, number conversion) raise OverflowError for an int beyond float range instead of an InputError. "
-    "The CLI is not affected: its JSON Lines reader refuses such ints first.",
-)
 @pytest.mark.parametrize("batch", [False, True], ids=["predict", "predict_batch"])
 def test_an_integer_beyond_float_range_is_an_input_error(model: runtime.Model, batch: bool) -> None:
     record = {**dict.fromkeys(model.columns), "vibration": 10**400}
     if batch:
         result = model.predict_batch([record], errors="skip")
-        assert len(result.rejected) == 1
+        assert [r.row for r in result.rejected] == [0]
+        too_large = "vibration == 1" + "0" * 56 + "... in row 0 is too large for a float, must be a finite number"
+        assert any(reason.startswith(too_large) for reason in result.rejected[0].reasons)
     else:
-        with pytest.raises(runtime.InputError):
+        with pytest.raises(runtime.InputError, match=r"^vibration == 1000+\.\.\. is too large for a float, must be"):
             model.predict(record)
