@@ -25,20 +25,18 @@ from .._model import Model, RejectedRow, load
 from .._validation import ColumnRule, Problem, UnknownPolicy
 from ._base import BUNDLE_HELP, ON_UNKNOWN_CHOICES, CliError, Console, positive_int
 from .outputs import prediction_columns, prediction_items
+from .sinks import Fields, Sink, open_sink
 from .tabular import (
     DEFAULT_MAX_LINE_BYTES,
     SUFFIX_FORMATS,
     CsvReader,
-    Fields,
     JsonlReader,
     Layout,
     Lines,
     Record,
-    Sink,
     check_csv_header,
     format_of,
     open_input,
-    open_sink,
 )
 
 __all__ = ["CLI_FLAG_HINT", "DEFAULT_CHUNK_SIZE", "DESCRIPTION", "EXIT_CODES", "add_arguments", "run"]

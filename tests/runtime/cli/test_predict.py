@@ -16,7 +16,7 @@ import runtime
 from runtime._cli import main
 from runtime._cli._base import command_exit_codes, load_command
 from runtime._cli.predict import CLI_FLAG_HINT, DEFAULT_CHUNK_SIZE
-from runtime._cli.tabular import partial_name
+from runtime._cli.sinks import partial_name
 from runtime._contract import exit_codes_text
 from tests.runtime.cli.invoke import counts, one_line, run
 from tests.runtime.cli.rows import (

@@ -14,17 +14,15 @@ import pytest
 
 import runtime
 from runtime._cli._base import CliError
+from runtime._cli.sinks import Fields, csv_text, open_sink
 from runtime._cli.tabular import (
     CsvReader,
-    Fields,
     JsonlReader,
     Layout,
     Lines,
     Record,
     check_csv_header,
-    csv_text,
     format_of,
-    open_sink,
     preview,
 )
 from runtime._contract import ExitCode
