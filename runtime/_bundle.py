@@ -16,7 +16,7 @@ from typing import Any
 
 from ._contract import CURRENT_FILE, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_MODEL_BYTES, is_semver, read_current
 from ._errors import BundleError
-from ._fields import shown
+from ._fields import refusing_duplicate_keys, shown
 from ._manifest import Manifest
 from ._onnx_scan import refuse_external_data
 from ._safe_io import SizeMismatchError, UnsafeFileError, read_bounded
@@ -92,13 +92,9 @@ def _read(folder: Path, name: str, limit: int, *, expected_size: int | None = No
     return data
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise BundleError(f"manifest names the key {shown(key)} twice in one object; each key must appear once")
-        result[key] = value
-    return result
+_unique_keys = refusing_duplicate_keys(
+    lambda key: BundleError(f"manifest names the key {shown(key)} twice in one object; each key must appear once")
+)
 
 
 def _no_constant(name: str) -> Any:

@@ -8,12 +8,13 @@ values are cut to a short ``repr``: a manifest is read before it is trusted.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from ._errors import BundleError
 
 __all__ = [
+    "refusing_duplicate_keys",
     "count",
     "finite",
     "finite_list",
@@ -122,3 +123,18 @@ def json_object(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]
     """An optional JSON object kept as it is (for free-form detail such as importances)."""
     value = optional(data, key, dict, where)
     return dict(value) if value is not None else None
+
+
+def refusing_duplicate_keys(error: Callable[[str], Exception]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A ``json.loads`` ``object_pairs_hook`` that raises ``error(key)`` for a key named twice in one
+    object (JSON leaves it to the reader, and Python's default keeps the last one silently)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise error(key)
+            result[key] = value
+        return result
+
+    return hook

@@ -47,7 +47,7 @@ from ._contract import (
     dsse_pae,
 )
 from ._errors import BundleError
-from ._fields import shown
+from ._fields import refusing_duplicate_keys, shown
 from ._safe_io import read_bounded
 from ._validation import cap_list
 
@@ -218,13 +218,7 @@ class _Malformed(ValueError):
     """model.sig does not have the format's shape; the message says where."""
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _Malformed(f"the key {shown(key)} appears twice in one object")
-        result[key] = value
-    return result
+_unique_keys = refusing_duplicate_keys(lambda key: _Malformed(f"the key {shown(key)} appears twice in one object"))
 
 
 def _no_constant(name: str) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._contract import ExitCode
+from .._fields import refusing_duplicate_keys
 from .._manifest import ColumnSpec
 from .._validation import cap_list, describe_allowed
 from ._base import CliError
@@ -392,13 +393,7 @@ class _DuplicateKey(Exception):
     pass
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
+_unique_keys = refusing_duplicate_keys(_DuplicateKey)
 
 
 # A \ud800-\udfff escape: the only way a JSON line decoded from UTF-8 can hold a lone surrogate.
