@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.runtime.devices import device_venv
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_SIDE = {"scikit-learn", "scipy", "pandas", "joblib", "skl2onnx", "onnx", "matplotlib", "pyarrow"}
 
@@ -47,24 +49,7 @@ def _interpreters() -> list:
 
 @pytest.fixture(scope="module", params=_interpreters())
 def device_python(request, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("device")
-    subprocess.run([request.param, "-m", "venv", str(folder / "venv")], check=True, capture_output=True)
-    python = folder / "venv" / "bin" / "python"
-    # build from a copy of the sources only (no .venv, no models, no tests), as a device receives them
-    source = folder / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(".venv", ".git", "models", "tests", "*.egg-info", "build", "__pycache__"),
-    )
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(source)], capture_output=True, text=True, timeout=900
-    )
-    if install.returncode != 0:
-        lowered = install.stderr.lower()
-        if "connection" in lowered or "temporary failure in name resolution" in lowered:
-            pytest.skip(f"package registry unreachable: {install.stderr.strip().splitlines()[-1]}")
-        raise AssertionError(install.stderr)
+    python, _ = device_venv(request.param, tmp_path_factory.mktemp("device"))
     return python
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.runtime.devices import device_venv
 from tests.runtime.signing import NEEDS_CRYPTOGRAPHY, make_key_pair, sign
-from tests.runtime.test_device_install import ROOT, _environment
+from tests.runtime.test_device_install import _environment
 
 pytestmark = [pytest.mark.slow, NEEDS_CRYPTOGRAPHY]
 VERIFY_DEPENDENCIES = {"cryptography", "cffi", "pycparser"}
@@ -40,16 +41,7 @@ def _installed(python: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def device(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str], set[str]]:
     """A fresh venv with ``pip install .`` then ``pip install ".[verify]"``: (python, before, after)."""
-    folder = tmp_path_factory.mktemp("verify-device")
-    subprocess.run([sys.executable, "-m", "venv", str(folder / "venv")], check=True, capture_output=True)
-    python = folder / "venv" / "bin" / "python"
-    source = folder / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(".venv", ".git", "models", "tests", "*.egg-info", "build", "__pycache__"),
-    )
-    _pip(python, "install", "-q", str(source))
+    python, source = device_venv(sys.executable, tmp_path_factory.mktemp("verify-device"))
     before = _installed(python)
     _pip(python, "install", "-q", f"{source}[verify]")
     return python, before, _installed(python)
