@@ -237,6 +237,9 @@ class ExitCode(enum.IntEnum):
     NOTHING_TO_JUDGE = 8
     PARITY_FAILED = 9
     BUDGET_MISSED = 10
+    WEAK_MODEL = 11
+    DATA_REFUSED = 12
+    INTERFACE_CHANGED = 13
     INTERRUPTED = 130
 
 
@@ -255,6 +258,12 @@ EXIT_CODES_HELP: dict[ExitCode, str] = {
     ExitCode.NOTHING_TO_JUDGE: "drift: the window holds no rows of this model; nothing was judged",
     ExitCode.PARITY_FAILED: "export: scikit-learn and onnxruntime disagree; nothing was made current",
     ExitCode.BUDGET_MISSED: "export: the bundle misses a device budget; nothing was made current",
+    ExitCode.WEAK_MODEL: "export: the model is not better than the baseline by the quality gate's margin; "
+    "nothing was made current (--allow-weak overrides)",
+    ExitCode.DATA_REFUSED: "export: the column checks found an ID-like or leaking column; nothing was trained "
+    "(--drop it, or allow it explicitly)",
+    ExitCode.INTERFACE_CHANGED: "export: the model's interface (task, target, classes or input columns) differs "
+    "from the current version's; nothing was made current (--major or a new --name)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
