@@ -190,14 +190,18 @@ class ParityReport:
     notes: list[str] = dataclasses.field(default_factory=list)
     # scikit-learn's outputs for a few cases of each kind: replayed by the device at every load
     golden: list[runtime.GoldenCase] = dataclasses.field(default_factory=list)
+    # graph file -> its own figures, when the proof ran on more than one graph (export._parity.graphs)
+    graphs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    golden_graph: str | None = None
 
     def summary(self) -> runtime.ParitySummary:
         """The manifest's ``parity`` section: everything but the worst cases and the golden cases."""
         return runtime.ParitySummary.from_dict(self._summary_dict())
 
     def to_dict(self) -> dict[str, Any]:
-        """``parity.json``: the summary and the worst cases."""
-        return {**self._summary_dict(), "worst": self.worst}
+        """``parity.json``: the summary, each graph's figures and the worst cases."""
+        by_graph = {"by_graph": self.graphs} if self.graphs else {}
+        return {**self._summary_dict(), **by_graph, "worst": self.worst}
 
     def _summary_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +213,7 @@ class ParityReport:
             "ties": self.ties,
             "kinds": self.kinds,
             "notes": self.notes,
+            **({"graphs": list(self.graphs), "golden_graph": self.golden_graph} if self.graphs else {}),
         }
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from sklearn.base import is_regressor
 
 import runtime
+from runtime._contract import DEVICE_MODEL_FILE, MODEL_FILE
 
-from . import _convert, _manifest, _parity, _performance, _publish
+from . import _convert, _fold, _manifest, _parity, _performance, _publish
 from ._columns import column_specs, read_schema_file
 from ._config import ConvertedModel, Destination, ExportConfig, ExportResult, ParityReport, PreparedData, check_options
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
@@ -72,11 +73,19 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         metrics = measure_quality(pipeline, data, seed=config.seed)
     with _timed(timings, "convert_s", progress, "converting to ONNX"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
+        folded = _fold.fold_pipeline(pipeline, data.spec)
+    progress(_fold_message(folded))
 
     manifest = _manifest.draft_manifest(config, where, data, columns, pipeline, converted)
+    manifest = dataclasses.replace(manifest, device_graph=folded.section)
     with _timed(timings, "parity_s", progress, "parity: building hard cases"):
         device = _parity.device_model(manifest, converted.onnx_bytes)
-        parity = _parity.prove_parity(pipeline, device, data, seed=config.seed, progress=progress)
+        graphs = {MODEL_FILE: device}
+        if folded.onnx_bytes is not None and folded.section is not None:
+            graphs[DEVICE_MODEL_FILE] = device = _parity.device_model(
+                manifest, folded.onnx_bytes, device_graph=folded.section
+            )
+        parity = _parity.prove_graphs(pipeline, graphs, data, seed=config.seed, progress=progress)
     if not parity.passed:
         raise ParityError(parity, _publish.reject(where, parity))
     manifest = _manifest.with_evidence(
@@ -97,13 +106,24 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         documents=[],  # written last, into the staging folder
         timings=timings,
     )
-    result = _publish_bundle(result, where, converted, data, progress)
+    result = _publish_bundle(result, where, converted, folded, data, progress)
     timings["total_s"] = time.perf_counter() - started
     return result
 
 
+def _fold_message(folded: _fold.FoldedGraph) -> str:
+    if folded.onnx_bytes is None:
+        return f"device graph: none, the runtime will run model.onnx (not folded: {'; '.join(folded.not_folded)})"
+    return f"device graph: folded {', '.join(folded.folded)} into the trees ({len(folded.onnx_bytes):,} bytes)"
+
+
 def _publish_bundle(
-    result: ExportResult, where: Destination, converted: ConvertedModel, data: PreparedData, progress: Progress
+    result: ExportResult,
+    where: Destination,
+    converted: ConvertedModel,
+    folded: _fold.FoldedGraph,
+    data: PreparedData,
+    progress: Progress,
 ) -> ExportResult:
     """Stage the bundle, measure it, write its side files, twin and documents, and make it current.
 
@@ -113,6 +133,8 @@ def _publish_bundle(
     config, manifest = result.config, result.manifest
     with _publish.staging(where) as folder:
         _publish.write_model(folder, converted.onnx_bytes)
+        if folded.onnx_bytes is not None:
+            _publish.write_model(folder, folded.onnx_bytes, DEVICE_MODEL_FILE)
         _publish.write_manifest(folder, manifest)
         if config.measure:
             progress("measuring single-record latency and memory")

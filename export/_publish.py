@@ -119,8 +119,8 @@ def staging(where: Destination) -> Iterator[Path]:
         raise
 
 
-def write_model(folder: Path, onnx_bytes: bytes) -> None:
-    (folder / MODEL_FILE).write_bytes(onnx_bytes)
+def write_model(folder: Path, onnx_bytes: bytes, name: str = MODEL_FILE) -> None:
+    (folder / name).write_bytes(onnx_bytes)
 
 
 def write_manifest(folder: Path, manifest: runtime.Manifest) -> None:

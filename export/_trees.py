@@ -29,7 +29,7 @@ import onnx
 import onnx.helper
 from onnx import TensorProto, numpy_helper
 
-__all__ = ["tree_ensemble_model", "supports"]
+__all__ = ["FLOAT32_INPUT", "tree_ensemble_model", "supports"]
 
 ML_OPSET = 5
 ONNX_OPSET = 18
@@ -221,7 +221,7 @@ _CONVERTERS = {
     "HistGradientBoostingClassifier": _hist_gradient_boosting,
     "HistGradientBoostingRegressor": _hist_gradient_boosting,
 }
-_FLOAT32_INPUT = {name for name in _CONVERTERS if not name.startswith("Hist")}
+FLOAT32_INPUT = {name for name in _CONVERTERS if not name.startswith("Hist")}
 
 
 def _initial_raw(estimator: Any, n_targets: int) -> np.ndarray:
@@ -258,7 +258,7 @@ def tree_ensemble_model(estimator: Any, n_features: int, input_name: str) -> onn
     ensemble, n_targets, combine = _CONVERTERS[name](estimator)
     graph = _Graph()
     tree_input = input_name
-    if name in _FLOAT32_INPUT:
+    if name in FLOAT32_INPUT:
         graph.add("Cast", [input_name], "x_float32", "as_float32", to=TensorProto.FLOAT)
         graph.add("Cast", ["x_float32"], "x_compared", "as_double", to=TensorProto.DOUBLE)
         tree_input = "x_compared"

@@ -5,6 +5,7 @@
 >>> model.predict(record).label  # doctest: +SKIP
 """
 
+from ._device_graph import DeviceColumn, DeviceGraph
 from ._errors import BundleError, FactoryEdgeError, InputError, SchemaVersionError
 from ._evidence import (
     Budget,
@@ -32,6 +33,8 @@ __all__ = [
     "BundleError",
     "CategoryReference",
     "ColumnSpec",
+    "DeviceColumn",
+    "DeviceGraph",
     "DriftReference",
     "FactoryEdgeError",
     "FileSpec",

@@ -17,12 +17,12 @@ from typing import Any
 from ._contract import CURRENT_FILE, MANIFEST_FILE, MAX_MANIFEST_BYTES, MAX_MODEL_BYTES, is_semver, read_current
 from ._errors import BundleError
 from ._fields import refusing_duplicate_keys, shown
-from ._manifest import Manifest
+from ._manifest import FileSpec, Manifest
 from ._onnx_scan import refuse_external_data
 from ._safe_io import SizeMismatchError, UnsafeFileError, read_bounded
 from ._signature import Seal
 
-__all__ = ["check_signed_files", "resolve_bundle", "read_manifest", "read_model_bytes"]
+__all__ = ["check_signed_files", "resolve_bundle", "read_graph_bytes", "read_manifest", "read_model_bytes"]
 
 
 def resolve_bundle(path: str | os.PathLike[str]) -> Path:
@@ -147,19 +147,22 @@ def read_model_bytes(folder: Path, manifest: Manifest, seal: Seal | None = None)
     The bytes returned are the bytes hashed, and they are what onnxruntime parses: there is no
     window in which the file could be swapped between the check and the load.
     """
-    name = manifest.model_file.path
+    return read_graph_bytes(folder, manifest.model_file, "model_file", seal)
+
+
+def read_graph_bytes(folder: Path, spec: FileSpec, field: str, seal: Seal | None = None) -> bytes:
+    """Read one ONNX file of the bundle (``spec`` is the manifest's ``field``): size, sha256, no external data."""
+    name = spec.path
     if Path(name).name != name or name in ("", ".", ".."):
-        raise BundleError(f"manifest field model_file.path == {name!r} must be a file name inside the bundle folder")
-    if manifest.model_file.size > MAX_MODEL_BYTES:
-        raise BundleError(
-            f"manifest field model_file.size == {manifest.model_file.size} is over the limit of {MAX_MODEL_BYTES} bytes"
-        )
+        raise BundleError(f"manifest field {field}.path == {name!r} must be a file name inside the bundle folder")
+    if spec.size > MAX_MODEL_BYTES:
+        raise BundleError(f"manifest field {field}.size == {spec.size} is over the limit of {MAX_MODEL_BYTES} bytes")
     path = folder / name
-    data = _read(folder, name, MAX_MODEL_BYTES, expected_size=manifest.model_file.size, seal=seal)
+    data = _read(folder, name, MAX_MODEL_BYTES, expected_size=spec.size, seal=seal)
     digest = hashlib.sha256(data).hexdigest()
-    if digest != manifest.model_file.sha256:
+    if digest != spec.sha256:
         raise BundleError(
-            f"{str(path)!r} has sha256 {digest}, the manifest expects {manifest.model_file.sha256}: "
+            f"{str(path)!r} has sha256 {digest}, the manifest expects {spec.sha256}: "
             "the file is corrupted or was changed after export; copy the bundle again"
         )
     refuse_external_data(data, str(path))

@@ -42,6 +42,7 @@ __all__ = [
     "CLASSIFICATION_TOLERANCE",
     "CURRENT_FILE",
     "EXIT_CODES_HELP",
+    "DEVICE_MODEL_FILE",
     "ExitCode",
     "exit_codes_text",
     "LABEL_TIE_TOLERANCE",
@@ -71,6 +72,8 @@ __all__ = [
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.onnx"
+# the folded, packed graph the runtime runs when the manifest names it (runtime._device_graph)
+DEVICE_MODEL_FILE = "device.onnx"
 SIGNATURE_FILE = "model.sig"
 
 # -- values fed to the graph -------------------------------------------------------------------

@@ -338,7 +338,13 @@ class ParityKind:
 
 @dataclasses.dataclass(frozen=True)
 class ParitySummary:
-    """What the export's parity proof found (empty for bundles that record none)."""
+    """What the export's parity proof found (empty for bundles that record none).
+
+    ``graphs`` names the bundle's graph files the full proof ran on (each case on each graph; the
+    figures are the worst over them), ``golden_graph`` the one whose golden cases the export
+    checked and the runtime replays at load. Both are empty in bundles from before device graphs
+    (their one graph, ``model.onnx``, ran both).
+    """
 
     passed: bool = False
     tolerance: float | None = None
@@ -348,6 +354,8 @@ class ParitySummary:
     ties: int = 0
     kinds: Mapping[str, ParityKind] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    graphs: tuple[str, ...] = ()
+    golden_graph: str | None = None
 
     @property
     def recorded(self) -> bool:
@@ -365,6 +373,7 @@ class ParitySummary:
             "ties": self.ties,
             "kinds": {name: kind.to_dict() for name, kind in self.kinds.items()},
             "notes": list(self.notes),
+            **({"graphs": list(self.graphs), "golden_graph": self.golden_graph} if self.graphs else {}),
         }
 
     @classmethod
@@ -386,6 +395,8 @@ class ParitySummary:
             ties=count(data, "ties", where, missing_ok=True) or 0,
             kinds=kinds,
             notes=text_list(data, "notes", where) if "notes" in data else (),
+            graphs=text_list(data, "graphs", where) if "graphs" in data else (),
+            golden_graph=optional(data, "golden_graph", str, where),
         )
 
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from ._contract import CLASSIFICATION_TOLERANCE, LABEL_TIE_TOLERANCE, is_semver
+from ._device_graph import DeviceGraph
 from ._errors import BundleError, SchemaVersionError
 from ._evidence import DriftReference, Metrics, ParitySummary, Performance, Training
 from ._fields import finite, finite_list, shown
@@ -251,6 +252,8 @@ class Manifest:
     training: Training = dataclasses.field(default_factory=Training)
     performance: Performance = dataclasses.field(default_factory=Performance)
     description: str = ""
+    # the folded, packed graph the runtime runs instead of model_file (runtime._device_graph)
+    device_graph: DeviceGraph | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -284,6 +287,8 @@ class Manifest:
                     f"inputs have {'no such column' if name not in kinds else 'a ' + kinds[name] + ' column'}"
                 )
         self._check_golden_cases(names)
+        if self.device_graph is not None:
+            self.device_graph.check(kinds, {column.name: column.categories or () for column in self.inputs})
         if not self.tolerance >= 0 or not self.label_tie_tolerance >= 0:
             raise BundleError(
                 f"manifest fields tolerance == {self.tolerance!r} and label_tie_tolerance == "
@@ -340,6 +345,7 @@ class Manifest:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
+        device = {"device_graph": self.device_graph.to_dict()} if self.device_graph is not None else {}
         return {
             "schema_version": self.schema_version,
             "name": self.name,
@@ -361,6 +367,7 @@ class Manifest:
             "performance": self.performance.to_dict(),
             "drift_reference": self.drift_reference.to_dict(),
             "golden_cases": [case.to_dict() for case in self.golden_cases],
+            **device,
         }
 
     @classmethod
@@ -416,4 +423,12 @@ class Manifest:
             performance=Performance.from_dict(_opt(data, "performance", dict, "")),
             drift_reference=DriftReference.from_dict(_opt(data, "drift_reference", dict, "")),
             golden_cases=tuple(GoldenCase.from_dict(c, f"golden_cases[{i}].") for i, c in enumerate(raw_golden)),
+            device_graph=_device_graph(_opt(data, "device_graph", dict, "")),
         )
+
+
+def _device_graph(data: Mapping[str, Any] | None) -> DeviceGraph | None:
+    if data is None:
+        return None
+    file = FileSpec.from_dict(_get(data, "file", dict, "device_graph."), "device_graph.file.")
+    return DeviceGraph.from_dict(data, file)

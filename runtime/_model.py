@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ._bundle import check_signed_files, read_manifest, read_model_bytes, resolve_bundle
+from ._bundle import check_signed_files, read_graph_bytes, read_manifest, read_model_bytes, resolve_bundle
+from ._device_graph import DeviceGraph
 from ._errors import BundleError, InputError
 from ._manifest import GoldenCase, Label, Manifest
+from ._packed import PackedInput, check_device_session
 from ._signature import SignatureCheck, TrustedKeySource, open_seal, trusted_keys_from, unverified
 from ._validation import (
     ColumnRule,
@@ -112,6 +114,7 @@ class Model:
         *,
         on_unknown: UnknownPolicy,
         signature: SignatureCheck | None = None,
+        device_graph: DeviceGraph | None = None,
     ) -> None:
         self.manifest = manifest
         self.path = path
@@ -135,6 +138,9 @@ class Model:
         self._tie = manifest.label_tie_tolerance
         self._model_name, self._model_version = manifest.name, manifest.version
         self._local = threading.local()
+        # the session runs the manifest's device graph (one packed input) when it is given
+        self.graph_file = device_graph.file.path if device_graph is not None else manifest.model_file.path
+        self._packed = PackedInput(device_graph, self._rules) if device_graph is not None else None
 
     # -- descriptive ------------------------------------------------------------------------------
     @property
@@ -170,12 +176,15 @@ class Model:
             error = column_mismatch("record", record.keys(), self._names, self._label)
             if error is not None:
                 raise error
-        buffers, feeds = self._single_record_buffers()
         flags: list[str] = []
         on_unknown = self.on_unknown
-        for rule, buffer in zip(self._rules, buffers):
-            value = record[rule.name]
-            buffer[0, 0] = rule.number(value) if rule.is_number else rule.category(value, on_unknown, flags)
+        if self._packed is not None:
+            feeds = self._packed.record(record, on_unknown, flags)
+        else:
+            buffers, feeds = self._single_record_buffers()
+            for rule, buffer in zip(self._rules, buffers):
+                value = record[rule.name]
+                buffer[0, 0] = rule.number(value) if rule.is_number else rule.category(value, on_unknown, flags)
         output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
             return Prediction(None, None, float(output[0, 0]), self._model_name, self._model_version, tuple(flags))
@@ -276,6 +285,8 @@ class Model:
         kept_flags = {row: tuple(reasons) for row, reasons in flags.items() if row not in rejected_rows}
         if len(rows) == 0:
             return BatchPrediction(self.name, self.version, rows, self.classes, rejected=rejected)
+        if self._packed is not None:
+            feeds = self._packed.batch(feeds)
         output = self._session.run(self._output_names, feeds, run_options)[0]
         if self.classes is None:
             return BatchPrediction(
@@ -439,6 +450,9 @@ def _check_signature(manifest: Manifest, session: ort.InferenceSession, label: s
             )
         if len(node.shape) != 2 or node.shape[1] not in (1, "1"):
             raise BundleError(f"graph input {name!r} of {label} has shape {node.shape}, expected [N, 1]")
+
+
+def _check_outputs(manifest: Manifest, session: ort.InferenceSession, label: str) -> None:
     outputs = {node.name: node for node in session.get_outputs()}
     wanted = manifest.outputs.probabilities if manifest.is_classifier else manifest.outputs.value
     for name in [wanted] if wanted else []:
@@ -522,21 +536,30 @@ def load(
     folder = resolve_bundle(path)
     seal = open_seal(folder, trusted_keys_from(trusted_keys))
     manifest = read_manifest(folder, seal)
-    model_bytes = read_model_bytes(folder, manifest, seal)
+    device_graph = manifest.device_graph
+    if device_graph is not None:  # the public model.onnx is not opened; a signature still covers it
+        model_bytes = read_graph_bytes(folder, device_graph.file, "device_graph.file", seal)
+    else:
+        model_bytes = read_model_bytes(folder, manifest, seal)
     check_signed_files(seal)  # every signed byte is proven before onnxruntime sees any
     signature = seal.result if seal is not None else unverified(folder)
     label = f"{manifest.name!r} {manifest.version}"
     started = time.monotonic()
     options = options or session_options(threads=threads, arena=arena, spinning=spinning)
     session = _open_session(model_bytes, options, label, deadline_s)
-    _check_signature(manifest, session, label)
-    model = Model(manifest, session, folder, on_unknown=on_unknown, signature=signature)
+    if device_graph is not None:
+        check_device_session(session, device_graph, label)
+    else:
+        _check_signature(manifest, session, label)
+    _check_outputs(manifest, session, label)
+    model = Model(manifest, session, folder, on_unknown=on_unknown, signature=signature, device_graph=device_graph)
     remaining = None if deadline_s is None else max(0.001, deadline_s - (time.monotonic() - started))
     model._check_golden_cases(manifest.golden_cases, deadline_s=remaining, load_deadline_s=deadline_s)
     logger.info(
-        "loaded %s from %s (%d golden cases reproduced; signature %s)",
+        "loaded %s from %s (%s; %d golden cases reproduced; signature %s)",
         label,
         folder,
+        model.graph_file,
         len(manifest.golden_cases),
         signature.describe(),
     )

@@ -7,7 +7,7 @@ runs it on the graph it just converted, ``export check`` on a bundle as it is on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import onnxruntime as ort
@@ -18,20 +18,24 @@ import runtime
 from .._config import ParityReport, PreparedData
 from .cases import CaseSet, generate_cases
 from .compare import run_parity
+from .graphs import merge_reports
 
-__all__ = ["CaseSet", "device_model", "generate_cases", "prove_parity", "run_parity"]
+__all__ = ["CaseSet", "device_model", "generate_cases", "prove_graphs", "prove_parity", "run_parity"]
 
 
-def device_model(manifest: runtime.Manifest, onnx_bytes: bytes) -> runtime.Model:
+def device_model(
+    manifest: runtime.Manifest, onnx_bytes: bytes, *, device_graph: runtime.DeviceGraph | None = None
+) -> runtime.Model:
     """The runtime's model over ``onnx_bytes`` before any bundle exists, unknown categories flagged.
 
+    ``device_graph`` says the bytes are that packed graph (else they are the public ``model.onnx``).
     The proof runs with the device's default session options (one thread): the same summation
     order the device will use.
     """
     session = ort.InferenceSession(
         onnx_bytes, sess_options=runtime.session_options(), providers=["CPUExecutionProvider"]
     )
-    return runtime.Model(manifest, session, Path("."), on_unknown="flag")
+    return runtime.Model(manifest, session, Path("."), on_unknown="flag", device_graph=device_graph)
 
 
 def prove_parity(
@@ -43,6 +47,32 @@ def prove_parity(
     progress: Callable[[str], None] = lambda message: None,
 ) -> ParityReport:
     """Build every case set from ``data`` and the columns of ``model``'s manifest, and compare both sides."""
+    sets = _case_sets(pipeline, model, data, seed=seed, progress=progress)
+    return run_parity(pipeline, model, sets, tolerance=model.manifest.tolerance, progress=progress)
+
+
+def prove_graphs(
+    pipeline: Pipeline,
+    models: Mapping[str, runtime.Model],
+    data: PreparedData,
+    *,
+    seed: int,
+    progress: Callable[[str], None] = lambda message: None,
+) -> ParityReport:
+    """The whole proof on each graph (file name -> its model), on the same cases; one merged report
+    whose golden cases are the last graph's (the one the device runs)."""
+    first = next(iter(models.values()))
+    sets = _case_sets(pipeline, first, data, seed=seed, progress=progress)
+    reports = {}
+    for name, model in models.items():
+        progress(f"parity: {name}")
+        reports[name] = run_parity(pipeline, model, sets, tolerance=model.manifest.tolerance, progress=progress)
+    return merge_reports(reports, golden_graph=list(models)[-1])
+
+
+def _case_sets(
+    pipeline: Pipeline, model: runtime.Model, data: PreparedData, *, seed: int, progress: Callable[[str], None]
+) -> list[CaseSet]:
     columns = model.manifest.inputs
     sets = generate_cases(
         pipeline,
@@ -54,4 +84,4 @@ def prove_parity(
         seed=seed,
         progress=progress,
     )
-    return run_parity(pipeline, model, sets, tolerance=model.manifest.tolerance, progress=progress)
+    return sets

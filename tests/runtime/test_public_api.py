@@ -14,6 +14,8 @@ def test_public_names():
             "BundleError",
             "CategoryReference",
             "ColumnSpec",
+            "DeviceColumn",
+            "DeviceGraph",
             "DriftReference",
             "FactoryEdgeError",
             "FileSpec",

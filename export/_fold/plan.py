@@ -1,0 +1,180 @@
+"""Which steps of a fitted Pipeline fold into the trees, and where every model input comes from.
+
+Folding is exact only for per-column monotone steps whose output the trees compare with a
+threshold: on numbers a ``SimpleImputer`` (its fill value decides where a missing value goes) and
+one ``StandardScaler`` (its map decides where the threshold lands on the raw column); on
+categories an imputer and a ``OneHotEncoder`` (each output is an indicator of one category).
+Anything else (PCA, polynomial features, custom transformers, a non-tree estimator) is not folded:
+the plan lists it, and the export then ships no device graph and says why.
+
+:func:`plan_fold` maps every model input (the estimator's input column) to its source: a
+:class:`NumberSource` (a raw number column and the map from its raw values to what the trees
+compare) or an :class:`IndicatorSource` (one category of a category column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from runtime._contract import MISSING_CATEGORY
+
+from .. import _trees
+from .._config import TableSpec
+
+__all__ = ["FoldPlan", "IndicatorSource", "NumberSource", "plan_fold"]
+
+
+@dataclass(frozen=True)
+class NumberSource:
+    """A model input computed from one number column.
+
+    ``compared`` maps raw float64 values to the float64 values the trees compare with their
+    thresholds (scaler, then the float32 cast of scikit-learn's trees). ``fill`` is the imputer's
+    value for a missing number. ``mean`` and ``scale`` are the scaler's, for the naive fold only.
+    """
+
+    column: str
+    compared: Callable[[np.ndarray], np.ndarray]
+    fill: float
+    mean: float = 0.0
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class IndicatorSource:
+    """A one-hot output: 1.0 where ``column`` is ``category`` (after imputing ``missing_as``)."""
+
+    column: str
+    category: str
+    missing_as: str | None
+
+
+@dataclass
+class FoldPlan:
+    """The source of each model input (None where it cannot be folded) and what was (not) folded."""
+
+    sources: list[NumberSource | IndicatorSource | None] = field(default_factory=list)
+    folded: list[str] = field(default_factory=list)
+    not_folded: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_folded and all(source is not None for source in self.sources)
+
+
+def _steps(transformer: Any) -> list[tuple[str, Any]]:
+    if isinstance(transformer, Pipeline):
+        return list(transformer.steps)
+    return [(type(transformer).__name__, transformer)]
+
+
+def _scaler_map(scaler: StandardScaler | None, index: int, width: int, float32: bool) -> Callable[..., np.ndarray]:
+    """raw values -> what the trees compare, by the fitted scaler's own ``transform``."""
+
+    def compared(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if scaler is None:
+                out = values
+            else:
+                matrix = np.zeros((len(values), width))
+                matrix[:, index] = values
+                out = np.asarray(scaler.transform(matrix), dtype=np.float64)[:, index]
+            return out.astype(np.float32).astype(np.float64) if float32 else out.copy()
+
+    return compared
+
+
+def _number_sources(name: str, transformer: Any, columns: list[str], float32: bool, plan: FoldPlan) -> list[Any]:
+    steps = _steps(transformer)
+    imputer = steps[0][1] if steps and isinstance(steps[0][1], SimpleImputer) else None
+    rest = steps[1:] if imputer is not None else steps
+    scaler = rest[0][1] if len(rest) == 1 and isinstance(rest[0][1], StandardScaler) else None
+    problem = None
+    if imputer is None:
+        problem = "numbers without a SimpleImputer (where a missing value goes is not known)"
+    elif imputer.add_indicator or not np.isfinite(imputer.statistics_).all():
+        problem = "an imputer with indicators or all-missing columns"
+    elif rest and scaler is None:
+        problem = f"steps {[type(step).__name__ for _, step in rest]} (only one StandardScaler folds)"
+    if problem is not None:
+        plan.not_folded.append(f"{name}: {problem}")
+        return [None] * len(columns)
+    plan.folded += [f"{name}/{step_name}" for step_name, _ in steps]
+    assert imputer is not None
+    mean = scaler.mean_ if scaler is not None and scaler.mean_ is not None else np.zeros(len(columns))
+    scale = scaler.scale_ if scaler is not None and scaler.scale_ is not None else np.ones(len(columns))
+    return [
+        NumberSource(
+            column,
+            _scaler_map(scaler, index, len(columns), float32),
+            float(imputer.statistics_[index]),
+            float(mean[index]),
+            float(scale[index]),
+        )
+        for index, column in enumerate(columns)
+    ]
+
+
+def _indicator_sources(name: str, transformer: Any, columns: list[str], plan: FoldPlan) -> list[Any]:
+    steps = _steps(transformer)
+    imputer = steps[0][1] if len(steps) == 2 and isinstance(steps[0][1], SimpleImputer) else None
+    encoder = steps[-1][1]
+    problem = None
+    if not isinstance(encoder, OneHotEncoder) or (len(steps) == 2 and imputer is None) or len(steps) > 2:
+        problem = f"steps {[type(step).__name__ for _, step in steps]} (only an imputer and a OneHotEncoder fold)"
+    elif (
+        encoder.drop is not None
+        or encoder.handle_unknown != "ignore"
+        or (encoder.max_categories, encoder.min_frequency) != (None, None)
+    ):
+        problem = "a OneHotEncoder that drops, refuses unknown or groups infrequent categories"
+    elif imputer is not None and (imputer.missing_values != MISSING_CATEGORY or imputer.add_indicator):
+        problem = f"an imputer of missing values {imputer.missing_values!r}"
+    if problem is not None:
+        plan.not_folded.append(f"{name}: {problem}")
+        return [None] * sum(len(categories) for categories in getattr(encoder, "categories_", [[None]]))
+    plan.folded += [f"{name}/{step_name}" for step_name, _ in steps]
+    sources: list[Any] = []
+    for index, column in enumerate(columns):
+        missing_as = str(imputer.statistics_[index]) if imputer is not None else None
+        sources += [IndicatorSource(column, str(category), missing_as) for category in encoder.categories_[index]]
+    return sources
+
+
+def plan_fold(pipeline: Pipeline, spec: TableSpec) -> FoldPlan:
+    """Where each model input of a fitted ``Pipeline([("preprocess", ColumnTransformer), ("model", trees)])``
+    comes from, and the steps that fold or do not."""
+    plan = FoldPlan()
+    estimator = pipeline.steps[-1][1]
+    if not _trees.supports(estimator):
+        plan.not_folded.append(f"{pipeline.steps[-1][0]}: {type(estimator).__name__} is not a tree ensemble")
+        return plan
+    if len(pipeline.steps) != 2 or not isinstance(pipeline.steps[0][1], ColumnTransformer):
+        plan.not_folded.append("preprocessing: only one ColumnTransformer before the trees folds")
+        return plan
+    float32 = type(estimator).__name__ in _trees.FLOAT32_INPUT
+    transformer_ = pipeline.steps[0][1]
+    for name, transformer, columns in transformer_.transformers_:
+        if transformer == "drop" or name == "remainder" and not len(columns):
+            continue
+        columns = list(columns)
+        if transformer == "passthrough" or not hasattr(transformer, "transform"):
+            plan.not_folded.append(f"{name}: {transformer!r} columns")
+            plan.sources += [None] * len(columns)
+        elif all(column in spec.numeric for column in columns):
+            plan.sources += _number_sources(name, transformer, columns, float32, plan)
+        elif all(column in spec.categorical for column in columns):
+            plan.sources += _indicator_sources(name, transformer, columns, plan)
+        else:
+            plan.not_folded.append(f"{name}: mixes number and category columns")
+            plan.sources.append(None)
+    return plan

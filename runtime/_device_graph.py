@@ -1,0 +1,137 @@
+"""The manifest's ``device_graph`` section: the folded, packed graph the runtime runs when present.
+
+A bundle may hold, beside the public ``model.onnx`` (one input per column, for any onnxruntime or
+KServe client), a second graph made by the export for this runtime: the preprocessing folded into
+the trees, fed one ``[N, width]`` double tensor. The section names the file (hashed like the model
+file) and where each column goes in that tensor:
+
+- a number column fills ``value`` with the number and ``negated`` with its negation (NaN in both
+  when missing), where the graph reads them;
+- a category column sets the slot ``categories[value]`` to 1.0 and its other slots to 0.0; a
+  missing value is looked up as ``""`` (the export maps it to the category its imputer fills in),
+  and a value without a slot (unknown, or a category no split reads) leaves every slot 0.0.
+
+Every slot ``0 .. width-1`` is filled by exactly one column entry, so the packed row is complete;
+the loader checks that before it opens the graph. An optional section: older runtimes ignore it
+and run ``model.onnx``, and bundles without it load as before (no schema bump).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._errors import BundleError
+from ._fields import optional, require, shown
+
+if TYPE_CHECKING:
+    from ._manifest import FileSpec
+
+__all__ = ["DEVICE_GRAPH_INPUT", "DeviceColumn", "DeviceGraph"]
+
+DEVICE_GRAPH_INPUT = "packed"
+MAX_WIDTH = 1 << 20
+
+
+def _slot(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_WIDTH:
+        raise BundleError(f"manifest field {where} == {shown(value)}, expected a slot number in [0, {MAX_WIDTH})")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceColumn:
+    """Where one column goes in the packed input (see the module docstring)."""
+
+    value: int | None = None
+    negated: int | None = None
+    categories: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def slots(self) -> list[int]:
+        """The slots this column fills (a category's alias ``""`` counted once)."""
+        numbers = [slot for slot in (self.value, self.negated) if slot is not None]
+        return numbers + sorted(set(self.categories.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "negated": self.negated, "categories": dict(self.categories)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> DeviceColumn:
+        raw_value, raw_negated = data.get("value"), data.get("negated")
+        categories = optional(data, "categories", dict, where) or {}
+        return cls(
+            value=None if raw_value is None else _slot(raw_value, f"{where}value"),
+            negated=None if raw_negated is None else _slot(raw_negated, f"{where}negated"),
+            categories={
+                str(name): _slot(slot, f"{where}categories[{shown(name)}]") for name, slot in categories.items()
+            },
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceGraph:
+    """The device graph's file (``path``, ``sha256``, ``size``), input width and column slots."""
+
+    file: FileSpec
+    width: int
+    columns: Mapping[str, DeviceColumn]
+    input: str = DEVICE_GRAPH_INPUT
+    folded: tuple[str, ...] = ()
+
+    def check(self, kinds: Mapping[str, str], categories: Mapping[str, tuple[str, ...]]) -> None:
+        """Refuse a layout that names unknown columns, mixes kinds or does not fill every slot once."""
+        filled: list[int] = []
+        for name, column in self.columns.items():
+            where = f"manifest field device_graph.columns[{shown(name)}]"
+            if name not in kinds:
+                raise BundleError(f"{where} is not one of the input columns")
+            if kinds[name] == "number" and column.categories:
+                raise BundleError(f"{where} is a number column but lists category slots")
+            if kinds[name] == "category" and (column.value is not None or column.negated is not None):
+                raise BundleError(f"{where} is a category column but has number slots")
+            unknown = sorted(set(column.categories) - set(categories.get(name, ())) - {""})
+            if unknown:
+                raise BundleError(f"{where}.categories names {shown(unknown)}, which the column does not accept")
+            indicators = sorted(set(column.categories.values()))
+            if indicators and indicators != list(range(indicators[0], indicators[-1] + 1)):
+                raise BundleError(f"{where}.categories uses the slots {shown(indicators)}, which must be adjacent")
+            filled += column.slots()
+        if sorted(filled) != list(range(self.width)):
+            raise BundleError(
+                f"manifest field device_graph: the columns fill the slots {shown(sorted(filled)[:8])}, "
+                f"expected each of 0 .. {self.width - 1} exactly once"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file.to_dict(),
+            "input": self.input,
+            "width": self.width,
+            "columns": {name: column.to_dict() for name, column in self.columns.items()},
+            "folded": list(self.folded),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], file: FileSpec) -> DeviceGraph:
+        where = "device_graph."
+        columns = require(data, "columns", dict, where)
+        folded = optional(data, "folded", list, where) or []
+        if not all(isinstance(step, str) for step in folded):
+            raise BundleError("manifest field device_graph.folded must hold strings only")
+        for name, raw in columns.items():
+            if not isinstance(raw, Mapping):
+                raise BundleError(f"manifest field {where}columns[{shown(name)}] == {shown(raw)}, expected an object")
+        width = require(data, "width", int, where)
+        if not 0 < width <= MAX_WIDTH:
+            raise BundleError(f"manifest field {where}width == {width!r}, expected 1 to {MAX_WIDTH}")
+        return cls(
+            file=file,
+            width=width,
+            columns={
+                str(name): DeviceColumn.from_dict(raw, f"{where}columns[{shown(name)}].")
+                for name, raw in columns.items()
+            },
+            input=require(data, "input", str, where),
+            folded=tuple(folded),
+        )

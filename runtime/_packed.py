@@ -1,0 +1,125 @@
+"""Building the device graph's packed input from validated column values.
+
+The values are checked by the same :class:`ColumnRule` as for the public graph (one record:
+``rule.number`` / ``rule.category``; a batch: the columns :meth:`Model.validate_batch` returns);
+this module only places them. Everything about the layout is worked out once, at load:
+
+- one record writes into a per-thread ``[1, width]`` buffer through a memoryview (a slot write is
+  a C store, not a numpy item assignment), numbers and their negations slot by slot, and each
+  category column as one slice copy of a precomputed pattern (its indicator set, the others 0);
+- a batch is filled column by column with numpy (no Python per row): numbers and ``-numbers``
+  into their slots, and each indicator as ``column == category``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any, cast
+
+import numpy as np
+import onnxruntime as ort
+
+from ._device_graph import DeviceColumn, DeviceGraph
+from ._errors import BundleError
+from ._validation import ColumnRule, UnknownPolicy
+
+__all__ = ["PackedInput", "check_device_session"]
+
+_NO_SLOT = -1
+
+
+def _view(array: np.ndarray) -> Any:
+    """A flat float64 memoryview of ``array``: slot writes through it are plain C stores."""
+    return memoryview(cast(Any, array)).cast("B").cast("d")
+
+
+class _Column:
+    """One column's slots, resolved at load."""
+
+    __slots__ = ("rule", "value", "negated", "start", "stop", "patterns", "zeros", "indicators")
+
+    def __init__(self, rule: ColumnRule, column: DeviceColumn | None) -> None:
+        column = column or DeviceColumn()
+        self.rule = rule
+        self.value = _NO_SLOT if column.value is None else column.value
+        self.negated = _NO_SLOT if column.negated is None else column.negated
+        slots = sorted(set(column.categories.values()))
+        self.start, self.stop = (slots[0], slots[-1] + 1) if slots else (0, 0)
+        self.zeros = _view(np.zeros(self.stop - self.start))
+        self.patterns: dict[str, Any] = {}
+        for category, slot in column.categories.items():
+            pattern = np.zeros(self.stop - self.start)
+            pattern[slot - self.start] = 1.0
+            self.patterns[category] = _view(pattern)
+        # batches: (categories meaning this slot, slot)
+        self.indicators = [([name for name, at in column.categories.items() if at == slot], slot) for slot in slots]
+
+
+class PackedInput:
+    """Fills the device graph's one input from validated values; built once per loaded model."""
+
+    def __init__(self, graph: DeviceGraph, rules: tuple[ColumnRule, ...]) -> None:
+        self.name = graph.input
+        self.width = graph.width
+        self._columns = tuple(_Column(rule, graph.columns.get(rule.name)) for rule in rules)
+        self._local = threading.local()
+
+    def _row(self) -> tuple[Any, dict[str, np.ndarray]]:
+        """The calling thread's [1, width] buffer (``run`` is synchronous, so reusing it is safe)."""
+        try:
+            return self._local.view, self._local.feeds
+        except AttributeError:
+            buffer = np.zeros((1, self.width))
+            self._local.view, self._local.feeds = _view(buffer), {self.name: buffer}
+            return self._local.view, self._local.feeds
+
+    def record(self, record: Mapping[str, Any], on_unknown: UnknownPolicy, flags: list[str]) -> dict[str, np.ndarray]:
+        """Validate one record (every column, slots or not) and return the feeds for it."""
+        view, feeds = self._row()
+        for column in self._columns:
+            rule = column.rule
+            if rule.is_number:
+                number = rule.number(record[rule.name])
+                if column.value >= 0:
+                    view[column.value] = number
+                if column.negated >= 0:
+                    view[column.negated] = -number
+            else:
+                category = rule.category(record[rule.name], on_unknown, flags)
+                if column.stop:
+                    view[column.start : column.stop] = column.patterns.get(category, column.zeros)
+        return feeds
+
+    def batch(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The packed [N, width] feeds from the validated per-column feeds ([N, 1] each)."""
+        n_rows = len(next(iter(feeds.values())))
+        packed = np.empty((n_rows, self.width))
+        for column in self._columns:
+            values = feeds[column.rule.onnx_input][:, 0]
+            if column.value >= 0:
+                packed[:, column.value] = values
+            if column.negated >= 0:
+                np.negative(values, out=packed[:, column.negated])
+            for categories, slot in column.indicators:
+                hit = values == categories[0]
+                for category in categories[1:]:
+                    hit |= values == category
+                packed[:, slot] = hit
+        return {self.name: packed}
+
+
+def check_device_session(session: ort.InferenceSession, graph: DeviceGraph, label: str) -> None:
+    """The device graph takes exactly one [N, width] double input, named as the manifest says."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != graph.input:
+        raise BundleError(
+            f"{graph.file.path} of {label} takes the inputs {[node.name for node in inputs]}, "
+            f"the manifest expects one, {graph.input!r}"
+        )
+    node = inputs[0]
+    if node.type != "tensor(double)" or len(node.shape) != 2 or node.shape[1] != graph.width:
+        raise BundleError(
+            f"{graph.file.path} of {label}: input {graph.input!r} is {node.type} {node.shape}, "
+            f"the manifest expects tensor(double) [N, {graph.width}]"
+        )
