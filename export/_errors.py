@@ -35,14 +35,15 @@ class ConversionError(FactoryEdgeError, RuntimeError):
 
 
 def _describe(case: dict[str, Any]) -> str:
+    where = f"{case['graph']} " if "graph" in case else ""
     if "expected_label" in case:
         return (
-            f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected_label']!r} "
+            f"{where}{case['kind']}: {case['inputs']} -> scikit-learn {case['expected_label']!r} "
             f"{[round(p, 9) for p in case['expected']]}, onnxruntime {case['got_label']!r} "
             f"{[round(p, 9) for p in case['got']]} (|diff| {case['abs_diff']:.3g})"
         )
     return (
-        f"{case['kind']}: {case['inputs']} -> scikit-learn {case['expected']!r}, onnxruntime {case['got']!r} "
+        f"{where}{case['kind']}: {case['inputs']} -> scikit-learn {case['expected']!r}, onnxruntime {case['got']!r} "
         f"(relative diff {case['abs_diff']:.3g})"
     )
 

@@ -536,11 +536,10 @@ def load(
     folder = resolve_bundle(path)
     seal = open_seal(folder, trusted_keys_from(trusted_keys))
     manifest = read_manifest(folder, seal)
+    model_bytes = read_model_bytes(folder, manifest, seal)
     device_graph = manifest.device_graph
-    if device_graph is not None:  # the public model.onnx is not opened; a signature still covers it
+    if device_graph is not None:  # the public graph is proven intact too, but not opened
         model_bytes = read_graph_bytes(folder, device_graph.file, "device_graph.file", seal)
-    else:
-        model_bytes = read_model_bytes(folder, manifest, seal)
     check_signed_files(seal)  # every signed byte is proven before onnxruntime sees any
     signature = seal.result if seal is not None else unverified(folder)
     label = f"{manifest.name!r} {manifest.version}"

@@ -18,6 +18,7 @@ from tests.conftest import HAS_EXPORT, ROOT
 # every file a bundle holds; the joblib twin is beside it, never in it
 BUNDLE_FILES = {
     "model.onnx",
+    "device.onnx",
     "manifest.json",
     "input_schema.json",
     "example_input.json",

@@ -1,0 +1,93 @@
+"""The manifest's optional ``device_graph`` section is read strictly (issue 13), and bundles without one load."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+import runtime
+from tests.conftest import SHIPPED_VERSION
+
+SECTION: dict[str, Any] = {
+    "file": {"path": "device.onnx", "sha256": "0" * 64, "size": 10},
+    "input": "packed",
+    "width": 4,
+    "columns": {"temperature": {"value": 0, "negated": 1}, "shift": {"categories": {"day": 2, "night": 3, "": 2}}},
+    "folded": ["num/impute", "num/scale"],
+}
+
+
+def _manifest(section: Any) -> dict[str, Any]:
+    data = json.loads((SHIPPED_VERSION / "manifest.json").read_text(encoding="utf-8"))
+    data["device_graph"] = section
+    return data
+
+
+def _changed(**changes: Any) -> dict[str, Any]:
+    section = copy.deepcopy(SECTION)
+    for key, value in changes.items():
+        section[key] = value
+    return section
+
+
+def test_a_valid_section_round_trips():
+    manifest = runtime.Manifest.from_dict(_manifest(SECTION))
+    graph = manifest.device_graph
+    assert graph is not None and graph.width == 4 and graph.columns["shift"].categories == {"day": 2, "night": 3, "": 2}
+    assert runtime.Manifest.from_dict(manifest.to_dict()) == manifest
+
+
+def test_the_committed_bundle_has_none_and_its_manifest_keeps_its_keys():
+    data = json.loads((SHIPPED_VERSION / "manifest.json").read_text(encoding="utf-8"))
+    manifest = runtime.Manifest.from_dict(data)
+    assert manifest.device_graph is None and "device_graph" not in manifest.to_dict()
+    assert runtime.load(SHIPPED_VERSION).graph_file == "model.onnx"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (_changed(width=5), "the columns fill the slots [0, 1, 2, 3], expected each of 0 .. 4 exactly once"),
+        (_changed(width=0), "manifest field device_graph.width == 0, expected 1 to 1048576"),
+        (
+            _changed(columns={**SECTION["columns"], "colour": {"value": 4}}, width=5),
+            "manifest field device_graph.columns['colour'] is not one of the input columns",
+        ),
+        (
+            _changed(columns={"temperature": {"value": 0, "negated": 1, "categories": {"A": 2}}, "shift": {}}, width=3),
+            "manifest field device_graph.columns['temperature'] is a number column but lists category slots",
+        ),
+        (
+            _changed(columns={"temperature": {"value": 0, "negated": 1}, "shift": {"value": 2}}, width=3),
+            "manifest field device_graph.columns['shift'] is a category column but has number slots",
+        ),
+        (
+            _changed(
+                columns={"temperature": {"value": 0, "negated": 1}, "shift": {"categories": {"dawn": 2}}}, width=3
+            ),
+            "manifest field device_graph.columns['shift'].categories names ['dawn'], which the column does not accept",
+        ),
+        (
+            _changed(columns={"temperature": {"value": -1}}, width=1),
+            "manifest field device_graph.columns['temperature'].value == -1, expected a slot number in [0, 1048576)",
+        ),
+        (
+            _changed(columns={"temperature": {"value": True}}, width=1),
+            "manifest field device_graph.columns['temperature'].value == True, expected a slot number in [0, 1048576)",
+        ),
+        (
+            _changed(columns={"temperature": {"value": 1}, "shift": {"categories": {"day": 0, "night": 2}}}, width=3),
+            "manifest field device_graph.columns['shift'].categories uses the slots [0, 2], which must be adjacent",
+        ),
+        (_changed(columns=[]), "manifest field device_graph.columns == [] has type list, expected dict"),
+        (_changed(file={"path": "device.onnx", "sha256": "x", "size": 1}), "device_graph.file.sha256 == 'x'"),
+        ("packed", "manifest field device_graph == 'packed' has type str, expected dict"),
+    ],
+)
+def test_a_malformed_section_is_refused(section, message):
+    with pytest.raises(runtime.BundleError) as caught:
+        runtime.Manifest.from_dict(_manifest(section))
+    assert message in str(caught.value)
