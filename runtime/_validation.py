@@ -9,6 +9,7 @@ fed to the graph as NaN (numbers) or ``""`` (categories), the markers its impute
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -235,6 +236,8 @@ class ColumnRule:
         elif values.dtype.kind == "b":
             problems.extend(self.bad_type(v, i) for i, v in enumerate(values.tolist()))
             return np.full(len(values), np.nan)
+        elif (plain := _plain_numbers(values)) is not None:
+            column = plain
         else:
             column = np.empty(len(values), dtype=np.float64)
             wrong_type: list[int] = []
@@ -288,6 +291,8 @@ class ColumnRule:
         wrong_type: set[int] = set()
         if values.dtype.kind == "U":
             column = values.astype(object)
+        elif set(map(type, values.tolist())) == {str}:  # only str: nothing to check one by one
+            column = values
         else:
             column = np.empty(len(values), dtype=object)
             for i, value in enumerate(values.tolist()):
@@ -314,6 +319,18 @@ class ColumnRule:
             else:
                 flags.setdefault(int(i), []).append(self.flag(value))
         return column
+
+
+def _plain_numbers(values: np.ndarray) -> np.ndarray | None:
+    """An object column holding only Python floats and ints as float64, without Python per row (None
+    when anything else is in it, or an int beyond float range: the row-by-row checks name those)."""
+    raw = values.tolist()
+    if not set(map(type, raw)) <= {float, int}:
+        return None
+    try:
+        return np.array(raw, dtype=np.float64)
+    except OverflowError:
+        return None
 
 
 def compile_rules(inputs: Iterable[ColumnSpec]) -> tuple[ColumnRule, ...]:
@@ -392,6 +409,10 @@ def _raw_columns(data: Any, expected: Sequence[str], model: str) -> dict[str, An
 def _records_to_columns(records: list[Any], expected: Sequence[str], model: str) -> dict[str, list[Any]]:
     if not records:
         raise InputError("batch is empty: at least one row is needed.")
+    reference = dict.fromkeys(expected).keys()
+    if set(map(type, records)) == {dict} and all(map(reference.__eq__, map(dict.keys, records))):
+        # every record a dict with exactly the model's columns: read them out without Python per row
+        return {name: list(map(operator.itemgetter(name), records)) for name in expected}
     for row, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise InputError(

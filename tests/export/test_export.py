@@ -102,8 +102,12 @@ def test_ai4i_exports_with_column_names_unchanged(tmp_path):
         "Tool wear [min]",
     ]
     assert sorted(model.columns) == sorted(names)
-    graph_inputs = [node.name for node in model._session.get_inputs()]
+    # the public graph keeps one input per column; the runtime runs the device graph (issue 13)
+    import onnx
+
+    graph_inputs = [node.name for node in onnx.load(result.bundle / "model.onnx").graph.input]
     assert sorted(graph_inputs) == sorted(names)
+    assert model.graph_file == "device.onnx" and result.manifest.parity.graphs == ("model.onnx", "device.onnx")
     record = {
         "Type": "M",
         "Air temperature [K]": 298.1,
@@ -144,6 +148,7 @@ def test_multiclass_failure_mode_keeps_string_labels(tmp_path, estimator, params
     assert result.manifest.task == "multiclass_classification"
     assert set(result.manifest.classes) == {"none", "TWF", "HDF", "PWF", "OSF", "RNF"}
     assert result.parity.passed and result.parity.label_mismatches == 0
+    assert result.parity.graphs["device.onnx"]["max_abs_diff"] <= 1e-12  # the device graph, on every case kind
     batch = runtime.load(result.bundle).predict_batch(
         frame.drop(columns=["Failure mode", *AI4I_DROP, "Machine failure"]).head(50)
     )
@@ -173,7 +178,7 @@ def test_regression_export(tmp_path, estimator, params):
         )
     )
     assert result.manifest.task == "regression"
-    assert result.parity.passed
+    assert result.parity.passed and result.manifest.parity.golden_graph == "device.onnx"
     assert result.metrics["r2"] > 0.5
     model = runtime.load(result.bundle)
     prediction = model.predict(json.loads((result.bundle / "example_input.json").read_text()))

@@ -117,11 +117,13 @@ def test_a_naive_fold_fails_the_proof_naming_cases(tiny_data, forest):
     assert message.startswith("parity failed: ") and "device.onnx" in message and "{'temperature': " in message
 
 
-def test_every_tree_reaches_the_same_leaf_as_forest_apply(tiny_data, forest):
-    models = _models(tiny_data, forest)
-    device = models["device.onnx"]
+def _same_leaves_as_apply(data: PreparedData, forest: Pipeline) -> int:
+    """Run every parity case set through the device graph's trees and compare each tree's leaf with
+    ``forest.apply``; returns how many rows were compared."""
+    tiny_data = data
+    device = _models(data, forest)["device.onnx"]
     estimator = forest.steps[-1][1]
-    folded = fold_pipeline(forest, tiny_data.spec)
+    folded = fold_pipeline(forest, data.spec)
     model = onnx.load_from_string(folded.onnx_bytes)
     trees = next(node for node in model.graph.node if node.op_type == "TreeEnsemble")
     leaf_ids, leaf_tree = [], []
@@ -158,7 +160,17 @@ def test_every_tree_reaches_the_same_leaf_as_forest_apply(tiny_data, forest):
         expected = estimator.apply(np.asarray(forest.steps[0][1].transform(case_set.frame)))
         np.testing.assert_array_equal(got, expected.astype(np.float64), err_msg=case_set.kind)
         compared += len(case_set.frame)
-    assert compared > 20_000
+    return compared
+
+
+def test_every_tree_reaches_the_same_leaf_as_forest_apply(tiny_data, forest):
+    assert _same_leaves_as_apply(tiny_data, forest) > 20_000
+
+
+@pytest.mark.slow
+def test_every_tree_of_a_fully_grown_forest_reaches_the_same_leaf_as_apply():
+    data = prepare_data(ExportConfig(demo_rows=3000), regression=False)
+    assert _same_leaves_as_apply(data, _fitted(data, params={"n_estimators": 30, "max_depth": None})) > 40_000
 
 
 def test_a_step_that_cannot_fold_means_no_device_graph_and_says_which(tiny_data, forest):

@@ -19,6 +19,7 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 import export  # noqa: E402
+import runtime  # noqa: E402
 from export import ExportConfig, ParityError, run_export  # noqa: E402
 from export._cli import main as export_main  # noqa: E402
 from export._columns import column_specs  # noqa: E402
@@ -190,6 +191,8 @@ def test_fully_grown_forest_ties_are_broken_like_scikit_learn(tmp_path):
     result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, params={"max_depth": None}))
     assert result.parity.ties > 0  # pure leaves: many exact 0.5/0.5 votes
     assert result.parity.kinds["tie"]["label_mismatches"] == 0
+    assert result.parity.graphs["device.onnx"] == {**result.parity.graphs["device.onnx"], "passed": True}
+    assert result.parity.graphs["device.onnx"]["label_mismatches"] == 0
     assert "versus_unconstrained" not in result.metrics
     assert any(case.kind == "tie" for case in result.manifest.golden_cases)
 
@@ -200,3 +203,7 @@ def test_other_estimators_pass_parity(tmp_path, estimator):
     result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator))
     assert result.parity.passed and result.parity.label_mismatches == 0
     assert result.parity.max_abs_diff <= 1e-12
+    # a linear model does not fold into trees: no device graph, the runtime runs model.onnx
+    folded = estimator != "logistic_regression"
+    assert (result.manifest.device_graph is not None) == folded == (result.bundle / "device.onnx").exists()
+    assert runtime.load(result.bundle).graph_file == ("device.onnx" if folded else "model.onnx")

@@ -110,7 +110,7 @@ def test_save_twin_and_make_current(tiny_export, tmp_path):
     assert where.joblib_path == path and joblib.load(path)["metadata"] == {"note": "test"}
     assert len(levels) == len(JOBLIB_LEVELS)
     with staging(where) as folder:
-        for name in ("model.onnx", "manifest.json"):
+        for name in ("model.onnx", "device.onnx", "manifest.json"):
             (folder / name).write_bytes((tiny_export.bundle / name).read_bytes())
         manifest = json.loads((folder / "manifest.json").read_text())
         manifest["version"] = "2.0.0"
