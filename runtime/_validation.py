@@ -291,8 +291,9 @@ class ColumnRule:
         wrong_type: set[int] = set()
         if values.dtype.kind == "U":
             column = values.astype(object)
-        elif set(map(type, values.tolist())) == {str}:  # only str: nothing to check one by one
-            column = values
+        elif set(map(type, values.tolist())) <= {str, type(None)}:  # nothing to check one by one
+            column = values.copy()
+            column[np.equal(values, None)] = MISSING_CATEGORY
         else:
             column = np.empty(len(values), dtype=object)
             for i, value in enumerate(values.tolist()):
@@ -322,10 +323,11 @@ class ColumnRule:
 
 
 def _plain_numbers(values: np.ndarray) -> np.ndarray | None:
-    """An object column holding only Python floats and ints as float64, without Python per row (None
-    when anything else is in it, or an int beyond float range: the row-by-row checks name those)."""
+    """An object column holding only Python floats, ints and None as float64 (None as NaN), without
+    Python per row; None when anything else is in it, or an int beyond float range: the row-by-row
+    checks name those."""
     raw = values.tolist()
-    if not set(map(type, raw)) <= {float, int}:
+    if not set(map(type, raw)) <= {float, int, type(None)}:
         return None
     try:
         return np.array(raw, dtype=np.float64)

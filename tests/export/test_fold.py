@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,14 +118,9 @@ def test_a_naive_fold_fails_the_proof_naming_cases(tiny_data, forest):
     assert message.startswith("parity failed: ") and "device.onnx" in message and "{'temperature': " in message
 
 
-def _same_leaves_as_apply(data: PreparedData, forest: Pipeline) -> int:
-    """Run every parity case set through the device graph's trees and compare each tree's leaf with
-    ``forest.apply``; returns how many rows were compared."""
-    tiny_data = data
-    device = _models(data, forest)["device.onnx"]
-    estimator = forest.steps[-1][1]
-    folded = fold_pipeline(forest, data.spec)
-    model = onnx.load_from_string(folded.onnx_bytes)
+def _leaf_id_session(device_bytes: bytes, estimator: Any) -> ort.InferenceSession:
+    """The device graph's trees alone, each leaf's weight its scikit-learn node id, one output per tree."""
+    model = onnx.load_from_string(device_bytes)
     trees = next(node for node in model.graph.node if node.op_type == "TreeEnsemble")
     leaf_ids, leaf_tree = [], []
     for index, tree in enumerate(estimator.estimators_):
@@ -140,12 +136,20 @@ def _same_leaves_as_apply(data: PreparedData, forest: Pipeline) -> int:
             attribute.CopyFrom(onnx.helper.make_attribute("n_targets", len(estimator.estimators_)))
     del model.graph.output[:]
     model.graph.output.append(onnx.helper.make_tensor_value_info(trees.output[0], onnx.TensorProto.DOUBLE, None))
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _same_leaves_as_apply(data: PreparedData, forest: Pipeline) -> int:
+    """Run every parity case set through the device graph's trees and compare each tree's leaf with
+    ``forest.apply``; returns how many rows were compared."""
+    device = _models(data, forest)["device.onnx"]
+    estimator = forest.steps[-1][1]
+    session = _leaf_id_session(fold_pipeline(forest, data.spec).onnx_bytes, estimator)
     sets = generate_cases(
         forest,
-        tiny_data.spec,
-        tiny_data.x_train,
-        tiny_data.x_test,
+        data.spec,
+        data.x_train,
+        data.x_test,
         nullable={c.name: c.nullable for c in device.manifest.inputs},
         ranges={c.name: c.valid_range for c in device.manifest.inputs if c.valid_range},
     )
