@@ -12,7 +12,7 @@ import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -293,7 +293,7 @@ class ColumnRule:
             column = values.astype(object)
         elif set(map(type, values.tolist())) <= {str, type(None)}:  # nothing to check one by one
             column = values.copy()
-            column[np.equal(values, None)] = MISSING_CATEGORY
+            column[np.equal(values, cast(Any, None))] = MISSING_CATEGORY
         else:
             column = np.empty(len(values), dtype=object)
             for i, value in enumerate(values.tolist()):
