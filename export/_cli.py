@@ -267,6 +267,13 @@ def _summary(result: ExportResult) -> str:
                 f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
                 f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
             )
+    graph = manifest.device_graph
+    lines.append(
+        f"  device graph: {graph.file.path} ({format_bytes(graph.file.size)}), {', '.join(graph.folded)} folded "
+        f"into the trees; every case above ran on {' and '.join(parity.graphs)}"
+        if graph is not None
+        else "  device graph: none (a step does not fold into trees): the runtime runs model.onnx"
+    )
     latency, rss = manifest.performance.single_record_latency_us, manifest.performance.peak_rss_mb
     if latency is not None and rss is not None:
         lines.append(
