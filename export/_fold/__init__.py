@@ -10,7 +10,7 @@ parity proof against scikit-learn, before it ships it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sklearn.pipeline import Pipeline
 
@@ -34,7 +34,7 @@ class FoldedGraph:
     onnx_bytes: bytes | None
     section: runtime.DeviceGraph | None
     folded: tuple[str, ...] = ()
-    not_folded: tuple[str, ...] = field(default_factory=tuple)
+    not_folded: tuple[str, ...] = ()
 
 
 def _section(layout: PackedLayout, onnx_bytes: bytes, folded: tuple[str, ...]) -> runtime.DeviceGraph:
