@@ -106,3 +106,15 @@ def test_the_signature_covers_the_device_graph(tiny_copy, tmp_path):
     (bundle / "device.onnx").write_bytes(bytes(other))
     with pytest.raises(runtime.BundleError, match="device.onnx"):
         runtime.load(tiny_copy, trusted_keys=[public])
+
+
+def test_a_manifest_that_misnames_the_device_graphs_input_is_refused(tiny_copy):
+    path = tiny_copy / "1.0.0" / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["device_graph"]["input"] = "features"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(runtime.BundleError) as caught:
+        runtime.load(tiny_copy)
+    assert str(caught.value) == (
+        "device.onnx of 'quality' 1.0.0 takes the inputs ['packed'], the manifest expects one, 'features'"
+    )
