@@ -131,6 +131,8 @@ def model_metadata(model: Model) -> dict[str, Any]:
             "task": model.manifest.task,
             "classes": list(model.classes) if model.classes is not None else None,
             "on_unknown": model.on_unknown,
+            "label_rule": model.manifest.label_rule(),
+            "decision": model.manifest.decision.to_dict() if model.manifest.decision is not None else None,
         },
     }
 
