@@ -35,7 +35,7 @@ from export._threshold import (  # noqa: E402
 )
 from export._train import check_training_options, fit_model, train, with_class_weight  # noqa: E402
 from tests.conftest import AI4I  # noqa: E402
-from tests.export.conftest import TINY, TINY_ARGS  # noqa: E402
+from tests.export.conftest import TINY  # noqa: E402
 
 AI4I_DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF")
 SMALL = {"n_estimators": 8, "max_depth": 4}
@@ -183,8 +183,12 @@ def _assert_device_follows_the_rule(bundle: Path, within: float = 1.0) -> runtim
 
 
 def test_a_fixed_threshold_export_end_to_end(tmp_path, capsys):
-    """--threshold 0.3 through the command line: the console, the manifest, parity, the device, check, documents."""
-    code = export_main([*TINY_ARGS, "--output", str(tmp_path), "--threshold", "0.3"])
+    """--threshold 0.3 through the command line: the console, the manifest, parity, the device, check, documents.
+
+    Ten fully grown trees vote 0 or 1 each, so P(1) is a multiple of 0.1: many rows land exactly on the
+    threshold, where scikit-learn's ``>=`` says 1 and the device must too."""
+    tiny = ["--demo-rows", "400", "--no-measure", "--param", "n_estimators=10", "max_depth=None"]
+    code = export_main([*tiny, "--output", str(tmp_path), "--threshold", "0.3"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "  label:  1 if P(1) >= 0.3, else 0 (threshold fixed)\n" in out
@@ -195,6 +199,7 @@ def test_a_fixed_threshold_export_end_to_end(tmp_path, capsys):
     around = manifest["parity"]["kinds"]["decision-threshold"]
     assert around["cases"] > 0 and around["label_mismatches"] == 0 and manifest["parity"]["passed"]
     assert around["below_threshold"] > 0 and around["at_or_above_threshold"] > 0
+    assert around["exactly_at_threshold"] > 0 and around["closest_above"] == 0.0
     _assert_device_follows_the_rule(bundle)
     report = check_bundle(bundle)
     assert report.passed and report.kinds["decision-threshold"]["cases"] == around["cases"]
