@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, f1_score, make_scorer, precision_score, recall_score
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.pipeline import Pipeline
@@ -180,6 +181,7 @@ def fit_threshold(
     ``y_train`` must hold exactly two classes; the second in sorted order is the positive one.
     """
     positive = plain_label(np.unique(y_train)[1])
+    pipeline = clone(pipeline)  # a fitted one (--tune's best) would be pickled twice in the joblib twin
     if request.fixed is not None:
         progress(f"training: FixedThresholdClassifier, {positive!r} if P({positive!r}) >= {request.fixed:g}")
         fixed = FixedThresholdClassifier(
