@@ -205,6 +205,12 @@ def test_a_fixed_threshold_export_end_to_end(tmp_path, capsys):
     assert report.passed and report.kinds["decision-threshold"]["cases"] == around["cases"]
     card = (bundle / "model_card.md").read_text(encoding="utf-8")
     assert "## Decision threshold" in card and "the label is `1 if P(1) >= 0.3, else 0`" in card
+    assert (
+        "| Label rule | `1 if P(1) &gt;= 0.3, else 0` |" in card
+        or "| Label rule | `1 if P(1) >= 0.3, else 0` |" in card
+    )
+    report_html = (bundle / "report.html").read_text(encoding="utf-8")
+    assert "<code>1 if P(1) &gt;= 0.3, else 0</code>" in report_html
     checklist = (bundle / "deployment_checklist.md").read_text(encoding="utf-8")
     assert (
         f"labels under the decision threshold 0.3: {around['cases']:,} cases at and around it, 0 mismatches"
