@@ -10,7 +10,7 @@ import time
 import pytest
 
 import runtime
-from runtime._serve.holder import ModelHolder
+from runtime._holder import ModelHolder
 from tests.runtime.serve.records import EXAMPLE
 
 DAMAGES = {
