@@ -128,7 +128,7 @@ class MqttLink:
         self._wake.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if self.connected:
+        if self.connected and not self._stopping.is_set():
             logger.warning(
                 "MQTT disconnected from %s:%d (%s); reconnecting", self.config.host, self.config.port, reason
             )

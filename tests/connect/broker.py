@@ -7,6 +7,7 @@ broker does. ``max_queued_messages`` is raised so an offline client's queue neve
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -48,11 +49,12 @@ class Mosquitto:
         self.config = folder / "mosquitto.conf"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # As root, mosquitto would switch to the user "mosquitto", who cannot write the test's folder.
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             "autosave_interval 1\n"
-            "autosave_on_changes true\n"
             "max_queued_messages 1000000\n"
             "max_inflight_messages 0\n"
             f"log_dest file {folder}/mosquitto.log\n",

@@ -66,7 +66,8 @@ class ConnectorProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr = config.parent / "connector.stderr"
 
-    def start(self) -> None:
+    def start(self, *, until: str = "/v2/health/ready") -> None:
+        """Start and wait until ``until`` answers 200 (``/v2/health/live`` while a link is down)."""
         environment = {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(self.stderr, "ab") as stderr:
             self.process = subprocess.Popen(
@@ -81,7 +82,7 @@ class ConnectorProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the connector exited with {self.process.returncode}: {self.stderr.read_text()}")
             try:
-                if self.get("/v2/health/ready")[0] == 200:
+                if self.get(until)[0] == 200:
                     return
             except OSError:
                 pass
