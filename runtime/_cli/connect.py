@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import sqlite3
 from pathlib import Path
@@ -75,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="on SIGTERM, how long to keep delivering the outbox before exiting (default: %(default)g)",
     )
+    parser.add_argument(
+        "--allow-interface-change",
+        action="store_true",
+        help="hot reload a version whose task, classes or input columns differ within the same major version "
+        "(refused by default; the config's allow_interface_change = true does the same)",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> ExitCode:
@@ -87,6 +94,8 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
         raise CliError(f'{PROG} connect needs the "connect" extra: pip install ".[connect]"', ExitCode.USAGE) from error
     try:
         config = read_config(args.config)
+        if args.allow_interface_change:
+            config = dataclasses.replace(config, allow_interface_change=True)
     except ConfigError as error:
         raise CliError(str(error), ExitCode.USAGE) from None
     model = load(config.bundle, on_unknown=config.on_unknown)
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
     except (OSError, sqlite3.Error) as error:
         raise CliError(f"cannot start the connector: {error}", ExitCode.USAGE) from error
     try:
-        run_until_signalled(connector, ready=lambda c: _announce(c, console))
+        run_until_signalled(connector, flush_timeout_s=args.flush_timeout_s, ready=lambda c: _announce(c, console))
     finally:
         if log is not None:
             log.close()

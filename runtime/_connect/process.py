@@ -166,7 +166,9 @@ class Connector:
         }
 
 
-def run_until_signalled(connector: Connector, *, ready: Callable[[Connector], None] | None = None) -> bool:
+def run_until_signalled(
+    connector: Connector, *, flush_timeout_s: float = FLUSH_TIMEOUT_S, ready: Callable[[Connector], None] | None = None
+) -> bool:
     """Start ``connector``, run until SIGTERM or SIGINT (SIGHUP reloads), shut down; True if flushed."""
     stop = threading.Event()
 
@@ -187,7 +189,7 @@ def run_until_signalled(connector: Connector, *, ready: Callable[[Connector], No
             ready(connector)
         while not stop.wait(0.5):
             pass
-        return connector.shutdown()
+        return connector.shutdown(flush_timeout_s)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

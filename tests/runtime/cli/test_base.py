@@ -203,7 +203,7 @@ def test_verbose_logs_what_load_verified(capsys: pytest.CaptureFixture[str], bun
         ([], "the following arguments are required: COMMAND (see python -m runtime --help)"),
         (
             ["bogus"],
-            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback') "
+            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback', 'connect') "
             "(see python -m runtime --help)",
         ),
         (["--bogus", "info"], "unrecognized arguments: --bogus (see python -m runtime --help)"),
