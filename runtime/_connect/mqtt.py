@@ -54,6 +54,7 @@ class MqttLink:
         self._acked_mids: collections.deque[int] = collections.deque()
         self._inflight: dict[int, int] = {}  # mid -> outbox row id (the sender thread's alone)
         self._wake = threading.Event()
+        outbox.notify(self._wake)
         self.client = self._client()
         self._sender = threading.Thread(target=self._send_loop, name="connect-mqtt-sender", daemon=True)
 

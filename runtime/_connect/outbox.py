@@ -88,7 +88,8 @@ class Outbox:
         self.expired = 0
         self.resent = 0
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        self._next_expiry = 0.0
+        self._listeners: list[threading.Event] = []
         self._last_warned = -float("inf")
         self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
@@ -121,7 +122,12 @@ class Outbox:
                 self._warn(f"outbox full ({self.max_messages} messages): dropped the {overflow} oldest")
             self._count += len(messages)
             self.put_total += len(messages)
-            self._changed.notify_all()
+        for listener in self._listeners:
+            listener.set()
+
+    def notify(self, event: threading.Event) -> None:
+        """Set ``event`` after every :meth:`put` (a sender waits on its own event for new rows and acks)."""
+        self._listeners.append(event)
 
     def confirm(self, ids: Iterable[int]) -> None:
         """Delete delivered rows."""
@@ -132,7 +138,6 @@ class Outbox:
             deleted = self._write("DELETE FROM outbox WHERE id = ?", rows)
             self._count -= deleted
             self.delivered += deleted
-            self._changed.notify_all()
 
     def mark_sent(self, messages: Iterable[OutboxMessage]) -> None:
         """Count one more attempt for each; a row sent again after an attempt may be a duplicate."""
@@ -152,11 +157,6 @@ class Outbox:
                 (channel, after_id, limit),
             )
             return [OutboxMessage(*row) for row in cursor.fetchall()]
-
-    def wait(self, timeout_s: float) -> None:
-        """Block until something is put or confirmed, or ``timeout_s`` passes."""
-        with self._lock:
-            self._changed.wait(timeout_s)
 
     def depth(self) -> int:
         with self._lock:
@@ -185,7 +185,12 @@ class Outbox:
             return int(self._connection.executemany(statement, rows).rowcount)
 
     def _expire(self) -> None:
-        cutoff = time.time() - self.max_age_s
+        """Delete rows past ``max_age_s``; at most once a second (the scan is over the whole table)."""
+        now = time.time()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + 1.0
+        cutoff = now - self.max_age_s
         with self._connection:
             expired = self._connection.execute("DELETE FROM outbox WHERE created_epoch < ?", (cutoff,)).rowcount
         if expired:
