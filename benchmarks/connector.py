@@ -158,7 +158,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def phase(name: str, port: int, receiver: Receiver, rows: list[dict[str, Any]], rate: float | None, timeout_s: float) -> None:
+def phase(
+    name: str, port: int, receiver: Receiver, rows: list[dict[str, Any]], rate: float | None, timeout_s: float
+) -> None:
     sent = publish(port, rows, rate)
     ids = range(rows[0]["id"], rows[-1]["id"] + 1)
     complete = receiver.wait(ids, timeout_s)
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         (folder / "connect.toml").write_text(
             f'bundle = "{args.bundle.resolve()}"\nlog = "predictions.db"\noutbox = "outbox.db"\n'
-            f"metrics_port = {metrics_port}\n\n[mqtt]\nbroker = \"{HOST}:{broker_port}\"\n"
+            f'metrics_port = {metrics_port}\n\n[mqtt]\nbroker = "{HOST}:{broker_port}"\n'
             'client_id = "bench-connector"\nsubscribe = ["bench/line/+/telemetry"]\n'
             'publish = "bench/line/{2}/quality"\nerrors = "bench/line/{2}/errors"\nqos = 1\n',
             encoding="utf-8",
@@ -207,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                 receiver = Receiver(broker_port)
                 print(f"connector on Mosquitto {HOST}:{broker_port}, bundle {model.name} {model.version}")
                 phase("sustained", broker_port, receiver, rows[: args.messages], None, args.timeout_s)
-                phase(f"paced at {args.rate:g}/s", broker_port, receiver, rows[args.messages :], args.rate, args.timeout_s)
+                phase(
+                    f"paced at {args.rate:g}/s", broker_port, receiver, rows[args.messages :], args.rate, args.timeout_s
+                )
                 print(f"duplicates received: {receiver.duplicates}")
     return 0
 

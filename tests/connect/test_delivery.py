@@ -52,69 +52,78 @@ def _counts(
     return counts
 
 
+class _Stream:
+    """A connector on the example config, a collector of its predictions, and 1,500 records streaming in."""
+
+    def __init__(self, bundle: Path, broker: Any, connector_factory: Any) -> None:
+        self.connector = connector_factory(lambda port: example_config(bundle, broker.address, None, port))
+        self.connector.start()
+        self.collector = Collector(broker.address, ["plant/line3/+/quality"])
+        self.publisher = Publisher(broker.address)
+        self.records = records_for(runtime.load(bundle), 1500)
+        self.sender = _stream(self.publisher, self.records, 0.002)
+
+    def wait_for_predictions(self, count: int, what: str) -> None:
+        wait_for(lambda: len(self.collector.ids("/quality")) >= count, 60, what)
+
+    def finish(self, what: str, more: Any) -> dict[str, Any]:
+        """Wait for every prediction, count, stop the connector (SIGTERM: exit 0)."""
+        self.sender.join(60)
+        wanted = {r["id"] for r in self.records}
+        wait_for(lambda: set(self.collector.ids("/quality")) >= wanted, 120, "every prediction")
+        counts = _counts(what, self.records, self.publisher, self.collector, **more(self.connector.status()))
+        assert counts["lost"] == 0 and counts["delivered"] == len(self.records)
+        assert self.publisher.acknowledged == len(self.records)
+        assert self.connector.terminate() == 0
+        self.collector.close()
+        self.publisher.close()
+        return counts
+
+
 @pytest.mark.slow
 def test_a_broker_outage_mid_stream_loses_no_prediction(
     shipped_bundle: Path, broker: Any, connector_factory: Any
 ) -> None:
-    model = runtime.load(shipped_bundle)
-    connector = connector_factory(lambda port: example_config(shipped_bundle, broker.address, None, port))
-    connector.start()
-    collector = Collector(broker.address, ["plant/line3/+/quality"])
-    publisher = Publisher(broker.address)
-    records = records_for(model, 1500)
-    sender = _stream(publisher, records, 0.002)
-    wait_for(lambda: len(collector.ids("/quality")) >= 300, 60, "300 predictions before the outage")
+    stream = _Stream(shipped_bundle, broker, connector_factory)
+    stream.wait_for_predictions(300, "300 predictions before the outage")
     broker.stop()
     outage_started = time.monotonic()
     deepest = 0
     while time.monotonic() - outage_started < 5.0:  # the broker is down for 5 s
-        deepest = max(deepest, connector.status()["outbox"]["depth"])
+        deepest = max(deepest, stream.connector.status()["outbox"]["depth"])
         time.sleep(0.1)
     broker.start()
-    sender.join(60)
-    wait_for(lambda: set(collector.ids("/quality")) >= {r["id"] for r in records}, 120, "every prediction")
-    status = connector.status()
-    counts = _counts(
-        "broker outage", records, publisher, collector,
-        predicted=status["predictions"], reconnects=status["links"]["mqtt"]["reconnects"],
-        outbox_depth_during_outage=deepest, connector_duplicates=status["duplicates"],
-    )  # fmt: skip
-    assert counts["lost"] == 0 and counts["delivered"] == len(records)
+    counts = stream.finish(
+        "broker outage",
+        more=lambda status: {
+            "predicted": status["predictions"],
+            "reconnects": status["links"]["mqtt"]["reconnects"],
+            "outbox_depth_during_outage": deepest,
+            "redelivered_inputs": status["duplicates"],
+        },
+    )
     assert counts["reconnects"] >= 1
-    assert connector.terminate() == 0
-    collector.close()
-    publisher.close()
 
 
 @pytest.mark.slow
 def test_sigkill_mid_stream_leaves_no_acknowledged_input_without_its_prediction(
     shipped_bundle: Path, broker: Any, connector_factory: Any
 ) -> None:
-    model = runtime.load(shipped_bundle)
-    connector = connector_factory(lambda port: example_config(shipped_bundle, broker.address, None, port))
-    connector.start()
-    collector = Collector(broker.address, ["plant/line3/+/quality"])
-    publisher = Publisher(broker.address)
-    records = records_for(model, 1500)
-    sender = _stream(publisher, records, 0.002)
-    wait_for(lambda: len(collector.ids("/quality")) >= 400, 60, "400 predictions before the kill")
-    connector.kill()  # SIGKILL: no flush, no goodbye
-    before_restart = len(set(collector.ids("/quality")))
+    stream = _Stream(shipped_bundle, broker, connector_factory)
+    stream.wait_for_predictions(400, "400 predictions before the kill")
+    stream.connector.kill()  # SIGKILL: no flush, no goodbye
+    before_restart = len(set(stream.collector.ids("/quality")))
     time.sleep(1.0)
-    connector.start()
-    sender.join(60)
-    wait_for(lambda: set(collector.ids("/quality")) >= {r["id"] for r in records}, 120, "every prediction")
-    status = connector.status()
-    counts = _counts(
-        "SIGKILL", records, publisher, collector,
-        delivered_before_the_kill=before_restart, predicted_after_restart=status["predictions"],
-        redelivered_inputs=status["duplicates"], outbox_resent=status["outbox"]["resent"],
-    )  # fmt: skip
-    assert counts["lost"] == 0 and counts["delivered"] == len(records)
-    assert publisher.acknowledged == len(records)
-    assert connector.terminate() == 0
-    collector.close()
-    publisher.close()
+    stream.connector.start()
+    stream.finish(
+        "SIGKILL",
+        more=lambda status: {
+            "delivered_before_the_kill": before_restart,
+            "predicted_after_restart": status["predictions"],
+            "redelivered_inputs": status["duplicates"],
+            "outbox_resent": status["outbox"]["resent"],
+        },
+    )
 
 
 @pytest.mark.slow

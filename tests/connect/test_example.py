@@ -95,7 +95,7 @@ def test_the_example_config_against_mosquitto_and_asyncua(
     assert not {body["id"] for _, body in errors} & set(by_id)
 
     # -- OPC UA: each trigger reads the inputs; the outputs hold label and probability --------------
-    triggered = records_for(model, 5, seed=99)
+    triggered = records_for(model, 5, seed=99, complete=True)
     expected_opcua = model.predict_batch([{k: v for k, v in r.items() if k != "id"} for r in triggered])
     for count, record in enumerate(triggered, start=1):
         opcua_server.write({LABEL: -1, PROBABILITY: -1.0})
