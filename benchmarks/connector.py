@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import random
 import shutil
 import socket
@@ -153,26 +154,35 @@ def publish(port: int, rows: list[dict[str, Any]], rate: float | None) -> dict[i
     return sent
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def phase(
-    name: str, port: int, receiver: Receiver, rows: list[dict[str, Any]], rate: float | None, timeout_s: float
+    name: str, port: int, receiver: Receiver, rows: list[dict[str, Any]], rate: float | None, timeout_s: float, pid: int
 ) -> None:
+    cpu_before = cpu_s(pid)
     sent = publish(port, rows, rate)
     ids = range(rows[0]["id"], rows[-1]["id"] + 1)
     complete = receiver.wait(ids, timeout_s)
     received = [i for i in ids if i in receiver.arrived]
     latencies_ms = [(receiver.arrived[i] - sent[i]) * 1000 for i in received]
     elapsed = max(receiver.arrived[i] for i in received) - min(sent.values())
+    cpu_us = (cpu_s(pid) - cpu_before) / max(1, len(received)) * 1e6
     print(
         f"{name}: {len(rows):,} published, {len(received):,} predictions received"
         + ("" if complete else f" (TIMED OUT after {timeout_s:g} s)")
         + f"; {len(received) / elapsed:,.0f} messages/s end to end over {elapsed:.2f} s; latency ms "
         f"p50 {statistics.median(latencies_ms):.2f}, p99 {percentile(latencies_ms, 0.99):.2f}, "
-        f"max {max(latencies_ms):.2f}"
+        f"max {max(latencies_ms):.2f}; connector CPU {cpu_us:.0f} us per message "
+        f"(~{1e6 / cpu_us:,.0f} messages/s per core it gets)"
     )
 
 
@@ -208,11 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                 wait_ready(metrics_port, connector)
                 receiver = Receiver(broker_port)
                 print(f"connector on Mosquitto {HOST}:{broker_port}, bundle {model.name} {model.version}")
-                phase("sustained", broker_port, receiver, rows[: args.messages], None, args.timeout_s)
-                phase(
-                    f"paced at {args.rate:g}/s", broker_port, receiver, rows[args.messages :], args.rate, args.timeout_s
-                )
+                phase("sustained", broker_port, receiver, rows[: args.messages], None, args.timeout_s, connector.pid)
+                paced, rate = rows[args.messages :], args.rate
+                phase(f"paced at {rate:g}/s", broker_port, receiver, paced, rate, args.timeout_s, connector.pid)
                 print(f"duplicates received: {receiver.duplicates}")
+                print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
 
