@@ -79,6 +79,7 @@ class OpcuaLink:
         self.config, self.batcher, self.outbox, self.units = config, batcher, outbox, units
         self.connected = False
         self.reconnects = 0
+        self._connected_once = False
         self._taking_input = True
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,8 +124,8 @@ class OpcuaLink:
                 await self._sleep(delay)
                 delay = min(delay * 2, self.config.reconnect_max_s)
                 continue
-            if attempts or self.reconnects or self._types:
-                self.reconnects += 1
+            self.reconnects += self._connected_once
+            self._connected_once = True
             attempts, delay = 0, self.config.reconnect_min_s
             try:
                 await self._session(client)

@@ -42,16 +42,18 @@ def mosquitto_binary() -> str:
 
 
 class Mosquitto:
-    def __init__(self, folder: Path) -> None:
+    """``listener`` lines are added to the listener's own settings (TLS files); ``settings`` after them."""
+
+    def __init__(self, folder: Path, *, listener: str = "", settings: str = "allow_anonymous true\n") -> None:
         self.binary = mosquitto_binary()
         self.folder = folder
         self.port = free_port()
         self.config = folder / "mosquitto.conf"
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            f"listener {self.port} 127.0.0.1\n{listener}"
             # As root, mosquitto would switch to the user "mosquitto", who cannot write the test's folder.
             f"user {getpass.getuser()}\n"
-            "allow_anonymous true\n"
+            f"{settings}"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             "autosave_interval 1\n"

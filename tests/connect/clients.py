@@ -11,12 +11,23 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-__all__ = ["Collector", "Publisher", "wait_for"]
+__all__ = ["Collector", "Publisher", "Secure", "wait_for"]
+
+
+@dataclass(frozen=True)
+class Secure:
+    """TLS (trusting ``ca_file``) and a username and password."""
+
+    ca_file: Path
+    username: str
+    password: str
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -27,8 +38,11 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
         time.sleep(0.02)
 
 
-def _client(address: str, name: str) -> paho.Client:
+def _client(address: str, name: str, secure: Secure | None) -> paho.Client:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{uuid.uuid4().hex[:8]}", clean_session=False)
+    if secure is not None:
+        client.tls_set(ca_certs=str(secure.ca_file))
+        client.username_pw_set(secure.username, secure.password)
     client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]
     client.max_inflight_messages_set(0)
     host, port = address.rsplit(":", 1)
@@ -39,10 +53,10 @@ def _client(address: str, name: str) -> paho.Client:
 class Collector:
     """Subscribes to ``topics`` and keeps every message, in arrival order."""
 
-    def __init__(self, address: str, topics: list[str]) -> None:
+    def __init__(self, address: str, topics: list[str], secure: Secure | None = None) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self._subscribed = threading.Event()
-        self.client = _client(address, "collector")
+        self.client = _client(address, "collector", secure)
         self.client.on_connect = lambda client, *_: client.subscribe([(topic, 1) for topic in topics])
         self.client.on_subscribe = lambda *_: self._subscribed.set()
         self.client.on_message = lambda client, userdata, message: self.messages.append(
@@ -66,10 +80,10 @@ class Collector:
 class Publisher:
     """Publishes at QoS 1; ``acknowledged`` counts the PUBACKs (messages the broker took)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, secure: Secure | None = None) -> None:
         self.acknowledged = 0
         self._connected = threading.Event()
-        self.client = _client(address, "publisher")
+        self.client = _client(address, "publisher", secure)
         self.client.on_connect = lambda *_: self._connected.set()
         self.client.on_publish = self._on_publish
         self.client.loop_start()
