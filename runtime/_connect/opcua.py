@@ -86,6 +86,9 @@ class OpcuaLink:
         self._pending = 0
         self._types: dict[str, ua.VariantType] = {}
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="connect-opcua", daemon=True)
+        quiet = logging.getLogger("asyncua")
+        if quiet.level == logging.NOTSET:  # its warnings about revised session values are not the user's concern
+            quiet.setLevel(logging.ERROR)
 
     def start(self) -> None:
         self._thread.start()
@@ -118,7 +121,7 @@ class OpcuaLink:
             try:
                 await client.connect()
             except (OSError, asyncio.TimeoutError, UaError) as error:
-                if attempts == 0 or delay >= self.config.reconnect_max_s:
+                if attempts % 10 == 0:  # the first failure, then every tenth
                     logger.warning("OPC UA %s unreachable (%s); retrying", self.config.endpoint, error)
                 attempts += 1
                 await self._sleep(delay)
