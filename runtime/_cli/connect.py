@@ -22,7 +22,8 @@ message through a durable outbox (needs the "connect" extra: pip install ".[conn
 CONFIG is a TOML file (paths in it are relative to its folder):
 
   bundle = "models/quality"           # a model folder (CURRENT) or a version folder
-  log = "predictions.db"              # the prediction log, as for serve (optional)
+  log = "predictions.db"              # the prediction log, as for serve (optional;
+                                      # log_retention_rows, log_retention_days as serve's options)
   outbox = "outbox.db"                # durable store-and-forward queue
   metrics_port = 9108                 # /metrics, /v2/health/live|ready, /v1/status on 127.0.0.1
   # on_unknown = "reject"             # or "flag"; poll_s = 2.0 (CURRENT), allow_interface_change
@@ -105,7 +106,9 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
             check_prediction_log(config.log)
         except (OSError, sqlite3.Error) as error:
             raise CliError(f"cannot open the log {str(config.log)!r}: {error}", ExitCode.USAGE) from error
-        log = PredictionLog(config.log)
+        log = PredictionLog(
+            config.log, retention_rows=config.log_retention_rows, retention_days=config.log_retention_days
+        )
     try:
         connector = Connector(config, model, loader=functools.partial(load, on_unknown=config.on_unknown), log=log)
     except ConfigError as error:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, get_args
 
 from .._errors import FactoryEdgeError
 from .._fields import shown
@@ -108,6 +108,8 @@ class ConnectConfig:
     bundle: Path
     outbox: Path
     log: Path | None = None
+    log_retention_rows: int | None = None
+    log_retention_days: float | None = None
     metrics_port: int | None = 9108
     on_unknown: UnknownPolicy = "reject"
     poll_s: float = 2.0
@@ -207,8 +209,10 @@ def read_config(path: str | Path) -> ConnectConfig:
         bundle=top.path("bundle", required=True) or file,
         outbox=top.path("outbox", default="outbox.db") or file,
         log=top.path("log"),
+        log_retention_rows=top.whole("log_retention_rows", None, 1, 10**12),
+        log_retention_days=_positive(top, "log_retention_days"),
         metrics_port=top.whole("metrics_port", 9108, 0, 65535),
-        on_unknown="flag" if _choice(top, "on_unknown", ("reject", "flag"), "reject") == "flag" else "reject",
+        on_unknown=cast(UnknownPolicy, _choice(top, "on_unknown", get_args(UnknownPolicy), "reject")),
         poll_s=top.number("poll_s", 2.0, 0.0, 86400.0),
         allow_interface_change=top.get("allow_interface_change", bool, False),
         batch_max_rows=top.whole("batch_max_rows", 64, 1, 10_000),
@@ -224,6 +228,13 @@ def read_config(path: str | Path) -> ConnectConfig:
     if config.mqtt is None and config.opcua is None:
         raise ConfigError(f"{file.name}: neither [mqtt] nor [opcua] is configured: there is nothing to connect")
     return config
+
+
+def _positive(table: _Table, key: str) -> float | None:
+    value: float | None = table.get(key, (int, float))
+    if value is not None and not 0 < value < float("inf"):
+        raise table.error(key, f"== {shown(value)}, must be a number > 0")
+    return value
 
 
 def _choice(table: _Table, key: str, allowed: tuple[str, ...], default: str) -> str:

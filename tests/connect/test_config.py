@@ -18,7 +18,7 @@ BROKER, ENDPOINT = "127.0.0.1:1883", "opc.tcp://127.0.0.1:4840"
 
 # (what changes in the example config, the exact message)
 REFUSALS = [
-    (lambda t: "brokr = 1\n" + t, "connect.toml: unknown key brokr; allowed in the top level: allow_interface_change, batch_max_rows, batch_max_wait_ms, bundle, columns, log, metrics_port, mqtt, on_unknown, opcua, outbox, outbox_max_age_s, outbox_max_messages, poll_s, units"),
+    (lambda t: "brokr = 1\n" + t, "connect.toml: unknown key brokr; allowed in the top level: allow_interface_change, batch_max_rows, batch_max_wait_ms, bundle, columns, log, log_retention_days, log_retention_rows, metrics_port, mqtt, on_unknown, opcua, outbox, outbox_max_age_s, outbox_max_messages, poll_s, units"),
     (lambda t: t.replace("qos = 1", "qos = 2"), "connect.toml: mqtt.qos == 2, must be within [0, 1]"),
     (lambda t: t.replace("qos = 1", 'qos = "1"'), "connect.toml: mqtt.qos == '1' has type str, must be int"),
     (lambda t: t.replace('temperature = "ns=2;s=Line3.Temperature"', 'temperature = "Line3.Temperature"'), "connect.toml: opcua.inputs.temperature == 'Line3.Temperature' is not an OPC UA node id (e.g. 'ns=2;s=Line3.Temperature', 'i=2258')"),
@@ -33,6 +33,7 @@ REFUSALS = [
     (lambda t: t + "[units]\nshift = { scale = 2.0 }\n", "connect.toml: units.shift: not a number column of model 'quality' 1.0.0: ['humidity', 'pressure', 'speed', 'temperature', 'vibration']"),
     (lambda t: t + "[units]\ntemperature = { scale = 2.0, offest = 1.0 }\n", "connect.toml: unknown key units.temperature.offest; allowed in units.temperature: offset, scale"),
     (lambda t: 'bundle = "models/quality"\n', "connect.toml: neither [mqtt] nor [opcua] is configured: there is nothing to connect"),
+    (lambda t: "log_retention_days = 0\n" + t, "connect.toml: log_retention_days == 0.0, must be a number > 0"),
     (lambda t: "x = [", "connect.toml: not valid TOML: Invalid value (at end of document)"),
 ]  # fmt: skip
 
