@@ -79,7 +79,9 @@ class MqttLink:
             )
             client.tls_insecure_set(tls.insecure)
         client.reconnect_delay_set(config.reconnect_min_s, config.reconnect_max_s)  # type: ignore[arg-type]
-        client.max_inflight_messages_set(WINDOW)
+        # The sender keeps at most WINDOW unconfirmed itself; a paho limit would make it rescan every
+        # queued message on each PUBACK (Client._update_inflight), O(window) per message.
+        client.max_inflight_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
