@@ -25,7 +25,8 @@ CONFIG is a TOML file (paths in it are relative to its folder):
   log = "predictions.db"              # the prediction log, as for serve (optional;
                                       # log_retention_rows, log_retention_days as serve's options)
   outbox = "outbox.db"                # durable store-and-forward queue
-  metrics_port = 9108                 # /metrics, /v2/health/live|ready, /v1/status on 127.0.0.1
+  metrics_port = 9108                 # /metrics, /v2/health/live|ready, /v1/status, /v1/drift
+                                      # on 127.0.0.1 (0: a free port, named on stderr)
   # on_unknown = "reject"             # or "flag"; poll_s = 2.0 (CURRENT), allow_interface_change
   # batch_max_rows = 64, batch_max_wait_ms = 0 (extra latency a record may wait for a batch)
   # outbox_max_messages = 100000, outbox_max_age_s = 604800 (beyond: oldest dropped, counted)

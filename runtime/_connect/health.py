@@ -1,15 +1,19 @@
-"""``/metrics``, ``/v2/health/live``, ``/v2/health/ready`` and ``/v1/status`` on 127.0.0.1 only.
+"""``/metrics``, ``/v2/health/live``, ``/v2/health/ready``, ``/v1/status`` and ``/v1/drift`` on 127.0.0.1 only.
 
 The standard library's threading HTTP server: a connector has no HTTP API, so it needs no web
 framework, and this endpoint binds to the loopback address only (a scraper or a local agent reads
 it; nothing on the plant network can reach it). ``ready`` is 200 when every configured link is
-connected (503 otherwise, with which one is not); ``live`` is 200 while the process runs.
+connected (503 otherwise, with which one is not); ``live`` is 200 while the process runs;
+``/v1/drift[?last=N]`` is serve's drift report over the prediction log (400 for a bad ``last``, 409
+without a log).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,8 +28,14 @@ HOST = "127.0.0.1"
 class HealthServer:
     """Serves the endpoints on a thread; ``port`` 0 picks a free one (see :attr:`port`)."""
 
-    def __init__(self, port: int, counters: Counters, status: Callable[[], dict[str, Any]]) -> None:
-        self.counters, self.status = counters, status
+    def __init__(
+        self,
+        port: int,
+        counters: Counters,
+        status: Callable[[], dict[str, Any]],
+        drift: Callable[[str | None], dict[str, Any]],
+    ) -> None:
+        self.counters, self.status, self.drift = counters, status, drift
         handler = _handler(self)
         self._server = ThreadingHTTPServer((HOST, port), handler)
         self._server.daemon_threads = True
@@ -59,9 +69,22 @@ def _handler(health: HealthServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200 if ready else 503, body)
             elif path == "/v1/status":
                 self._json(200, health.status())
+            elif path == "/v1/drift":
+                self._drift()
             else:
-                known = "/metrics, /v2/health/live, /v2/health/ready, /v1/status"
+                known = "/metrics, /v2/health/live, /v2/health/ready, /v1/status, /v1/drift"
                 self._json(404, {"error": f"no endpoint {path[:100]!r} here: {known}"})
+
+        def _drift(self) -> None:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            try:
+                self._json(200, health.drift(query.get("last", [None])[-1]))
+            except ValueError as error:  # InputError: a bad ?last=
+                self._json(400, {"error": str(error)})
+            except LookupError as error:  # no prediction log
+                self._json(409, {"error": str(error.args[0])})
+            except (OSError, sqlite3.Error) as error:
+                self._json(503, {"error": f"cannot read the prediction log: {error}"})
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
             self._send(status, json.dumps(body, ensure_ascii=True, default=str).encode("ascii"), "application/json")

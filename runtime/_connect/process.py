@@ -22,10 +22,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
+from .._errors import InputError
 from .._holder import ModelHolder
 from .._model import Model
 from .._monitor.predictlog import PredictionLog
-from .._text import utc_iso
+from .._monitor.windows import MAX_WINDOW_ROWS, drift_from_log
+from .._text import json_safe, utc_iso
 from .batcher import Batcher
 from .config import ConnectConfig, check_against_model
 from .health import HealthServer
@@ -38,6 +40,7 @@ __all__ = ["Connector", "run_until_signalled"]
 logger = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 10.0
+DRIFT_WINDOW_ROWS = 10_000
 
 
 class _LinkPart(Link, Protocol):
@@ -100,9 +103,9 @@ class Connector:
 
             self.links.append(OpcuaLink(config.opcua, self.batcher, self.outbox, config.units))
         self.counters.links = list(self.links)
-        self.health = (
-            HealthServer(config.metrics_port, self.counters, self.status) if config.metrics_port is not None else None
-        )
+        port = config.metrics_port
+        self.health = HealthServer(port, self.counters, self.status, self.drift) if port is not None else None
+        self._drift_lock = threading.Lock()
 
     def start(self) -> None:
         if self.health is not None:
@@ -139,6 +142,25 @@ class Connector:
             self.health.stop()
         self.outbox.close()
         return flushed
+
+    def drift(self, last: str | None) -> dict[str, Any]:
+        """``GET /v1/drift[?last=N]``: drift of the last N logged predictions (default 10,000), as serve's.
+
+        Raises :class:`runtime.InputError` for a bad ``last`` and ``LookupError`` without a log; one
+        computation at a time (it reads the log in chunks, in fixed memory).
+        """
+        if self.log is None:
+            raise LookupError('drift is measured on the prediction log: set log = "FILE" in the config')
+        try:
+            rows = int(last) if last is not None else DRIFT_WINDOW_ROWS
+        except ValueError:
+            raise InputError(f"last == {last!r} must be a whole number of rows") from None
+        if rows < 1:
+            raise InputError(f"last == {rows} must be >= 1")
+        self.log.flush().result(10)
+        with self._drift_lock:
+            report = drift_from_log(self.log.path, self.holder.current.manifest, last=min(rows, MAX_WINDOW_ROWS))
+        return dict(json_safe(report))
 
     def status(self) -> dict[str, Any]:
         """What ``GET /v1/status`` shows."""

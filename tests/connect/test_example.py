@@ -24,6 +24,7 @@ from tests.connect.opcua_server import LABEL, PROBABILITY, TRIGGER, input_node
 from tests.connect.records import records_for
 
 MACHINES = ("press-1", "press-2", "lathe-7")
+DRIFT_STATUSES = {"ok", "warn", "alert"}
 
 
 def api_message(model: runtime.Model, payload: bytes) -> str:
@@ -112,6 +113,9 @@ def test_the_example_config_against_mosquitto_and_asyncua(
     metrics = connector.get("/metrics")[1]
     assert 'factory_edge_connect_messages_in_total{source="mqtt"} 307.0' in metrics
     assert "factory_edge_connect_outbox_depth 0.0" in metrics
+    drift_status, drift = connector.get("/v1/drift?last=1000")
+    assert drift_status == 200 and drift["rows"] == len(records) + len(triggered) and drift["status"] in DRIFT_STATUSES
+    assert connector.get("/v1/drift?last=zero") == (400, {"error": "last == 'zero' must be a whole number of rows"})
     assert connector.terminate() == 0
     collector.close()
     publisher.close()
