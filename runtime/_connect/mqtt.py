@@ -49,6 +49,7 @@ class MqttLink:
         self.connected = False
         self.reconnects = 0
         self._connected_once = False
+        self._failures = 0
         self._taking_input = True
         self._stopping = threading.Event()
         self._acked_mids: collections.deque[int] = collections.deque()
@@ -84,6 +85,7 @@ class MqttLink:
         client.max_inflight_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         return client
@@ -123,12 +125,19 @@ class MqttLink:
         if self._connected_once:
             self.reconnects += 1
         self._connected_once = True
+        self._failures = 0
         self.connected = True
         client.subscribe([(topic, self.config.qos) for topic in self.config.subscribe])
         logger.info(
             "MQTT connected to %s:%d (session present: %s)", self.config.host, self.config.port, flags.session_present
         )
         self._wake.set()
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._failures += 1
+        if self._failures % 10 == 1:  # the first failure, then every tenth
+            where = f"{self.config.host}:{self.config.port}"
+            logger.warning("MQTT broker %s unreachable (%d attempts); retrying with backoff", where, self._failures)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if self.connected and not self._stopping.is_set():
