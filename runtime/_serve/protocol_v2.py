@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._json_body import dump_json, parse_json
 from .._manifest import Label
 from .._model import Model
 from .._validation import cap_list, column_mismatch
-from .json_body import dump_json, parse_json
 from .outcome import Outcome
 
 __all__ = [
