@@ -20,7 +20,7 @@ from ._evidence import (
     PredictionReference,
     Training,
 )
-from ._manifest import SCHEMA_VERSION, ColumnSpec, FileSpec, GoldenCase, Manifest, OutputSpec
+from ._manifest import SCHEMA_VERSION, ColumnSpec, Decision, FileSpec, GoldenCase, Manifest, OutputSpec
 from ._model import BatchPrediction, Model, Prediction, RejectedRow, load, session_options
 from ._signature import SignatureCheck
 
@@ -35,6 +35,7 @@ __all__ = [
     "ColumnSpec",
     "DeviceColumn",
     "DeviceGraph",
+    "Decision",
     "DriftReference",
     "FactoryEdgeError",
     "FileSpec",

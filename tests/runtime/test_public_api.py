@@ -16,6 +16,7 @@ def test_public_names():
             "ColumnSpec",
             "DeviceColumn",
             "DeviceGraph",
+            "Decision",
             "DriftReference",
             "FactoryEdgeError",
             "FileSpec",
