@@ -13,7 +13,7 @@ import os
 import stat
 import tarfile
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .._errors import ExportError
 
@@ -23,11 +23,11 @@ MEMBER_MTIME = 315532800  # 1980-01-01, as in the wheels
 
 
 def safe_member_name(top: str, relative: str) -> str:
-    """``top/relative``, refused unless both are plain relative POSIX paths without ``..``."""
-    path = PurePosixPath(top, relative)
-    if path.is_absolute() or any(part in ("", ".", "..") for part in path.parts) or "\\" in str(path):
-        raise ExportError(f"{str(path)!r} cannot be a kit member: members are relative paths without '..'")
-    return str(path)
+    """``top/relative``, refused unless both are plain relative POSIX paths without ``..``, ``.`` or ``//``."""
+    name = f"{top}/{relative}"
+    if name.startswith("/") or "\\" in name or any(part in ("", ".", "..") for part in name.split("/")):
+        raise ExportError(f"{name!r} cannot be a kit member: members are relative paths without '..'")
+    return name
 
 
 def _add(archive: tarfile.TarFile, name: str, source: Path) -> None:

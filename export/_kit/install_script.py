@@ -39,13 +39,15 @@ echo "install.sh: SHA256SUMS verified ($(wc -l < SHA256SUMS) files)"
 
 # 2. this machine: platform, Python, glibc
 command -v "$PYTHON" >/dev/null || fail "$PYTHON not found: install Python 3 or set PYTHON=/path/to/python3"
-read -r machine python glibc < <("$PYTHON" -c '
+probe=$("$PYTHON" -c '
 import os, platform, sys
 try:
     libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
 except (ValueError, OSError):
     libc = ""
-print(platform.machine(), "%d.%d" % sys.version_info[:2], libc.split()[-1] if libc.startswith("glibc ") else "none")')
+print(platform.machine(), "%d.%d" % sys.version_info[:2], libc.split()[-1] if libc.startswith("glibc ") else "none")') \
+    || fail "$PYTHON does not run (see above): set PYTHON=/path/to/python3"
+read -r machine python glibc <<< "$probe"
 case $machine in amd64) machine=x86_64 ;; arm64) machine=aarch64 ;; esac
 target="linux_${machine}-cp${python/./}"
 [ -d "wheels/$target" ] || fail "this kit has no wheels for linux_${machine} / CPython ${python} ($PYTHON); it holds: $(ls wheels | tr '\n' ' ')- build one with: python -m export kit BUNDLE --platform linux_${machine} --python ${python}, or set PYTHON to another interpreter"

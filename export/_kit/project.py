@@ -12,12 +12,16 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import ExportError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the dev machine's Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 __all__ = ["DEVICE_PACKAGE", "PROJECT_ROOT", "ProjectInfo", "build_device_wheel", "read_project"]
 
