@@ -25,16 +25,18 @@ PYTHON=${PYTHON:-python3}
 
 fail() { echo "install.sh: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || fail "usage: ./install.sh PREFIX   (for example /opt/factory-edge); PYTHON=python3.11 picks the interpreter"
+[ $# -eq 1 ] || fail "usage: ./install.sh PREFIX (e.g. /opt/factory-edge); PYTHON=python3.11 picks the interpreter"
 case $1 in /*) PREFIX=$1 ;; *) PREFIX=$PWD/$1 ;; esac
 KIT=$(cd "$(dirname "$0")" && pwd)
 cd "$KIT"
 
 # 1. every file exactly as built, and no file the sums do not list (pip would take any wheel it finds)
 command -v sha256sum >/dev/null || fail "sha256sum is missing (GNU coreutils)"
-sha256sum --check --quiet --strict SHA256SUMS || fail "SHA256SUMS does not match: the kit is damaged or was changed; copy it again"
-extra=$(comm -13 <(cut -c67- SHA256SUMS | LC_ALL=C sort) <(find . -type f ! -name SHA256SUMS | sed 's|^\./||' | LC_ALL=C sort))
-[ -z "$extra" ] || fail "files not listed in SHA256SUMS: $(echo $extra | cut -c1-200); remove them or copy the kit again"
+sha256sum --check --quiet --strict SHA256SUMS \
+    || fail "SHA256SUMS does not match: the kit is damaged or was changed; copy it again"
+listed=$(cut -c67- SHA256SUMS | LC_ALL=C sort)
+extra=$(comm -13 <(echo "$listed") <(find . -type f ! -name SHA256SUMS | sed 's|^\./||' | LC_ALL=C sort))
+[ -z "$extra" ] || fail "files not listed in SHA256SUMS: $(echo $extra | cut -c1-200); remove them or copy the kit anew"
 echo "install.sh: SHA256SUMS verified ($(wc -l < SHA256SUMS) files)"
 
 # 2. this machine: platform, Python, glibc
@@ -50,9 +52,11 @@ print(platform.machine(), "%d.%d" % sys.version_info[:2], libc.split()[-1] if li
 read -r machine python glibc <<< "$probe"
 case $machine in amd64) machine=x86_64 ;; arm64) machine=aarch64 ;; esac
 target="linux_${machine}-cp${python/./}"
-[ -d "wheels/$target" ] || fail "this kit has no wheels for linux_${machine} / CPython ${python} ($PYTHON); it holds: $(ls wheels | tr '\n' ' ')- build one with: python -m export kit BUNDLE --platform linux_${machine} --python ${python}, or set PYTHON to another interpreter"
+[ -d "wheels/$target" ] || fail "this kit has no wheels for linux_${machine} / CPython ${python} ($PYTHON);" \
+    "it holds: $(ls wheels | tr '\n' ' ')- set PYTHON to another interpreter, or build a kit with" \
+    "python -m export kit BUNDLE --platform linux_${machine} --python ${python}"
 [ "$glibc" != none ] && [ "$(printf '%s\n' "$GLIBC_MINIMUM" "$glibc" | sort -V | head -n1)" = "$GLIBC_MINIMUM" ] \
-    || fail "this machine's C library is $glibc; the kit's wheels (onnxruntime's manylinux_2_28) need glibc >= $GLIBC_MINIMUM"
+    || fail "this machine's C library is $glibc; the kit's wheels (manylinux_2_28) need glibc >= $GLIBC_MINIMUM"
 
 # 3. the virtual environment
 VENV=$PREFIX/venv
@@ -83,8 +87,10 @@ printf '%s\n' "$VERSION" > "$PREFIX/models/$MODEL/.CURRENT.partial-$$"
 mv -f "$PREFIX/models/$MODEL/.CURRENT.partial-$$" "$PREFIX/models/$MODEL/CURRENT"
 
 # 6. prove it on this machine: the installed runtime loads the bundle and replays its golden cases
-"$VENV/bin/python" -m runtime info "$PREFIX/models/$MODEL" || fail "the installed runtime refused $MODEL $VERSION (see above)"
-echo "install.sh: done. Predict with: $VENV/bin/python -m runtime predict $PREFIX/models/$MODEL --input parts.csv --output predictions.csv"
+"$VENV/bin/python" -m runtime info "$PREFIX/models/$MODEL" \
+    || fail "the installed runtime refused $MODEL $VERSION (see above)"
+echo "install.sh: done. Predict with: $VENV/bin/python -m runtime predict $PREFIX/models/$MODEL" \
+    "--input parts.csv --output predictions.csv"
 """
 
 

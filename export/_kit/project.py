@@ -21,7 +21,7 @@ from .._errors import ExportError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # the dev machine's Python 3.10: the same parser, from PyPI
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 __all__ = ["DEVICE_PACKAGE", "PROJECT_ROOT", "ProjectInfo", "build_device_wheel", "read_project"]
 

@@ -50,7 +50,11 @@ OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:
 @pytest.mark.parametrize(
     ("platforms", "pythons", "message"),
     [
-        (["linux_sparc"], ["3.11"], "--platform 'linux_sparc' is not known: use one of linux_x86_64, linux_aarch64, linux_armv7l, linux_ppc64le, linux_s390x"),
+        (
+            ["linux_sparc"],
+            ["3.11"],
+            "--platform 'linux_sparc' is not known: use one of linux_x86_64, linux_aarch64, linux_armv7l, linux_ppc64le, linux_s390x",
+        ),
         (["linux_x86_64"], ["3"], "--python '3' is not a CPython version such as 3.11 (3.MINOR)"),
         (["linux_x86_64"], ["2.7"], "--python '2.7' is not a CPython version such as 3.11 (3.MINOR)"),
         (["linux_x86_64"], ["3.11\n"], "--python '3.11\\n' is not a CPython version such as 3.11 (3.MINOR)"),
@@ -65,13 +69,31 @@ def test_unknown_platforms_and_pythons_are_refused(platforms, pythons, message):
 
 def test_each_platform_maps_to_every_manylinux_tag_a_glibc_2_28_device_takes():
     targets = parse_targets(["linux_x86_64", "linux_aarch64", "linux_x86_64"], ["3.11", "3.12"])
-    assert [t.name for t in targets] == ["linux_x86_64-cp311", "linux_x86_64-cp312", "linux_aarch64-cp311", "linux_aarch64-cp312"]
+    assert [t.name for t in targets] == [
+        "linux_x86_64-cp311",
+        "linux_x86_64-cp312",
+        "linux_aarch64-cp311",
+        "linux_aarch64-cp312",
+    ]
     tags = targets[2].pip_platforms
     # onnxruntime: manylinux_2_28; numpy: manylinux_2_27.manylinux_2_28; protobuf and cffi: manylinux2014
-    assert {"manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"} <= set(tags)
+    assert {
+        "manylinux_2_28_aarch64",
+        "manylinux_2_27_aarch64",
+        "manylinux_2_17_aarch64",
+        "manylinux2014_aarch64",
+    } <= set(tags)
     assert not any(tag.startswith(("manylinux_2_29", "manylinux_2_3")) for tag in tags)  # newer glibc than promised
     options = targets[2].pip_options()
-    assert options[:7] == ["--only-binary=:all:", "--implementation", "cp", "--python-version", "3.11", "--abi", "cp311"]
+    assert options[:7] == [
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        "3.11",
+        "--abi",
+        "cp311",
+    ]
 
 
 def test_every_extra_of_pyproject_is_accepted_and_others_refused():
@@ -133,7 +155,9 @@ def test_pips_refusal_names_the_package_the_platform_and_the_python(stderr, targ
 
 def _wheel(folder: Path, name: str, version: str, requires: list[str]) -> None:
     """A real (tiny) wheel file whose METADATA declares ``requires``."""
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"] + [f"Requires-Dist: {r}" for r in requires]
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"] + [
+        f"Requires-Dist: {r}" for r in requires
+    ]
     with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as archive:
         archive.writestr(f"{name}-{version}.dist-info/METADATA", "\n".join(lines) + "\n")
 
@@ -229,9 +253,18 @@ def _install(kit: Path, prefix: Path, **environment: str) -> subprocess.Complete
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda kit: (kit / "README.md").write_text("changed\n"), "install.sh: SHA256SUMS does not match: the kit is damaged or was changed; copy it again"),
-        (lambda kit: (kit / "evil-1.0-py3-none-any.whl").write_text("x"), "install.sh: files not listed in SHA256SUMS: evil-1.0-py3-none-any.whl; remove them or copy the kit again"),
-        (lambda kit: None, f"install.sh: this kit has no wheels for linux_{os.uname().machine} / CPython {THIS_PYTHON}"),
+        (
+            lambda kit: (kit / "README.md").write_text("changed\n"),
+            "install.sh: SHA256SUMS does not match: the kit is damaged or was changed; copy it again",
+        ),
+        (
+            lambda kit: (kit / "evil-1.0-py3-none-any.whl").write_text("x"),
+            "install.sh: files not listed in SHA256SUMS: evil-1.0-py3-none-any.whl; remove them or copy the kit anew",
+        ),
+        (
+            lambda kit: None,
+            f"install.sh: this kit has no wheels for linux_{os.uname().machine} / CPython {THIS_PYTHON}",
+        ),
     ],
 )
 def test_install_sh_refuses_a_changed_kit_and_a_machine_it_has_no_wheels_for(tmp_path, damage, message):
@@ -248,7 +281,10 @@ def test_install_sh_says_so_when_its_python_does_not_run(tmp_path):
     kit = _tiny_kit(tmp_path / "kit")
     done = _install(kit, tmp_path / "prefix", PYTHON="false")
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == "install.sh: false does not run (see above): set PYTHON=/path/to/python3"
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == "install.sh: false does not run (see above): set PYTHON=/path/to/python3"
+    )
 
 
 def test_install_sh_is_valid_bash_and_quotes_what_it_is_given():
@@ -323,13 +359,21 @@ def _install_and_predict(kit: dict[str, Any], python: str, shipped_bundle: Path,
     assert done.returncode == 0, done.stderr + done.stdout
     assert f"installed factory-edge[{','.join(KIT_EXTRAS)}]" in done.stdout
     device = prefix / "venv" / "bin" / "python"
-    version = subprocess.run([str(device), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True)
+    version = subprocess.run(
+        [str(device), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+    )
     assert version.stdout.strip() == python
-    info = subprocess.run([str(device), "-m", "runtime", "info", str(prefix / "models" / "quality")], capture_output=True, text=True)
+    info = subprocess.run(
+        [str(device), "-m", "runtime", "info", str(prefix / "models" / "quality")], capture_output=True, text=True
+    )
     assert info.returncode == 0 and "28 golden cases reproduced" in info.stdout, info.stderr
     example = _example_csv(shipped_bundle, tmp_path / "parts.csv")
     command = [str(device), "-m", "runtime", "predict", str(prefix / "models" / "quality")]
-    predict = subprocess.run([*command, "--input", str(tmp_path / "parts.csv"), "--output", str(tmp_path / "out.csv")], capture_output=True, text=True)
+    predict = subprocess.run(
+        [*command, "--input", str(tmp_path / "parts.csv"), "--output", str(tmp_path / "out.csv")],
+        capture_output=True,
+        text=True,
+    )
     assert predict.returncode == 0, predict.stderr
     with open(tmp_path / "out.csv", newline="") as stream:
         labels = [row["label"] for row in csv.DictReader(stream)]
@@ -338,7 +382,7 @@ def _install_and_predict(kit: dict[str, Any], python: str, shipped_bundle: Path,
     # the device got the runtime and its dependencies, never the export side
     freeze = subprocess.run([str(device), "-m", "pip", "freeze"], capture_output=True, text=True).stdout.lower()
     assert "onnxruntime==" in freeze and "scikit-learn" not in freeze and "skl2onnx" not in freeze
-    exported = subprocess.run([str(device), "-c", "import export"], capture_output=True, text=True)
+    exported = subprocess.run([str(device), "-c", "import export"], capture_output=True, text=True, cwd=tmp_path)
     assert exported.returncode != 0 and "ModuleNotFoundError" in exported.stderr
 
 
@@ -368,10 +412,20 @@ def test_the_aarch64_half_resolves_everything_with_no_index(kit, tmp_path):
     requirement = read_project().requirement(KIT_EXTRAS)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull, **OFFLINE}
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--ignore-installed", "--quiet"]
-    command += ["--target", str(tmp_path / "target"), "--find-links", str(wheels), "--report", str(tmp_path / "report.json")]
+    command += [
+        "--target",
+        str(tmp_path / "target"),
+        "--find-links",
+        str(wheels),
+        "--report",
+        str(tmp_path / "report.json"),
+    ]
     done = subprocess.run([*command, *target.pip_options(), requirement], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
-    chosen = {Path(item["download_info"]["url"]).name for item in json.loads((tmp_path / "report.json").read_text())["install"]}
+    chosen = {
+        Path(item["download_info"]["url"]).name
+        for item in json.loads((tmp_path / "report.json").read_text())["install"]
+    }
     assert chosen <= {p.name for p in wheels.glob("*.whl")}
     assert any(name.startswith("onnxruntime-") and name.endswith("_aarch64.whl") for name in chosen)
     assert any(name.startswith("numpy-") and "_aarch64" in name for name in chosen)
@@ -381,11 +435,21 @@ def test_the_aarch64_half_resolves_everything_with_no_index(kit, tmp_path):
 @pytest.mark.parametrize(
     ("platform", "python", "message"),
     [
-        ("linux_armv7l", THIS_PYTHON, f"error: no kit for linux_armv7l / CPython {THIS_PYTHON}: numpy<3,>=1.26 has no wheel for linux_armv7l / CPython {THIS_PYTHON} (needed by factory-edge"),
-        ("linux_x86_64", "3.9", "error: no kit for linux_x86_64 / CPython 3.9: onnxruntime<1.33,>=1.23.2 has no wheel for linux_x86_64 / CPython 3.9 (needed by factory-edge"),
+        (
+            "linux_armv7l",
+            THIS_PYTHON,
+            f"error: no kit for linux_armv7l / CPython {THIS_PYTHON}: numpy<3,>=1.26 has no wheel for linux_armv7l / CPython {THIS_PYTHON} (needed by factory-edge",
+        ),
+        (
+            "linux_x86_64",
+            "3.9",
+            "error: no kit for linux_x86_64 / CPython 3.9: onnxruntime<1.33,>=1.23.2 has no wheel for linux_x86_64 / CPython 3.9 (needed by factory-edge",
+        ),
     ],
 )
-def test_a_platform_or_python_without_wheels_is_refused_before_any_archive(shipped_bundle, tmp_path, capsys, platform, python, message):
+def test_a_platform_or_python_without_wheels_is_refused_before_any_archive(
+    shipped_bundle, tmp_path, capsys, platform, python, message
+):
     output = tmp_path / "kit.tar.gz"
     assert main(_kit_command(shipped_bundle, output, ["linux_x86_64", platform], [python], [])) == ExitCode.USAGE
     error = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("[")]
