@@ -22,16 +22,13 @@ from runtime._contract import CURRENT_FILE, SIGNATURE_FILE, bundle_files
 
 from .._errors import ExportError
 from .archive import write_archive
-from .closure import missing_requirements
-from .download import download_wheels
+from .download import collect_wheels
 from .install_script import install_script
 from .operator_readme import operator_readme
 from .project import build_device_wheel, read_project
-from .targets import Target, parse_targets
+from .targets import parse_targets
 
 __all__ = ["KitRequest", "KitResult", "build_kit"]
-
-_DOWNLOAD_ROUNDS = 4  # a marker-skipped requirement can pull another one; four rounds were never needed
 
 
 @dataclass(frozen=True)
@@ -53,18 +50,6 @@ class KitResult:
     model: str
     version: str
     wheels: dict[str, list[str]] = field(default_factory=dict)  # target name -> wheel file names
-
-
-def _collect(wheel: Path, requirement: str, extras: Sequence[str], target: Target, folder: Path) -> list[str]:
-    pending = [f"{wheel}[{','.join(extras)}]" if extras else str(wheel)]
-    for _ in range(_DOWNLOAD_ROUNDS):
-        download_wheels(pending, target, folder)
-        if not (folder / wheel.name).exists():
-            shutil.copy2(wheel, folder / wheel.name)
-        pending = missing_requirements(folder, requirement, target)
-        if not pending:
-            return sorted(path.name for path in folder.glob("*.whl"))
-    raise ExportError(f"no kit for {target.describe()}: {', '.join(pending[:5])} still missing after pip download")
 
 
 def _stage_bundle(folder: Path, name: str, version: str, stage: Path) -> bool:
@@ -98,8 +83,8 @@ def build_kit(request: KitRequest, *, progress: Callable[[str], None] = lambda m
     project = read_project()
     extras = project.check_extras(request.extras)
     targets = parse_targets(request.platforms, request.pythons)
-    if not request.output.parent.is_dir():
-        raise ExportError(f"--output {request.output}: the folder {request.output.parent} does not exist")
+    if not request.output.parent.is_dir() or request.output.is_dir():
+        raise ExportError(f"--output {request.output}: must name a file in an existing folder")
     model = runtime.load(request.bundle)
     requirement = project.requirement(extras)
     top = f"factory-edge-kit-{model.name}-{model.version}"
@@ -108,9 +93,13 @@ def build_kit(request: KitRequest, *, progress: Callable[[str], None] = lambda m
         progress(f"building the device wheel of {project.name} {project.version} (runtime/ only)")
         wheel = build_device_wheel(project, work / "build")
         stage, wheels = work / top, {}
+        direct = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)  # the wheel file, with the extras
         for target in targets:
             progress(f"downloading the wheels of {requirement} for {target.describe()}")
-            wheels[target.name] = _collect(wheel, requirement, extras, target, stage / "wheels" / target.name)
+            folder = stage / "wheels" / target.name
+            folder.mkdir(parents=True)
+            shutil.copy2(wheel, folder / wheel.name)
+            wheels[target.name] = collect_wheels([direct], requirement, target, folder)
         signed = _stage_bundle(model.path, model.name, model.version, stage)
         (stage / "install.sh").write_text(install_script(requirement, model.name, model.version), encoding="utf-8")
         (stage / "install.sh").chmod(0o755)

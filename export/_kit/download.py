@@ -15,9 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import ExportError
+from .closure import missing_requirements
 from .targets import Target
 
-__all__ = ["download_wheels", "refusal"]
+__all__ = ["collect_wheels", "download_wheels", "refusal"]
+
+_DOWNLOAD_ROUNDS = 4  # a marker-skipped requirement can pull another one; two rounds were the most seen
 
 _DOWNLOAD_TIMEOUT_S = 1800
 _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
@@ -63,3 +66,15 @@ def download_wheels(requirements: Sequence[str], target: Target, destination: Pa
     done = subprocess.run(command, capture_output=True, text=True, timeout=_DOWNLOAD_TIMEOUT_S)
     if done.returncode != 0:
         raise ExportError(f"no kit for {target.describe()}: {refusal(done.stderr, target)}")
+
+
+def collect_wheels(requirements: Sequence[str], root: str, target: Target, folder: Path) -> list[str]:
+    """Download ``requirements`` for ``target`` into ``folder`` until every requirement reachable from
+    ``root``, judged with the target's markers (:mod:`.closure`), has a wheel there; returns the file names."""
+    pending = list(requirements)
+    for _ in range(_DOWNLOAD_ROUNDS):
+        download_wheels(pending, target, folder)
+        pending = missing_requirements(folder, root, target)
+        if not pending:
+            return sorted(path.name for path in folder.glob("*.whl"))
+    raise ExportError(f"no kit for {target.describe()}: {', '.join(pending[:5])} still missing after pip download")
