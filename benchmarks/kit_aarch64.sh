@@ -37,11 +37,19 @@ mkdir -p "$WORK/debs" "$SYSROOT"
 for deb in "$WORK"/debs/*.deb; do dpkg-deb -x "$deb" "$SYSROOT"; done
 echo "sysroot: $(ls "$WORK"/debs | wc -l) Debian arm64 packages unpacked in $(elapsed "$start")"
 
+# qemu 7.2's user mode passes this machine's x86 /proc/cpuinfo through, and onnxruntime (its cpuinfo
+# library) then segfaults on import; with -L qemu serves the sysroot's file instead: two Cortex-A72 cores
+mkdir -p "$SYSROOT/proc"
+for core in 0 1; do
+    printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n' "$core"
+    printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n'
+done > "$SYSROOT/proc/cpuinfo"
+
 # -0 "$0": the emulated Python's sys.executable is the name it was started by, so a venv's
 # bin/python (a link to this wrapper) is a venv, and its subprocesses (ensurepip, pip) run emulated too
 cat > "$WORK/python-aarch64" <<EOF
 #!/bin/sh
-exec "$QEMU" -L "$SYSROOT" -0 "\$0" "$SYSROOT/usr/bin/python3.11" "\$@"
+exec "$QEMU" -cpu cortex-a72 -L "$SYSROOT" -0 "\$0" "$SYSROOT/usr/bin/python3.11" "\$@"
 EOF
 chmod +x "$WORK/python-aarch64"
 "$WORK/python-aarch64" -c 'import platform, sys; print("emulated python:", platform.machine(), sys.version.split()[0])'
