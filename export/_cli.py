@@ -236,7 +236,11 @@ def _kit_parser() -> argparse.ArgumentParser:
 
 def _run_kit(argv: Sequence[str]) -> int:
     args = _kit_parser().parse_args(argv)
-    from ._kit import KitRequest, build_kit
+    try:
+        from ._kit import KitRequest, build_kit  # packaging, from the export extra
+    except ImportError as error:
+        print(f"{EXTRA_MESSAGE} (missing {error.name})", file=sys.stderr)
+        return ExitCode.USAGE
 
     extras = [extra.strip() for extra in args.extras.split(",") if extra.strip()]
     request = KitRequest(args.path, args.output, args.platform, args.python, extras)
