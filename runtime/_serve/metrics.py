@@ -13,6 +13,9 @@ Counted by the request handlers:
   waiting one, for a new connection at ``--max-connections``), ``over_capacity``;
 - ``factory_edge_http_request_duration_seconds{endpoint}``: latency histogram;
 - ``factory_edge_predicted_rows_total{version}``: rows predicted, by the version that served them;
+- ``factory_edge_flagged_values_total{policy}``: values accepted and flagged in predicted rows, by
+  the policy that accepted them: ``on_unknown`` (unknown categories, ``--on-unknown flag``) and
+  ``on_out_of_range`` (numbers outside the valid range, ``--on-out-of-range flag``);
 - ``factory_edge_prediction_log_unconfirmed_total``: answers sent before the log confirmed them.
 
 Read at scrape time from the model holder and the prediction log, so they cannot drift from
@@ -29,7 +32,7 @@ plus the standard ``process_*`` metrics (resident memory, CPU seconds, open file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
@@ -37,6 +40,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from .._monitor.predictlog import PredictionLog
+from .._validation import FLAG_KINDS, flag_kind
 from .holder import ModelHolder
 
 __all__ = ["CLOSE_REASONS", "ERROR_KINDS", "ServerMetrics"]
@@ -111,6 +115,7 @@ class _StateCollector(Collector):
 
 
 _STATUS_VALUE = {"ok": 0.0, "warn": 1.0, "alert": 2.0}
+_POLICY_OF_KIND = {kind: policy for policy, kind in FLAG_KINDS.items()}
 
 
 class DriftCollector(Collector):
@@ -205,6 +210,14 @@ class ServerMetrics:
             ["version"],
             registry=self.registry,
         )
+        self.flagged_values = Counter(
+            "factory_edge_flagged_values",
+            "Values accepted and flagged in predicted rows, by the policy that accepted them",
+            ["policy"],
+            registry=self.registry,
+        )
+        for policy in FLAG_KINDS:
+            self.flagged_values.labels(policy)
         self.log_unconfirmed = Counter(
             "factory_edge_prediction_log_unconfirmed",
             "Predictions answered before the log confirmed their commit (the request's time ran out)",
@@ -218,6 +231,14 @@ class ServerMetrics:
         self.latency.labels(endpoint).observe(seconds)
         if error_kind is not None:
             self.errors.labels(error_kind).inc()
+
+    def count_flags(self, flags: Mapping[int, Iterable[str]]) -> None:
+        """Count the flags of one answer's rows (row -> flags) by the policy that accepted each value."""
+        for row_flags in flags.values():
+            for flag in row_flags:
+                policy = _POLICY_OF_KIND.get(flag_kind(flag))
+                if policy is not None:
+                    self.flagged_values.labels(policy).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

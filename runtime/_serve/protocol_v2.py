@@ -131,6 +131,7 @@ def model_metadata(model: Model) -> dict[str, Any]:
             "task": model.manifest.task,
             "classes": list(model.classes) if model.classes is not None else None,
             "on_unknown": model.on_unknown,
+            "on_out_of_range": model.on_out_of_range,
         },
     }
 

@@ -15,7 +15,7 @@ import pytest
 import runtime
 from runtime._cli import main
 from runtime._cli._base import command_exit_codes, load_command
-from runtime._cli.predict import CLI_FLAG_HINT, DEFAULT_CHUNK_SIZE
+from runtime._cli.predict import CLI_FLAG_HINT, CLI_HINTS, DEFAULT_CHUNK_SIZE
 from runtime._cli.sinks import partial_name
 from runtime._contract import exit_codes_text
 from tests.runtime.cli.invoke import counts, one_line, run
@@ -202,7 +202,8 @@ def bad_rows(model: runtime.Model, good: dict[str, Any]) -> list[tuple[dict[str,
         ),
         (
             {**good, number.name: high + 1000},
-            f"{number.name} == {high + 1000!r}, must be within {allowed} (valid range from {number.range_source}).",
+            f"{number.name} == {high + 1000!r}, must be within {allowed} (valid range from {number.range_source}) "
+            f"{CLI_HINTS['on_out_of_range']}.",
         ),
         (
             {**good, number.name: "inf"},
