@@ -173,6 +173,28 @@ def test_on_unknown_flag_predicts_and_flags(
     ]
 
 
+def test_on_out_of_range_flag_predicts_and_flags(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle: Path, model: runtime.Model, rows: list[dict[str, Any]]
+) -> None:
+    number = first_number_with_range(model)
+    assert number.valid_range is not None
+    low, high = number.valid_range
+    records = [rows[0], {**rows[1], number.name: high + 1000}]
+    source = write_csv(tmp_path / "in.csv", records)
+    code, out, err = run(capsys, "predict", bundle, "-i", source, "--on-out-of-range", "flag")
+    assert code == 0 and counts(err) == (2, 2, 0)
+    written = read_csv(out)
+    flag = f"out of range: {number.name} == {high + 1000!r}, outside [{low!r}, {high!r}]"
+    assert [record["flags"] for record in written] == ["", flag]
+    expected = model.predict_batch(records, on_out_of_range="flag")
+    assert expected.labels is not None
+    assert [record["label"] for record in written] == [str(label) for label in expected.labels.tolist()]
+    assert written[1][number.name] == csv_text(high + 1000)  # carried as read, never clipped
+    # the default refuses it, naming the option that would accept it
+    code, _, err = run(capsys, "predict", bundle, "-i", source)
+    assert code == 2 and f"{CLI_HINTS['on_out_of_range']}. 1 row before it was predicted" in one_line(err)
+
+
 # -- bad rows --------------------------------------------------------------------------------------
 
 
