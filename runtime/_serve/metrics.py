@@ -114,12 +114,14 @@ class _StateCollector(Collector):
         yield from (written, failures, pruned, queued)
 
 
-_STATUS_VALUE = {"ok": 0.0, "warn": 1.0, "alert": 2.0}
+# -1: too few rows to judge ("insufficient data"), so an alert rule on >= 1 never fires on it
+_STATUS_VALUE = {"insufficient data": -1.0, "ok": 0.0, "warn": 1.0, "alert": 2.0}
 _POLICY_OF_KIND = {kind: policy for policy, kind in FLAG_KINDS.items()}
 
 
 class DriftCollector(Collector):
-    """Gauges from the server's last finished drift report: status per column (0 ok, 1 warn, 2 alert),
+    """Gauges from the server's last finished drift report: status per column (-1 insufficient data,
+    0 ok, 1 warn, 2 alert),
     PSI, the overall status, the window size, when the report finished and, with fed-back labels,
     accuracy. A scrape never computes one: the data plane refreshes the report in the background."""
 
@@ -137,7 +139,7 @@ class DriftCollector(Collector):
         if not report or report.get("status") not in _STATUS_VALUE:
             return
         overall = GaugeMetricFamily(
-            "factory_edge_drift_status", "Drift status: 0 ok, 1 warn, 2 alert", labels=["scope"]
+            "factory_edge_drift_status", "Drift status: -1 insufficient data, 0 ok, 1 warn, 2 alert", labels=["scope"]
         )
         overall.add_metric(["overall"], _STATUS_VALUE[report["status"]])
         if report.get("predictions"):
@@ -147,7 +149,7 @@ class DriftCollector(Collector):
         yield overall
         columns = GaugeMetricFamily(
             "factory_edge_drift_column_status",
-            "Drift status per input column: 0 ok, 1 warn, 2 alert",
+            "Drift status per input column: -1 insufficient data, 0 ok, 1 warn, 2 alert",
             labels=["column"],
         )
         psi = GaugeMetricFamily(
