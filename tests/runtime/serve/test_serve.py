@@ -411,7 +411,7 @@ BAD_REQUESTS = [
         _v2(_set("pressure", datatype="INT8")),
         {},
         400,
-        "input 'pressure' has datatype INT8, must be FP64 or FP32 (the column holds numbers).",
+        "input 'pressure' has datatype INT8, must be FP64, FP32, INT64 or INT32 (the column holds numbers).",
     ),
     (
         "BYTES for a number",
@@ -420,7 +420,7 @@ BAD_REQUESTS = [
         _v2(_set("temperature", datatype="BYTES")),
         {},
         400,
-        "input 'temperature' has datatype BYTES, must be FP64 or FP32 (the column holds numbers).",
+        "input 'temperature' has datatype BYTES, must be FP64, FP32, INT64 or INT32 (the column holds numbers).",
     ),
     (
         "FP64 for a category",
