@@ -25,7 +25,7 @@ from .._model import Model, RejectedRow, load
 from .._validation import ColumnRule, first_per_column, policy_hints
 from ._base import BUNDLE_HELP, ON_UNKNOWN_CHOICES, CliError, Console, positive_int
 from .outputs import prediction_columns, prediction_items
-from .sinks import Fields, Sink, open_sink
+from .sinks import EXTRA_FIELDS, Fields, Sink, open_sink
 from .tabular import (
     DEFAULT_MAX_LINE_BYTES,
     SUFFIX_FORMATS,
@@ -59,7 +59,9 @@ Input:
     the output unchanged and never given to the model. (With JSON Lines input, --keep-extra
     needs JSON Lines output and rejects, as the extra keys may differ from line to line.)
   Rows are numbered from 1, counting data rows only (not the header, not blank lines);
-  messages also give the line of the file where the row starts.
+  messages also give the line of the file where the row starts: "row 3 (line 4 of in.csv)".
+  (The Python API and the server count a batch's rows from 0, as list indices: row 3 here
+  is row 2 there.)
 
 Output: the input columns as read (names unchanged, spaces and brackets included), then
   label and probability_<class> for each class in class order (classifiers) or value
@@ -75,10 +77,13 @@ nesting too deep, a lone \\ud800-\\udfff escape), the wrong number of fields, a 
 than --max-line-bytes):
   --on-error stop  (default) stop at the first bad row with exit code 2; the partial output
                    then holds every row before it, and the message says how many.
-  --on-error skip  write bad rows to --rejects FILE (.csv or .jsonl; the original fields plus
-                   row and reason, all reasons joined with "; "; created even when empty) and
-                   go on; the exit code is 1 if any row was rejected, and always
-                   read == predicted + rejected.
+  --on-error skip  write bad rows to --rejects FILE (.csv or .jsonl; created even when empty)
+                   and go on; the exit code is 1 if any row was rejected, and always
+                   read == predicted + rejected. Each reject holds row, input_line, reason
+                   (all reasons joined with "; "), then the row's fields exactly as read: a
+                   CSV row with too few or too many fields keeps its own count (never padded
+                   with empty fields, which would read back as missing values; in .jsonl the
+                   values past the header are listed under extra_fields).
   A file that cannot be parsed past some line (a CSV quote left open) stops with exit code 2
   under either policy, after writing every row before it.
 
@@ -95,7 +100,8 @@ PROGRESS_INTERVAL_S = 0.2
 # How a reason tells a command-line user to accept an unknown category or a value out of range.
 CLI_HINTS = policy_hints("(pass {option} flag to accept and flag it)")
 CLI_FLAG_HINT = CLI_HINTS["on_unknown"]
-REJECT_COLUMNS = ("row", "reason")
+# A reject starts with where it was and why; its fields follow as read (Fields.as_read).
+REJECT_COLUMNS = ("row", "input_line", "reason")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -344,7 +350,7 @@ class _Job:
             numbers=frozenset(rule.name for rule in model.rules if rule.is_number),
             specs={spec.name: spec for spec in model.manifest.inputs},
             keep_extra=args.keep_extra,
-            reserved=frozenset(predictions + (list(REJECT_COLUMNS) if formats.rejects else [])),
+            reserved=frozenset(predictions + ([*REJECT_COLUMNS, EXTRA_FIELDS] if formats.rejects else [])),
         )
         self._reader = _reader(formats.input, lines, layout, f"{model.name!r} {model.version}")
         self._fields = Fields(layout, formats.input, self._reader.header)
@@ -357,7 +363,7 @@ class _Job:
         self._rejects_name = repr(args.rejects)
         self._rejects_json = formats.rejects == "jsonl"
         if formats.rejects is not None:
-            reject_columns = columns + list(REJECT_COLUMNS)
+            reject_columns = list(REJECT_COLUMNS) + columns
             self._rejects = open_sink(args.rejects, formats.rejects, reject_columns, stack, console.stdout, atomic=True)
         self._chunk_size: int = args.chunk_size
         self._predictor = _Predictor(model)
@@ -397,8 +403,8 @@ class _Job:
         self.counts.read += 1
         if record.reasons:
             assert self._rejects is not None
-            reason = [("row", record.row), ("reason", _joined(record.reasons))]
-            self._rejects.write(self._fields.items(record, for_json=self._rejects_json, typed=False) + reason)
+            where = [("row", record.row), ("input_line", record.line), ("reason", _joined(record.reasons))]
+            self._rejects.write(where + self._fields.as_read(record, for_json=self._rejects_json))
             self.counts.rejected += 1
         else:
             assert record.prediction is not None

@@ -302,8 +302,9 @@ def test_skip_writes_every_bad_row_with_its_reasons(
     assert (read, predicted, rejected) == (len(records), len(records) - len(expected), len(expected))
     assert len(read_csv(tmp_path / "out.csv")) == predicted
     written = read_csv(rejects)
-    assert list(written[0]) == [*model.columns, "row", "reason"]
+    assert list(written[0]) == ["row", "input_line", "reason", *model.columns]
     assert [int(record["row"]) for record in written] == list(expected)
+    assert [int(record["input_line"]) for record in written] == [row + 1 for row in expected]  # after the header
     for record, reasons in zip(written, expected.values()):
         assert record["reason"] == "; ".join(reason.rstrip(".") for reason in reasons)
     assert written[0][number.name] == "hot"  # fields as read
