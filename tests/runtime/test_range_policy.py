@@ -8,22 +8,10 @@ import math
 import pytest
 
 import runtime
+from tests.runtime.test_validation import GOOD, with_
 
-GOOD = {
-    "temperature": 201.5,
-    "pressure": 48.0,
-    "speed": 101.0,
-    "humidity": 45.0,
-    "vibration": 0.8,
-    "machine_type": "B",
-    "shift": "night",
-}
 HOT = {**GOOD, "temperature": 412.0}
 HOT_FLAG = "out of range: temperature == 412.0, outside [100.0, 300.0]"
-
-
-def with_(**values: object) -> dict[str, object]:
-    return {**GOOD, **values}
 
 
 @pytest.fixture(scope="module")

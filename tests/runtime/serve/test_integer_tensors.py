@@ -11,7 +11,7 @@ import pytest
 
 import runtime
 from runtime._serve.protocol_v2 import EXACT_INTEGER, decode_infer_request
-from tests.runtime.serve.records import EXAMPLE
+from tests.runtime.serve.records import EXAMPLE, v2_body
 
 # speed's valid range is [0, 200]; whole numbers as an integer sensor sends them
 SPEEDS = [97, 101, 0]
@@ -23,17 +23,11 @@ def model(bundles) -> runtime.Model:
 
 
 def request(speed: dict[str, Any], rows: int = 3) -> dict[str, Any]:
-    inputs = [
-        {
-            "name": name,
-            "shape": [rows],
-            "datatype": "BYTES" if isinstance(value, str) else "FP64",
-            "data": [value] * rows,
-        }
-        for name, value in EXAMPLE.items()
-        if name != "speed"
-    ]
-    return {"inputs": [*inputs, {"name": "speed", "shape": [rows], **speed}]}
+    """An infer request of ``rows`` example rows whose speed tensor is ``speed`` (datatype and data)."""
+    body = v2_body([EXAMPLE] * rows)
+    body["inputs"] = [tensor for tensor in body["inputs"] if tensor["name"] != "speed"]
+    body["inputs"].append({"name": "speed", "shape": [rows], **speed})
+    return body
 
 
 def json_body(speed: dict[str, Any], rows: int = 3) -> tuple[bytes, None]:
