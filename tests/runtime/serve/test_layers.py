@@ -18,6 +18,7 @@ ORDER = (
     "config",
     "access",
     "errors",
+    "bad_rows",
     "json_body",
     "call",
     "outcome",
