@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._json_body import dump_json, parse_json
 from .._manifest import Label
 from .._model import Model
 from .._validation import cap_list, column_mismatch
-from .json_body import dump_json, parse_json
 from .outcome import Outcome
 
 __all__ = [
@@ -139,6 +139,8 @@ def model_metadata(model: Model) -> dict[str, Any]:
             "classes": list(model.classes) if model.classes is not None else None,
             "on_unknown": model.on_unknown,
             "on_out_of_range": model.on_out_of_range,
+            "label_rule": model.manifest.label_rule(),
+            "decision": model.manifest.decision.to_dict() if model.manifest.decision is not None else None,
         },
     }
 
