@@ -19,11 +19,13 @@ from ._bundle import check_signed_files, read_graph_bytes, read_manifest, read_m
 from ._device_graph import DeviceGraph
 from ._errors import BundleError, InputError
 from ._manifest import GoldenCase, Label, Manifest
-from ._packed import PackedInput, check_device_session
+from ._packed import PackedInput
+from ._session_checks import check_session
 from ._signature import SignatureCheck, TrustedKeySource, open_seal, trusted_keys_from, unverified
 from ._validation import (
     ColumnRule,
     Problem,
+    RangePolicy,
     UnknownPolicy,
     cap_list,
     column_mismatch,
@@ -35,7 +37,6 @@ __all__ = ["BatchPrediction", "Model", "Prediction", "RejectedRow", "load", "ses
 
 logger = logging.getLogger(__name__)
 
-_ONNX_TYPES = {"number": "tensor(double)", "category": "tensor(string)"}
 # A default forest loads in about 0.1 s and a fully grown one in 0.5 s on a 2-core gateway.
 LOAD_DEADLINE_S = 60.0
 
@@ -46,7 +47,8 @@ class Prediction:
 
     ``label`` and ``probabilities`` (class -> probability, in class order) are set for classifiers,
     ``value`` for regressors. ``flags`` lists what was accepted but unusual (unknown categories when
-    the model was loaded with ``on_unknown="flag"``). ``model`` and ``version`` name what served it.
+    the model was loaded with ``on_unknown="flag"``, values outside the valid range with
+    ``on_out_of_range="flag"``). ``model`` and ``version`` name what served it.
     """
 
     label: Label | None
@@ -113,6 +115,7 @@ class Model:
         path: Path,
         *,
         on_unknown: UnknownPolicy,
+        on_out_of_range: RangePolicy = "reject",
         signature: SignatureCheck | None = None,
         device_graph: DeviceGraph | None = None,
     ) -> None:
@@ -121,6 +124,7 @@ class Model:
         # whether model.sig verified with a trusted key, and with which (see runtime._signature)
         self.signature = signature if signature is not None else SignatureCheck()
         self.on_unknown: UnknownPolicy = on_unknown
+        self.on_out_of_range: RangePolicy = on_out_of_range
         self._session = session
         self._rules: tuple[ColumnRule, ...] = compile_rules(manifest.inputs)
         self._names = tuple(rule.name for rule in self._rules)
@@ -180,13 +184,16 @@ class Model:
                 raise error
         flags: list[str] = []
         on_unknown = self.on_unknown
+        out_of_range = flags if self.on_out_of_range == "flag" else None
         if self._packed is not None:
-            feeds = self._packed.record(record, on_unknown, flags)
+            feeds = self._packed.record(record, on_unknown, flags, out_of_range)
         else:
             buffers, feeds = self._single_record_buffers()
             for rule, buffer in zip(self._rules, buffers):
                 value = record[rule.name]
-                buffer[0, 0] = rule.number(value) if rule.is_number else rule.category(value, on_unknown, flags)
+                buffer[0, 0] = (
+                    rule.number(value, out_of_range) if rule.is_number else rule.category(value, on_unknown, flags)
+                )
         output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
             return Prediction(None, None, float(output[0, 0]), self._model_name, self._model_version, tuple(flags))
@@ -225,24 +232,31 @@ class Model:
 
     # -- batches ----------------------------------------------------------------------------------
     def validate_batch(
-        self, data: Any, *, on_unknown: UnknownPolicy | None = None
+        self, data: Any, *, on_unknown: UnknownPolicy | None = None, on_out_of_range: RangePolicy | None = None
     ) -> tuple[dict[str, np.ndarray], int, list[Problem], dict[int, list[str]]]:
         """Check a batch and build the arrays to feed: (feeds, n_rows, problems, flags by row)."""
         columns, n_rows = to_columns(data, self._names, self._label)
-        policy = self.on_unknown if on_unknown is None else on_unknown
+        policy = self.on_unknown if on_unknown is None else _checked_policy("on_unknown", on_unknown)
+        range_policy = self.on_out_of_range if on_out_of_range is None else on_out_of_range
         problems: list[Problem] = []
         flags: dict[int, list[str]] = {}
+        out_of_range = flags if _checked_policy("on_out_of_range", range_policy) == "flag" else None
         feeds: dict[str, np.ndarray] = {}
         for rule in self._rules:
             values = columns[rule.name]
             if rule.is_number:
-                feeds[rule.onnx_input] = rule.number_column(values, problems).reshape(-1, 1)
+                feeds[rule.onnx_input] = rule.number_column(values, problems, out_of_range).reshape(-1, 1)
             else:
                 feeds[rule.onnx_input] = rule.category_column(values, policy, problems, flags).reshape(-1, 1)
         return feeds, n_rows, problems, flags
 
     def predict_batch(
-        self, data: Any, *, errors: str = "raise", on_unknown: UnknownPolicy | None = None
+        self,
+        data: Any,
+        *,
+        errors: str = "raise",
+        on_unknown: UnknownPolicy | None = None,
+        on_out_of_range: RangePolicy | None = None,
     ) -> BatchPrediction:
         """Validate and predict many records at once.
 
@@ -253,8 +267,9 @@ class Model:
             many rows are bad; ``"skip"`` predicts the good rows and lists the bad ones, with every
             reason, in ``BatchPrediction.rejected``.
         on_unknown : override the model's unknown-category policy for this call.
+        on_out_of_range : override the model's valid-range policy for this call.
         """
-        return self._predict_batch(data, errors=errors, on_unknown=on_unknown)
+        return self._predict_batch(data, errors=errors, on_unknown=on_unknown, on_out_of_range=on_out_of_range)
 
     def _predict_batch(
         self,
@@ -262,11 +277,14 @@ class Model:
         *,
         errors: str = "raise",
         on_unknown: UnknownPolicy | None = None,
+        on_out_of_range: RangePolicy | None = None,
         run_options: ort.RunOptions | None = None,
     ) -> BatchPrediction:
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors == {errors!r}, must be 'raise' or 'skip'")
-        feeds, n_rows, problems, flags = self.validate_batch(data, on_unknown=on_unknown)
+        feeds, n_rows, problems, flags = self.validate_batch(
+            data, on_unknown=on_unknown, on_out_of_range=on_out_of_range
+        )
         rows = np.arange(n_rows)
         rejected: tuple[RejectedRow, ...] = ()
         if problems:
@@ -385,6 +403,13 @@ class Model:
                     )
 
 
+def _checked_policy(name: str, policy: UnknownPolicy) -> UnknownPolicy:
+    """``policy`` if it is "reject" or "flag"; ValueError naming the option otherwise."""
+    if policy not in ("reject", "flag"):
+        raise ValueError(f"{name} == {policy!r}, must be 'reject' or 'flag'")
+    return policy
+
+
 def _threshold_rule(manifest: Manifest) -> tuple[int, int, float] | None:
     """The decision threshold as (positive index, negative index, cutoff), worked out once at load.
 
@@ -456,42 +481,6 @@ def session_options(*, threads: int = 1, arena: bool = False, spinning: bool = F
     return options
 
 
-def _check_signature(manifest: Manifest, session: ort.InferenceSession, label: str) -> None:
-    graph_inputs = {node.name: node for node in session.get_inputs()}
-    expected = {column.onnx_input: column for column in manifest.inputs}
-    missing = sorted(set(expected) - set(graph_inputs))
-    extra = sorted(set(graph_inputs) - set(expected))
-    if missing or extra:
-        raise BundleError(
-            f"model.onnx of {label} does not take the manifest's inputs: "
-            f"missing in the graph {cap_list(missing)}, not in the manifest {cap_list(extra)}"
-        )
-    for name, column in expected.items():
-        node = graph_inputs[name]
-        if node.type != _ONNX_TYPES[column.kind]:
-            raise BundleError(
-                f"graph input {name!r} of {label} has type {node.type}, but column {column.name!r} is a "
-                f"{column.kind} and needs {_ONNX_TYPES[column.kind]}"
-            )
-        if len(node.shape) != 2 or node.shape[1] not in (1, "1"):
-            raise BundleError(f"graph input {name!r} of {label} has shape {node.shape}, expected [N, 1]")
-
-
-def _check_outputs(manifest: Manifest, session: ort.InferenceSession, label: str) -> None:
-    outputs = {node.name: node for node in session.get_outputs()}
-    wanted = manifest.outputs.probabilities if manifest.is_classifier else manifest.outputs.value
-    for name in [wanted] if wanted else []:
-        if name not in outputs:
-            raise BundleError(f"model.onnx of {label} has no output {name!r} (it has {cap_list(sorted(outputs))})")
-    if manifest.is_classifier and manifest.classes is not None:
-        shape = outputs[str(manifest.outputs.probabilities)].shape
-        if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != len(manifest.classes):
-            raise BundleError(
-                f"model.onnx of {label} returns {shape[1]} probabilities, the manifest lists "
-                f"{len(manifest.classes)} classes"
-            )
-
-
 def _open_session(
     model_bytes: bytes, options: ort.SessionOptions, label: str, deadline_s: float | None
 ) -> ort.InferenceSession:
@@ -515,6 +504,7 @@ def load(
     *,
     threads: int = 1,
     on_unknown: UnknownPolicy = "reject",
+    on_out_of_range: RangePolicy = "reject",
     arena: bool = False,
     spinning: bool = False,
     options: ort.SessionOptions | None = None,
@@ -540,6 +530,9 @@ def load(
     threads : onnxruntime intra-op threads. 1 gives the lowest single-record latency on small devices.
     on_unknown : ``"reject"`` (default) refuses categories the model was not trained on;
         ``"flag"`` predicts them (the encoder ignores them) and lists them in the result's flags.
+    on_out_of_range : ``"reject"`` (default) refuses a number outside its column's valid range;
+        ``"flag"`` predicts it as it is and lists it in the result's flags. Values that are not
+        finite, or too large for a float, are refused either way.
     arena, spinning : onnxruntime's CPU memory arena and thread spinning, both off by default.
     options : a complete ``onnxruntime.SessionOptions`` replacing the three above.
     deadline_s : opening the session and replaying the golden cases together may take this long
@@ -556,8 +549,8 @@ def load(
     >>> model.name, model.version  # doctest: +SKIP
     ('quality', '1.0.0')
     """
-    if on_unknown not in ("reject", "flag"):
-        raise ValueError(f"on_unknown == {on_unknown!r}, must be 'reject' or 'flag'")
+    _checked_policy("on_unknown", on_unknown)
+    _checked_policy("on_out_of_range", on_out_of_range)
     folder = resolve_bundle(path)
     seal = open_seal(folder, trusted_keys_from(trusted_keys))
     manifest = read_manifest(folder, seal)
@@ -571,12 +564,16 @@ def load(
     started = time.monotonic()
     options = options or session_options(threads=threads, arena=arena, spinning=spinning)
     session = _open_session(model_bytes, options, label, deadline_s)
-    if device_graph is not None:
-        check_device_session(session, device_graph, label)
-    else:
-        _check_signature(manifest, session, label)
-    _check_outputs(manifest, session, label)
-    model = Model(manifest, session, folder, on_unknown=on_unknown, signature=signature, device_graph=device_graph)
+    check_session(manifest, session, label)
+    model = Model(
+        manifest,
+        session,
+        folder,
+        on_unknown=on_unknown,
+        on_out_of_range=on_out_of_range,
+        signature=signature,
+        device_graph=device_graph,
+    )
     remaining = None if deadline_s is None else max(0.001, deadline_s - (time.monotonic() - started))
     model._check_golden_cases(manifest.golden_cases, deadline_s=remaining, load_deadline_s=deadline_s)
     logger.info(

@@ -18,13 +18,11 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import numpy as np
-import onnxruntime as ort
 
 from ._device_graph import DeviceColumn, DeviceGraph
-from ._errors import BundleError
 from ._validation import ColumnRule, UnknownPolicy
 
-__all__ = ["PackedInput", "check_device_session"]
+__all__ = ["PackedInput"]
 
 _NO_SLOT = -1
 
@@ -74,13 +72,20 @@ class PackedInput:
             self._local.view, self._local.feeds = _view(buffer), {self.name: buffer}
             return self._local.view, self._local.feeds
 
-    def record(self, record: Mapping[str, Any], on_unknown: UnknownPolicy, flags: list[str]) -> dict[str, np.ndarray]:
-        """Validate one record (every column, slots or not) and return the feeds for it."""
+    def record(
+        self,
+        record: Mapping[str, Any],
+        on_unknown: UnknownPolicy,
+        flags: list[str],
+        out_of_range: list[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Validate one record (every column, slots or not) and return the feeds for it; ``out_of_range``
+        as for :meth:`ColumnRule.number`."""
         view, feeds = self._row()
         for column in self._columns:
             rule = column.rule
             if rule.is_number:
-                number = rule.number(record[rule.name])
+                number = rule.number(record[rule.name], out_of_range)
                 if column.value >= 0:
                     view[column.value] = number
                 if column.negated >= 0:
@@ -107,19 +112,3 @@ class PackedInput:
                     hit |= values == category
                 packed[:, slot] = hit
         return {self.name: packed}
-
-
-def check_device_session(session: ort.InferenceSession, graph: DeviceGraph, label: str) -> None:
-    """The device graph takes exactly one [N, width] double input, named as the manifest says."""
-    inputs = session.get_inputs()
-    if len(inputs) != 1 or inputs[0].name != graph.input:
-        raise BundleError(
-            f"{graph.file.path} of {label} takes the inputs {[node.name for node in inputs]}, "
-            f"the manifest expects one, {graph.input!r}"
-        )
-    node = inputs[0]
-    if node.type != "tensor(double)" or len(node.shape) != 2 or node.shape[1] != graph.width:
-        raise BundleError(
-            f"{graph.file.path} of {label}: input {graph.input!r} is {node.type} {node.shape}, "
-            f"the manifest expects tensor(double) [N, {graph.width}]"
-        )
