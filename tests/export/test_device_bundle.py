@@ -118,3 +118,15 @@ def test_a_manifest_that_misnames_the_device_graphs_input_is_refused(tiny_copy):
     assert str(caught.value) == (
         "device.onnx of 'quality' 1.0.0 takes the inputs ['packed'], the manifest expects one, 'features'"
     )
+
+
+def test_out_of_range_values_are_flagged_on_the_device_graph_as_on_the_public_one(tiny_export, tmp_path):
+    device = runtime.load(tiny_export.bundle, on_out_of_range="flag")
+    public = runtime.load(_without_device_graph(tiny_export.bundle, tmp_path / "1.0.0"), on_out_of_range="flag")
+    low, high = tiny_export.manifest.column("temperature").valid_range
+    record = {**tiny_export.manifest.golden_cases[0].inputs, "temperature": high + 50.0}
+    got, expected = device.predict(record), public.predict(record)
+    assert got.flags == expected.flags and got.flags
+    assert list(got.probabilities.values()) == pytest.approx(list(expected.probabilities.values()), abs=1e-12)
+    with pytest.raises(runtime.InputError, match="must be within"):
+        runtime.load(tiny_export.bundle).predict(record)
