@@ -59,7 +59,7 @@ MIN_ROWS = 20
 HIGH_CARDINALITY = 50
 # a one-column model scoring this on the held-out split is leakage, not a sensor
 LEAKAGE_SCORE = 0.98
-LEAKAGE_TREE_DEPTH = 3
+LEAKAGE_TREE_DEPTH = 6
 # a 0/1 column whose ones fall on the target's rare class at least this often is a component of it
 COMPONENT_PRECISION = 0.95
 MIN_COMPONENT_ROWS = 5

@@ -63,7 +63,6 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
     regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
-    progress(f"reading {config.data or 'the demo data'}")
     data = prepare_data(config, regression=regression)
     findings = check_columns(data, allowed=config.allow_columns, progress=progress)
     refuse_hard_findings(findings, data.spec.target)
