@@ -7,7 +7,8 @@ version ``CURRENT`` names, before anything is trained:
 - the **interface** differs (:meth:`runtime.Manifest.interface_changes`: task, target, classes,
   input columns added, removed or of another kind, categories no longer accepted): refused with
   :class:`InterfaceChangedError` (exit code 13) saying what differs, unless ``--major`` (or a new
-  ``--name``). With ``--major`` the export is the next **major** version, ``(M+1).0.0``;
+  ``--name``, or an explicit ``--version`` above the current major). With ``--major`` the export is
+  the next **major** version, ``(M+1).0.0``;
 - the interface holds, but the inputs accepted differ (categories added, valid ranges or missing
   values allowed changed): the next **minor** version, ``M.(m+1).0``;
 - the same interface and the same accepted inputs (a retrain): the next **patch**, ``M.m.(p+1)``.
@@ -140,13 +141,19 @@ def next_version(model_folder: Path, bump: Bump = "patch") -> str:
 
 
 def check_interface(
-    current: runtime.Manifest | None, draft: runtime.Manifest | None, *, version: str, model_folder: Path
+    current: runtime.Manifest | None,
+    draft: runtime.Manifest | None,
+    *,
+    major: bool,
+    version: str | None,
+    model_folder: Path,
 ) -> None:
-    """Refuse an export whose interface differs from the current version's, unless it is a new major."""
-    if current is None or draft is None:
+    """Refuse an export whose interface differs from the current version's, unless it is asked to be
+    a new major version: ``--major``, or an explicit ``--version`` above the current major."""
+    if current is None or draft is None or major:
         return
     changes = current.interface_changes(draft)
-    if not changes or semver_key(version)[0] > semver_key(current.version)[0]:
+    if not changes or (version is not None and semver_key(version)[0] > semver_key(current.version)[0]):
         return
     following = next_version(model_folder, "major")
     raise InterfaceChangedError(

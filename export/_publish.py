@@ -84,7 +84,7 @@ def destination(config: ExportConfig, draft: runtime.Manifest | None = None) -> 
         raise ExportError(f"--version {version!r} is not a semantic version like 1.0.0")
     if (model_folder / version).exists():
         raise ExportError(f"{model_folder / version} exists: versions are never overwritten; pass a new --version")
-    check_interface(current, draft, version=version, model_folder=model_folder)
+    check_interface(current, draft, major=config.major, version=config.version, model_folder=model_folder)
     return Destination(name, model_folder, version)
 
 
