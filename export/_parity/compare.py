@@ -119,8 +119,9 @@ def _compare_in_chunks(
 ) -> _Outcome:
     """:func:`_compare` over :data:`CHUNK_ROWS` rows at a time, saying how far it got every few seconds.
 
-    Each row's outputs do not depend on the other rows of its batch, so the outcome is the same as
-    comparing the whole set at once.
+    The cases, labels and verdict are those of comparing the whole set at once; a difference can
+    move by an ulp or so, as onnxruntime's summation order depends on the batch size (the device
+    itself predicts one record or one chunk at a time).
     """
     frame = case_set.frame
     if len(frame) <= CHUNK_ROWS:

@@ -11,6 +11,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("sklearn")
 
+import runtime  # noqa: E402
 from export import ExportConfig  # noqa: E402
 from export._cli import main  # noqa: E402
 from export._column_checks import Finding, check_columns, refuse_hard_findings  # noqa: E402
@@ -113,7 +114,7 @@ def test_an_allowed_hard_finding_is_kept_and_does_not_refuse(tmp_path):
     assert kept[0].allowed and kept[0].describe().endswith("-> --drop row (kept: --allow-column row)")
 
 
-def test_allowed_column_is_exported_and_the_warning_is_in_the_card(tmp_path, capsys):
+def test_warnings_and_valid_ranges_are_on_the_console_and_in_the_documents(tmp_path, capsys):
     from tests.export.conftest import TINY_ARGS
 
     frame = _demo()
@@ -124,8 +125,16 @@ def test_allowed_column_is_exported_and_the_warning_is_in_the_card(tmp_path, cap
     argv = ["--data", str(path), "--target", "defect", "--output", str(tmp_path / "models"), *TINY_ARGS]
     assert main(argv) == ExitCode.DATA_REFUSED
     assert "'row': ID-like" in capsys.readouterr().err
-    assert main([*argv, "--allow-column", "row"]) == ExitCode.OK
+    assert main([*argv, "--allow-column", "row", "--range-margin", "0.25"]) == ExitCode.OK
     out = capsys.readouterr().out
+    ranges = out[out.index("  valid ranges") :].splitlines()
+    manifest = runtime.load(tmp_path / "models" / "line-defect").manifest
+    # every number column's range, from the data widened by 25% of its span
+    assert f"    row: [0, {399 * 1.25:.6g}] (training data min/max widened by 25% of the span, not below 0)" in ranges
+    assert manifest.column("row").range_source == "training data min/max widened by 25% of the span, not below 0"
+    low, high = manifest.column("temperature").valid_range or (0.0, 0.0)
+    assert f"    temperature: [{low:.6g}, {high:.6g}] (training data min/max widened by 25% of the span)" in ranges
+    assert len([line for line in ranges if line.startswith("    ") and ": [" in line]) == 6  # 5 sensors, the counter
     assert "  warning: 'row': ID-like: 400 distinct values in 400 rows, rising in every row" in out
     assert "(kept: --allow-column row)" in out and "  warning: 'plant': constant" in out
     card = (tmp_path / "models" / "line-defect" / "1.0.0" / "model_card.md").read_text(encoding="utf-8")
