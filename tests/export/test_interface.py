@@ -60,6 +60,7 @@ def test_another_target_under_an_existing_name_is_refused_and_major_exports_it(t
     assert runtime.load(output / "line3").manifest.target == "scrap"
 
 
+@pytest.mark.slow  # three exports
 def test_by_default_each_target_of_a_file_is_its_own_model(tmp_path, capsys):
     data, output = _two_targets(tmp_path), tmp_path / "models"
     for target in ("defect", "scrap", "defect"):
