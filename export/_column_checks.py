@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +63,8 @@ LEAKAGE_SCORE = 0.98
 LEAKAGE_TREE_DEPTH = 6
 # a 0/1 column whose ones fall on the target's rare class at least this often is a component of it
 COMPONENT_PRECISION = 0.95
+# a long check (many columns, many rows) says how far it got at least this often
+PROGRESS_EVERY_S = 2.0
 MIN_COMPONENT_ROWS = 5
 # the order findings are listed in, hard ones first
 _KINDS = ("id_like", "leakage", "target_component", "id_name", "high_cardinality", "constant", "target_family")
@@ -114,12 +117,16 @@ def check_columns(
         raise ExportError(f"--allow-column {unknown[0]!r} is not a feature column; features are {sorted(features)}")
     progress(f"column checks: {len(features)} columns (ID-like, constant, cardinality, leakage)")
     findings: list[Finding] = []
-    for name in data.spec.features:
+    reported = time.perf_counter()
+    for done, name in enumerate(data.spec.features, start=1):
         found = _id_like(name, data) or _constant(name, data) or _high_cardinality(name, data)
         if found is None or not found.hard:
             found = _leakage(name, data) or found
         if found is not None:
             findings.append(found)
+        if time.perf_counter() - reported >= PROGRESS_EVERY_S and done < len(features):
+            progress(f"column checks: {done:,} of {len(features):,} columns checked")
+            reported = time.perf_counter()
     findings += _target_components(data, already={f.column for f in findings if f.hard})
     marked = [dataclasses.replace(f, allowed=f.hard and f.column in allowed) for f in findings]
     return sorted(marked, key=lambda f: (not f.hard, _KINDS.index(f.kind), data.spec.features.index(f.column)))

@@ -66,13 +66,14 @@ def default_name(config: ExportConfig) -> str:
 
 def current_manifest(model_folder: Path) -> runtime.Manifest | None:
     """The manifest of the version ``CURRENT`` names, or None for a model folder without one."""
-    version = read_current(model_folder) if model_folder.is_dir() else None
-    if version is None:
-        return None
-    path = model_folder / version / MANIFEST_FILE
+    path = model_folder / "CURRENT"
     try:
+        version = read_current(model_folder) if model_folder.is_dir() else None
+        if version is None:
+            return None
+        path = model_folder / version / MANIFEST_FILE
         return runtime.Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as error:  # BundleError and JSON errors are ValueErrors
+    except (OSError, ValueError) as error:  # BundleError, JSON and decoding errors are ValueErrors
         raise ExportError(
             f"cannot compare with the current version: {path} is unreadable ({error}); repair {model_folder}/CURRENT "
             "or export under a new --name"

@@ -139,3 +139,15 @@ def test_warnings_and_valid_ranges_are_on_the_console_and_in_the_documents(tmp_p
     assert "(kept: --allow-column row)" in out and "  warning: 'plant': constant" in out
     card = (tmp_path / "models" / "line-defect" / "1.0.0" / "model_card.md").read_text(encoding="utf-8")
     assert "--drop plant" in card and "--allow-column row" in card
+
+
+def test_a_long_check_says_how_far_it_got(tiny_data, monkeypatch):
+    import export._column_checks as checks
+
+    monkeypatch.setattr(checks, "PROGRESS_EVERY_S", 0.0)
+    said: list[str] = []
+    check_columns(tiny_data, progress=said.append)
+    columns = len(tiny_data.spec.features)
+    assert said == [f"column checks: {columns} columns (ID-like, constant, cardinality, leakage)"] + [
+        f"column checks: {done} of {columns} columns checked" for done in range(1, columns)
+    ]
