@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, r2_score
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from runtime._contract import MISSING_CATEGORY
 
@@ -229,6 +227,10 @@ def _high_cardinality(name: str, data: PreparedData) -> Finding | None:
 
 def _leakage(name: str, data: PreparedData) -> Finding | None:
     """A one-column model's held-out score, when it is near-perfect."""
+    # imported here: the documents describe findings (describe_finding) without loading scikit-learn
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
     if len(data.x_test) < MIN_ROWS or len(np.unique(data.y_train)) < 2:
         return None
     regression = data.task == "regression"
