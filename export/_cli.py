@@ -137,6 +137,7 @@ def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None
         "--decimal",
         choices=(".", ","),
         default=defaults.decimal,
+        metavar="MARK",
         help="CSV decimal mark (default %(default)r; ',' for numbers written like 3,5)",
     )
     data.add_argument(

@@ -157,6 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--decimal",
         choices=DECIMAL_MARKS,
         default=".",
+        metavar="MARK",
         help="CSV decimal mark (default '.'; ',' reads 298,1 and refuses 298.1, and writes numbers so)",
     )
     parser.add_argument("--threads", type=positive_int, default=1, metavar="N", help="onnxruntime threads (default: 1)")
