@@ -1,5 +1,5 @@
 """``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one;
-``sign`` signs one (``model.sig``); ``keygen`` writes a signing key pair.
+``sign`` signs one (``model.sig``); ``keygen`` writes a signing key pair; ``kit`` packs an offline install kit.
 
 The only export code that writes to stdout and stderr. Errors are one line on stderr and an exit
 code from :class:`runtime._contract.ExitCode` (the table both command lines share; ``--help`` lists
@@ -56,6 +56,8 @@ examples:
   python -m export keygen keys/                      # an EC P-256 key pair for signing bundles
   python -m export --sign-key keys/signing-key.pem   # export and sign (model.sig)
   python -m export sign models/quality --key keys/signing-key.pem   # sign an existing bundle
+  python -m export kit models/quality --platform linux_x86_64 --platform linux_aarch64 --python 3.11 \\
+      --extras serve,verify --output kit.tar.gz      # offline install kit for air-gapped devices
 """
 EXTRA_MESSAGE = 'python -m export needs the "export" extra: pip install ".[export]"'
 
@@ -296,6 +298,43 @@ def _keygen_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kit_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} kit",
+        description="Pack one offline install kit: the runtime wheel, every dependency wheel for each "
+        "platform and Python, the bundle CURRENT names (and model.sig), SHA256SUMS, README.md and install.sh "
+        "(./install.sh PREFIX on the device). A platform or Python without wheels is refused before writing.",
+        epilog=exit_codes_text(SIGN_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
+    parser.add_argument("--platform", action="append", required=True, help="linux_x86_64, linux_aarch64 (repeat)")
+    parser.add_argument("--python", action="append", required=True, metavar="3.MINOR", help="e.g. 3.11 (repeat)")
+    parser.add_argument("--extras", default="", help="comma-separated extras of pyproject.toml, e.g. serve,verify")
+    parser.add_argument("--output", type=Path, required=True, metavar="KIT.tar.gz")
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def _run_kit(argv: Sequence[str]) -> int:
+    args = _kit_parser().parse_args(argv)
+    try:
+        from ._kit import KitRequest, build_kit  # packaging, from the export extra
+    except ImportError as error:
+        print(f"{EXTRA_MESSAGE} (missing {error.name})", file=sys.stderr)
+        return ExitCode.USAGE
+
+    extras = [extra.strip() for extra in args.extras.split(",") if extra.strip()]
+    request = KitRequest(args.path, args.output, args.platform, args.python, extras)
+    result = build_kit(request, progress=_progress(time.perf_counter()))
+    size = format_bytes(result.output.stat().st_size)
+    print(f"kit {result.output} ({size}): {result.model} {result.version}, {result.requirement}")
+    for target, wheels in result.wheels.items():
+        print(f"  wheels/{target}: {len(wheels)} wheels")
+    print(f"  on the device: tar xzf {result.output.name} && {result.top}/install.sh /opt/factory-edge")
+    return ExitCode.OK
+
+
 def _run_sign(argv: Sequence[str]) -> int:
     args = _sign_parser().parse_args(argv)
     import runtime
@@ -487,7 +526,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``python -m export [check|sign|keygen] ...``; returns the exit code (see ``--help``)."""
+    """Run ``python -m export [check|sign|keygen|kit] ...``; returns the exit code (see ``--help``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
@@ -499,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run_sign(arguments[1:])
             if arguments[:1] == ["keygen"]:
                 return _run_keygen(arguments[1:])
+            if arguments[:1] == ["kit"]:
+                return _run_kit(arguments[1:])
             return _run_export(arguments)
         except SystemExit as exit_:  # --help: argparse printed it and "exits"
             return exit_.code if isinstance(exit_.code, int) else ExitCode.OK
