@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, NoReturn
 from runtime import BundleError
 from runtime._contract import ExitCode, exit_codes_text
 
-from ._errors import BudgetError, ConversionError, ExportError, ParityError
+from ._errors import BudgetError, ConversionError, DataRefusedError, ExportError, InterfaceChangedError, ParityError
 from ._format import format_bytes
 
 if TYPE_CHECKING:
-    from ._config import ExportConfig, ExportResult
+    from ._config import ExportConfig, ExportResult, ParityReport
 
 __all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "SIGN_EXIT_CODES", "main"]
 
@@ -39,9 +39,12 @@ EXPORT_EXIT_CODES = (
     ExitCode.INTERNAL,
     ExitCode.PARITY_FAILED,
     ExitCode.BUDGET_MISSED,
+    ExitCode.DATA_REFUSED,
+    ExitCode.INTERFACE_CHANGED,
     ExitCode.INTERRUPTED,
 )
-CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code != ExitCode.BUDGET_MISSED)
+_EXPORT_ONLY = (ExitCode.BUDGET_MISSED, ExitCode.DATA_REFUSED, ExitCode.INTERFACE_CHANGED)
+CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code not in _EXPORT_ONLY)
 SIGN_EXIT_CODES = (ExitCode.OK, ExitCode.BUNDLE_REFUSED, ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
 EXAMPLES = """\
 examples:
@@ -88,6 +91,13 @@ def _columns_option(group: argparse._ArgumentGroup, flag: str, help_text: str) -
     group.add_argument(flag, nargs="+", action="extend", default=[], metavar="COLUMN", help=help_text)
 
 
+def _one_character(text: str) -> str:
+    value = "\t" if text in ("\\t", "tab") else text
+    if len(value) != 1 or value in '\r\n"':
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (a quote or line break cannot delimit)")
+    return value
+
+
 def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     data.add_argument("--data", type=Path, help="CSV or Parquet file with the training data")
     data.add_argument("--target", help="the column to predict")
@@ -95,11 +105,42 @@ def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None
     _columns_option(data, "--categorical", "treat these columns as categories (default: inferred)")
     _columns_option(data, "--drop", "columns that are not features (ids, leaking columns)")
     data.add_argument(
+        "--allow-column",
+        dest="allow_columns",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help=f"keep a column the column checks refuse (ID-like, leaking; exit {int(ExitCode.DATA_REFUSED)}) "
+        "on purpose; repeatable",
+    )
+    data.add_argument(
         "--schema",
         type=Path,
         help='JSON file {"columns": {name: {"valid_range": [lo, hi], '
         '"nullable": bool, "description": str}}}; otherwise ranges come from the training data '
-        "widened by 10%% of their span",
+        "widened by --range-margin of their span",
+    )
+    data.add_argument(
+        "--range-margin",
+        type=float,
+        default=defaults.range_margin,
+        metavar="SHARE",
+        help="widen inferred valid ranges by this share of the training span on each side "
+        "(default %(default)s = 10%%; 0 keeps the training min/max)",
+    )
+    data.add_argument(
+        "--delimiter",
+        type=_one_character,
+        default=defaults.delimiter,
+        metavar="CHAR",
+        help="CSV field delimiter (default %(default)r; ';' for European spreadsheet exports, '\\t' for tabs)",
+    )
+    data.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=defaults.decimal,
+        metavar="MARK",
+        help="CSV decimal mark (default %(default)r; ',' for numbers written like 3,5)",
     )
     data.add_argument(
         "--demo-rows", type=int, default=defaults.demo_rows, help="rows of demo data (default %(default)s)"
@@ -165,8 +206,21 @@ def _decision_options(model: argparse._ArgumentGroup) -> None:
 def _output_options(out: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     budget_exit = int(ExitCode.BUDGET_MISSED)
     out.add_argument("--output", type=Path, default=defaults.output, help="models folder (default %(default)s)")
-    out.add_argument("--name", help="model name (default: quality for the demo, else the data file's name)")
-    out.add_argument("--version", help="semantic version (default: next patch after the newest)")
+    out.add_argument(
+        "--name",
+        help="model name (default: quality for the demo, else <data file name>-<target>, e.g. ai4i2020-torque-nm)",
+    )
+    out.add_argument(
+        "--version",
+        help="semantic version (default: the next after the newest: patch for a retrain, minor when the "
+        "accepted inputs change, major with --major)",
+    )
+    out.add_argument(
+        "--major",
+        action="store_true",
+        help="export the next major version: needed when the task, target, classes or input columns differ "
+        f"from the current version's (else exit {int(ExitCode.INTERFACE_CHANGED)})",
+    )
     out.add_argument("--description", help="one sentence on what the model is for")
     out.add_argument(
         "--compress",
@@ -211,6 +265,7 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
     parser.add_argument("--joblib", type=Path, help="the Pipeline file (default: <model folder>/<version>.joblib)")
     parser.add_argument("--data", type=Path, help="training data file, if it moved since the export")
+    parser.add_argument("--json", action="store_true", help="print the parity summary as JSON instead of lines")
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -311,6 +366,21 @@ def _progress(start: float) -> Callable[[str], None]:
     return report
 
 
+def _parity_lines(parity: ParityReport) -> list[str]:
+    """The parity proof in a few lines: the totals, then one line per kind of case."""
+    lines = [
+        f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
+        f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
+    ]
+    for kind, row in parity.kinds.items():
+        if kind != "tie":
+            lines.append(
+                f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
+                f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
+            )
+    return lines
+
+
 def _summary(result: ExportResult) -> str:
     manifest, parity, metrics = result.manifest, result.parity, result.metrics
     lines = [
@@ -324,16 +394,7 @@ def _summary(result: ExportResult) -> str:
     else:
         lines.append(f"  held-out MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}")
     lines += _decision_lines(result)
-    lines.append(
-        f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
-        f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
-    )
-    for kind, row in parity.kinds.items():
-        if kind != "tie":
-            lines.append(
-                f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
-                f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
-            )
+    lines += _parity_lines(parity)
     graph = manifest.device_graph
     lines.append(
         f"  device graph: {graph.file.path} ({format_bytes(graph.file.size)}), {', '.join(graph.folded)} folded "
@@ -346,12 +407,23 @@ def _summary(result: ExportResult) -> str:
         lines.append(
             f"  device path: p50 {latency.p50:.1f} µs, p99 {latency.p99:.1f} µs per record; peak RSS {rss:.0f} MiB"
         )
+    lines += _ranges_and_warnings(result)
     lines.append(f"  bundle:   {result.bundle}  (model.onnx {format_bytes(manifest.model_file.size)})")
     for document in result.documents:
         lines.append(f"            {document.name}")
     lines.append(f"  joblib:   {result.joblib_path}  (dev machine only; never copy it to a device)")
     lines.append(f"  current:  {result.bundle.parent / 'CURRENT'} -> {manifest.version}")
     return "\n".join(lines)
+
+
+def _ranges_and_warnings(result: ExportResult) -> list[str]:
+    """The valid ranges the device will enforce, and what the column checks warned about."""
+    from ._column_checks import describe_finding
+    from ._columns import describe_ranges
+
+    lines = ["  valid ranges (the device refuses values outside them; --schema or --range-margin to change):"]
+    lines += [f"    {line}" for line in describe_ranges(result.manifest.inputs)]
+    return lines + [f"  warning: {describe_finding(finding)}" for finding in result.column_findings]
 
 
 def _decision_lines(result: ExportResult) -> list[str]:
@@ -393,7 +465,12 @@ def _config(args: argparse.Namespace) -> ExportConfig:
     from ._pipeline import parse_params
 
     named = {field.name: getattr(args, field.name) for field in dataclasses.fields(ExportConfig) if field.name in args}
-    named.update(numeric=tuple(args.numeric), categorical=tuple(args.categorical), drop=tuple(args.drop))
+    named.update(
+        numeric=tuple(args.numeric),
+        categorical=tuple(args.categorical),
+        drop=tuple(args.drop),
+        allow_columns=tuple(args.allow_columns),
+    )
     return ExportConfig(**named, params=parse_params(args.param), measure=not args.no_measure)
 
 
@@ -429,7 +506,10 @@ def _run_check(argv: Sequence[str]) -> int:
     from ._check import check_bundle
 
     report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
-    print(json.dumps(report.summary().to_dict(), indent=2))
+    if args.json:
+        print(json.dumps(report.summary().to_dict(), indent=2))
+    else:
+        print("\n".join([f"parity {'holds' if report.passed else 'FAILED'} ({args.path})", *_parity_lines(report)]))
     if not report.passed:
         raise ParityError(report)
     print(
@@ -474,6 +554,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), ExitCode.PARITY_FAILED, verbose)
     except BudgetError as error:
         return _fail(f"error: {error}", ExitCode.BUDGET_MISSED, verbose)
+    except DataRefusedError as error:
+        return _fail(f"error: {error}", ExitCode.DATA_REFUSED, verbose)
+    except InterfaceChangedError as error:
+        return _fail(f"error: {error}", ExitCode.INTERFACE_CHANGED, verbose)
     except BundleError as error:
         return _fail(f"error: bundle refused: {_first_line(error)}", ExitCode.BUNDLE_REFUSED, verbose)
     except (ConversionError, ExportError, ValueError, KeyError, OSError) as error:
