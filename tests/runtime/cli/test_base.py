@@ -52,6 +52,7 @@ EXIT_CODES = {
         X.INTERRUPTED,
     ),  # fmt: skip
     "feedback": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
+    "spark-predict": (X.OK, X.REJECTED_ROWS, X.BAD_INPUT, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
 }
 # The modules of runtime._cli each command loads: its own and the helpers it uses, nothing else.
 COMMAND_MODULES = {
@@ -60,6 +61,7 @@ COMMAND_MODULES = {
     "serve": {"serve"},
     "drift": {"drift", "drift_report"},
     "feedback": {"feedback"},
+    "spark-predict": {"spark_predict"},
 }
 
 
