@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,13 @@ import runtime
 import runtime.spark
 
 CHUNK_ROWS = 1_000_000
+SESSION_CONFIG = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "ERROR",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
 SAMPLE_S = 0.25
 
 
@@ -118,7 +126,9 @@ def timed(call: Callable[[], Any]) -> float:
     return time.monotonic() - started
 
 
-def sklearn_scorer(joblib_path: str, columns: list[str], classes: list[Any]) -> Callable[[Iterator[Any]], Iterator[Any]]:
+def sklearn_scorer(
+    joblib_path: str, columns: list[str], classes: list[Any]
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """``mapInPandas``'s function: the Pipeline loaded once per worker, predict_proba on each batch."""
 
     def score(frames: Iterator[Any]) -> Iterator[Any]:
@@ -144,7 +154,10 @@ def in_process_batches(model: runtime.Model, parquet: Path) -> None:
 def one_size(spark: Any, folder: Path, bundle: Path, twin: Path, n_rows: int, timeout_s: float) -> dict[str, Any]:
     model = runtime.load(bundle)
     parquet, csv = folder / f"rows-{n_rows}.parquet", folder / f"rows-{n_rows}.csv"
-    figures: dict[str, Any] = {"rows": n_rows, "write_inputs_s": timed(lambda: write_rows(model.manifest, n_rows, parquet, csv))}
+    figures: dict[str, Any] = {
+        "rows": n_rows,
+        "write_inputs_s": timed(lambda: write_rows(model.manifest, n_rows, parquet, csv)),
+    }
     frame = spark.read.parquet(str(parquet))
     with WorkerMemory() as memory:
         scored = runtime.spark.predict(frame, bundle)
@@ -152,12 +165,27 @@ def one_size(spark: Any, folder: Path, bundle: Path, twin: Path, n_rows: int, ti
     figures["worker_peak_mb"] = max(memory.peak_kb.values(), default=0) / 1024
     figures["workers_seen"] = len(memory.peak_kb)
     classes = list(model.classes or ())
-    schema = f"{frame.schema.simpleString()[7:-1]}, label bigint, " + ", ".join(f"probability_{c} double" for c in classes)
+    schema = f"{frame.schema.simpleString()[7:-1]}, label bigint, " + ", ".join(
+        f"probability_{c} double" for c in classes
+    )
     sklearn = frame.mapInPandas(sklearn_scorer(str(twin), list(model.columns), classes), schema)
     figures["spark_sklearn_s"] = timed(lambda: sklearn.write.parquet(str(folder / f"sklearn-{n_rows}")))
-    command = [sys.executable, "-m", "runtime", "predict", str(bundle), "--input", str(csv), "--output", str(folder / f"out-{n_rows}.csv")]
+    command = [
+        sys.executable,
+        "-m",
+        "runtime",
+        "predict",
+        str(bundle),
+        "--input",
+        str(csv),
+        "--output",
+        str(folder / f"out-{n_rows}.csv"),
+        "--keep-extra",
+    ]
     try:
-        figures["runtime_predict_s"] = timed(lambda: subprocess.run(command, check=True, capture_output=True, timeout=timeout_s))
+        figures["runtime_predict_s"] = timed(
+            lambda: subprocess.run(command, check=True, capture_output=True, timeout=timeout_s)
+        )
     except subprocess.TimeoutExpired:
         figures["runtime_predict_s"] = None
     figures["predict_batch_s"] = timed(lambda: in_process_batches(model, parquet))
@@ -179,7 +207,8 @@ def report(startup_s: float, master: str, results: list[dict[str, Any]]) -> str:
             f"  scikit-learn in mapInPandas (Parquet out)       {rate(rows, figures['spark_sklearn_s'])}",
             f"  python -m runtime predict, 1 process (CSV)      {rate(rows, figures['runtime_predict_s'])}",
             f"  predict_batch over Arrow batches, 1 process     {rate(rows, figures['predict_batch_s'])}",
-            f"  Spark Python workers: {figures['workers_seen']}, peak RSS {figures['worker_peak_mb']:.0f} MB each at most",
+            f"  Spark Python workers: {figures['workers_seen']}, "
+            f"peak RSS {figures['worker_peak_mb']:.0f} MB each at most",
         ]
     return "\n".join(lines)
 
@@ -188,8 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--timeout-s", type=float, default=1200.0, help="limit of the single-process run and the export")
+    parser.add_argument(
+        "--timeout-s", type=float, default=1200.0, help="limit of the single-process run and the export"
+    )
     args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -198,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         bundle, twin = export_small_model(folder, args.timeout_s)
         started = time.monotonic()
         builder = SparkSession.builder.master(args.master).appName("factory-edge spark benchmark")
-        spark = builder.config("spark.ui.enabled", "false").config("spark.log.level", "ERROR").getOrCreate()
+        for key, value in SESSION_CONFIG.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
         startup_s = time.monotonic() - started
         try:
             results = []

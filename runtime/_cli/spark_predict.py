@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import sys
 import time
 import warnings
-from typing import Any
 
 from .._contract import ExitCode
 from .._model import load
@@ -47,15 +44,19 @@ EXIT_CODES = frozenset({ExitCode.OK, ExitCode.REJECTED_ROWS, ExitCode.BAD_INPUT,
 # How an unknown-category reason tells a command-line user to accept such values (as predict says it).
 CLI_FLAG_HINT = "(pass --on-unknown flag to accept and flag it)"
 SPARK_EXTRA = 'spark-predict needs the "spark" extra: pip install ".[spark]"'
-# The message a worker-side refusal carries inside Spark's error, as "<module>.<Error>: <message>".
-_RUNTIME_ERROR = re.compile(r"runtime\._errors\.(BundleError|InputError|SchemaVersionError): (.*)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", metavar="PATH", help=BUNDLE_HELP)
-    parser.add_argument("--input", "-i", required=True, metavar="PARQUET", help="a Parquet file or folder (any URI Spark reads)")
-    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the Parquet folder to write; must not exist")
-    parser.add_argument("--master", help="Spark master, e.g. local[2] or yarn (default: Spark's configuration, else local[*])")
+    parser.add_argument(
+        "--input", "-i", required=True, metavar="PARQUET", help="a Parquet file or folder (any URI Spark reads)"
+    )
+    parser.add_argument(
+        "--output", "-o", required=True, metavar="DIR", help="the Parquet folder to write; must not exist"
+    )
+    parser.add_argument(
+        "--master", help="Spark master, e.g. local[2] or yarn (default: Spark's configuration, else local[*])"
+    )
     parser.add_argument(
         "--on-unknown",
         choices=ON_UNKNOWN_CHOICES,
@@ -69,47 +70,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> ExitCode:
     try:
-        from pyspark.errors import PySparkException
-        from pyspark.sql import SparkSession
-        from pyspark.sql import functions as F
-
-        from .._spark.predict import scoring
+        from .._spark.files import SparkFailure, score_parquet, session
+        from .._spark.shipping import LoadOptions, trusted_pems
     except ImportError:
         raise CliError(SPARK_EXTRA, ExitCode.USAGE) from None
     # pyspark's own notice about pandas 3 on every session and Arrow UDF: not the user's concern here
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     _check_paths(args.input, args.output)
     load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)  # refused before the JVM starts
+    options = LoadOptions(args.threads, args.on_unknown, trusted_pems(None))  # None: --trusted-key's and the machine's
     started = time.monotonic()
-    spark, created = _session(SparkSession, args.master, verbose=args.verbose)
+    spark, created = session(args.master, verbose=args.verbose)
     startup_s = time.monotonic() - started
     try:
-        scoring_started = time.monotonic()
-        try:
-            df = spark.read.parquet(args.input)
-            scored = scoring(
-                df, args.bundle, on_unknown=args.on_unknown, threads=args.threads, unknown_hint=CLI_FLAG_HINT
-            )
-            scored.write.parquet(args.output)
-            scoring_s = time.monotonic() - scoring_started
-            total, rejected = spark.read.parquet(args.output).select(F.count("*"), F.count("reject_reason")).first()
-        except PySparkException as error:
-            raise _spark_failure(error) from None
-        except Exception as error:  # py4j's Py4JJavaError: the JVM's exception, not a PySparkException
-            if type(error).__module__.startswith("py4j"):
-                raise _spark_failure(error) from None
-            raise
-        master = spark.sparkContext.master
+        scored = score_parquet(spark, args.input, args.output, args.bundle, options, unknown_hint=CLI_FLAG_HINT)
+    except SparkFailure as failure:
+        raise CliError(f"{_FAILURE_PREFIX[failure.kind]}{failure}", _FAILURE_CODE[failure.kind]) from None
     finally:
         if created:
             spark.stop()
     console.stderr.write(
-        f"spark-predict: {total:,} rows read on {master}: {total - rejected:,} predicted, {rejected:,} rejected "
-        f"(reason in column reject_reason) -> {args.output}\n"
-        f"  Spark start-up {startup_s:.1f} s; scoring and writing {scoring_s:.1f} s "
-        f"({total / max(scoring_s, 1e-9):,.0f} rows/s)\n"
+        f"spark-predict: {scored.rows:,} rows read on {scored.master}: {scored.rows - scored.rejected:,} predicted, "
+        f"{scored.rejected:,} rejected (reason in column reject_reason) -> {args.output}\n"
+        f"  Spark start-up {startup_s:.1f} s; scoring and writing {scored.scoring_s:.1f} s "
+        f"({scored.rows / max(scored.scoring_s, 1e-9):,.0f} rows/s)\n"
     )
-    return ExitCode.REJECTED_ROWS if rejected else ExitCode.OK
+    return ExitCode.REJECTED_ROWS if scored.rejected else ExitCode.OK
+
+
+_FAILURE_PREFIX = {
+    "bundle": "bundle refused on a Spark worker: ",
+    "input": "",
+    "path": "Spark: ",
+    "spark": "Spark failed: ",
+}
+_FAILURE_CODE = {
+    "bundle": ExitCode.BUNDLE_REFUSED,
+    "input": ExitCode.BAD_INPUT,
+    "path": ExitCode.USAGE,
+    "spark": ExitCode.INTERNAL,
+}
 
 
 def _check_paths(source: str, destination: str) -> None:
@@ -118,30 +118,3 @@ def _check_paths(source: str, destination: str) -> None:
         raise CliError(f"--input {source!r} does not exist", ExitCode.USAGE)
     if "://" not in destination and os.path.lexists(destination):
         raise CliError(f"--output {destination!r} exists; spark-predict writes a new folder", ExitCode.USAGE)
-
-
-def _session(builder_of: Any, master: str | None, *, verbose: bool) -> tuple[Any, bool]:
-    """The active Spark session, or a new one (then ``created`` is True and the caller stops it)."""
-    active = builder_of.getActiveSession()
-    if active is not None:
-        return active, False
-    builder = builder_of.builder.appName("factory-edge spark-predict")
-    if master is not None:
-        builder = builder.master(master)
-    if master is None or master.startswith("local"):
-        # local workers must run this interpreter, where the runtime is installed
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = builder.config("spark.ui.showConsoleProgress", "false").config("spark.log.level", "WARN" if verbose else "ERROR")
-    return builder.getOrCreate(), True
-
-
-def _spark_failure(error: BaseException) -> CliError:
-    """Spark's error as one line: a refusal raised on a worker keeps its exit code and message."""
-    text = str(error)
-    found = _RUNTIME_ERROR.search(text)
-    if found is not None:
-        code = ExitCode.BAD_INPUT if found.group(1) == "InputError" else ExitCode.BUNDLE_REFUSED
-        prefix = "bundle refused on a Spark worker: " if code is ExitCode.BUNDLE_REFUSED else ""
-        return CliError(prefix + found.group(2).strip(), code)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-    return CliError(f"Spark failed: {first[:500]}", ExitCode.USAGE if "PATH_NOT_FOUND" in text else ExitCode.INTERNAL)

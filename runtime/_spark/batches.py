@@ -59,10 +59,9 @@ def column_values(array: pa.Array, rule: ColumnRule) -> np.ndarray:
     """
     if pa.types.is_null(array.type):
         return np.full(len(array), None, dtype=object)
-    if not rule.is_number or array.null_count == 0:
-        return array.to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(array.type) and rule.nullable:
-        return array.to_numpy(zero_copy_only=False)
+    if not rule.is_number or array.null_count == 0 or (pa.types.is_floating(array.type) and rule.nullable):
+        plain: np.ndarray = array.to_numpy(zero_copy_only=False)
+        return plain
     values: np.ndarray = array.fill_null(0).to_numpy(zero_copy_only=False).astype(object)
     values[array.is_null().to_numpy(zero_copy_only=False)] = None
     return values

@@ -58,23 +58,17 @@ def predict(
     >>> scored = runtime.spark.predict(spark.read.parquet("history.parquet"), "models/quality")  # doctest: +SKIP
     >>> scored.where("reject_reason IS NOT NULL").select("reject_reason").show()  # doctest: +SKIP
     """
-    return scoring(df, bundle, errors=errors, on_unknown=on_unknown, threads=threads, trusted_keys=trusted_keys)
+    options = LoadOptions(threads=threads, on_unknown=on_unknown, trusted_pems=trusted_pems(trusted_keys))
+    return scoring(df, bundle, options, errors=errors)
 
 
 def scoring(
-    df: DataFrame,
-    bundle: str | os.PathLike[str],
-    *,
-    errors: str = "skip",
-    on_unknown: UnknownPolicy = "reject",
-    threads: int = 1,
-    trusted_keys: Iterable[TrustedKeySource] | None = None,
-    unknown_hint: str | None = None,
+    df: DataFrame, bundle: str | os.PathLike[str], options: LoadOptions, *, errors: str, unknown_hint: str | None = None
 ) -> DataFrame:
-    """:func:`predict`, with the unknown-category hint the caller's users read (the command line's own)."""
+    """:func:`predict` with its load options resolved, and the unknown-category hint the caller's users
+    read (the command line has its own)."""
     if errors not in ("skip", "raise"):
         raise ValueError(f"errors == {errors!r}, must be 'skip' or 'raise'")
-    options = LoadOptions(threads=threads, on_unknown=on_unknown, trusted_pems=trusted_pems(trusted_keys))
     snapshot, model = verified_snapshot(bundle, options)
     check_schema(df.schema, model, flags=options.on_unknown == "flag")
     broadcast = df.sparkSession.sparkContext.broadcast(snapshot)

@@ -85,7 +85,9 @@ def check_schema(schema: T.StructType, model: Model, *, flags: bool) -> None:
     names = [field.name for field in schema.fields]
     twice = [name for name, count in Counter(names).items() if count > 1 and name in model.columns]
     if twice:
-        raise InputError(f"DataFrame has the column {twice[0]!r} more than once; {label} reads it once.", column=twice[0])
+        raise InputError(
+            f"DataFrame has the column {twice[0]!r} more than once; {label} reads it once.", column=twice[0]
+        )
     present = set(names)
     missing = [name for name in model.columns if name not in present]
     if missing:

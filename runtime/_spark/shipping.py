@@ -34,6 +34,7 @@ from .._validation import UnknownPolicy
 
 __all__ = ["BundleSnapshot", "LoadOptions", "load_snapshot", "read_bundle", "worker_model"]
 
+
 @dataclass(frozen=True)
 class LoadOptions:
     """What :func:`runtime.load` is called with, on the driver and on every worker alike."""

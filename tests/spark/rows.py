@@ -20,7 +20,12 @@ import runtime
 
 INTEGER_COLUMN = "speed"
 # (kind of damage, every how many rows, offset): rows hit by two kinds carry both reasons
-DAMAGE = (("out_of_range", 97, 3), ("unknown_category", 131, 7), ("null_not_nullable", 173, 11), ("not_finite", 211, 13))
+DAMAGE = (
+    ("out_of_range", 97, 3),
+    ("unknown_category", 131, 7),
+    ("null_not_nullable", 173, 11),
+    ("not_finite", 211, 13),
+)
 
 
 def good_columns(model: runtime.Model, n_rows: int, rng: np.random.Generator) -> dict[str, list[object]]:
@@ -71,7 +76,9 @@ def table(model: runtime.Model, n_rows: int, *, seed: int = 14, bad: bool = True
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     fields: dict[str, pa.Array] = {
         "id": pa.array(np.arange(n_rows, dtype=np.int64)),
-        "recorded_at": pa.array([start + datetime.timedelta(seconds=row) for row in range(n_rows)], pa.timestamp("us", tz="UTC")),
+        "recorded_at": pa.array(
+            [start + datetime.timedelta(seconds=row) for row in range(n_rows)], pa.timestamp("us", tz="UTC")
+        ),
         "note": pa.array([f"part {row}" if row % 5 else None for row in range(n_rows)], pa.string()),
     }
     for spec in model.manifest.inputs:

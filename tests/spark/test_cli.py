@@ -4,13 +4,15 @@ files, the runtime's exit codes, and a summary that separates Spark's start-up f
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.runtime.cli.invoke import one_line, python_m_runtime, run
+from tests.runtime.cli.invoke import ROOT, one_line, run
 from tests.runtime.damage import bundle_copy, flip_byte
 from tests.spark import rows
 from tests.spark.scored import reference
@@ -23,12 +25,17 @@ SUMMARY = re.compile(
 
 def test_rejects_are_in_the_same_output_with_their_reasons(spark, capsys, shipped_bundle, shipped_model, tmp_path):
     data = rows.write(shipped_model, tmp_path / "in.parquet", 2_000)
-    code, out, err = run(capsys, "spark-predict", shipped_bundle, "--input", tmp_path / "in.parquet", "--output", tmp_path / "out")
+    code, out, err = run(
+        capsys, "spark-predict", shipped_bundle, "--input", tmp_path / "in.parquet", "--output", tmp_path / "out"
+    )
     assert code == 1 and out == ""
     written = pq.read_table(tmp_path / "out")
     written = written.take(pc.sort_indices(written, [("id", "ascending")]))
     expected, reasons = reference(shipped_model, data)
-    cli_reasons = {row: reason.replace('(load with on_unknown="flag"', "(pass --on-unknown flag") for row, reason in reasons.items()}
+    cli_reasons = {
+        row: reason.replace('(load with on_unknown="flag"', "(pass --on-unknown flag")
+        for row, reason in reasons.items()
+    }
     got = {row: reason for row, reason in enumerate(written.column("reject_reason").to_pylist()) if reason}
     assert got == cli_reasons
     summary = SUMMARY.match(err)
@@ -53,14 +60,19 @@ def test_a_tampered_bundle_is_exit_3_before_spark_starts(capsys, shipped_bundle,
     rows.write(shipped_model, tmp_path / "in.parquet", 10)
     code, _, err = run(capsys, "spark-predict", bundle, "-i", tmp_path / "in.parquet", "-o", tmp_path / "out")
     assert code == 3 and not (tmp_path / "out").exists()
-    assert re.fullmatch(r"error: bundle refused: '.*model\.onnx' has sha256 \w+, the manifest expects \w+: .*", one_line(err))
+    assert re.fullmatch(
+        r"error: bundle refused: '.*model\.onnx' has sha256 \w+, the manifest expects \w+: .*", one_line(err)
+    )
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (("-i", "{tmp}/nowhere.parquet", "-o", "{tmp}/out"), "error: --input '{tmp}/nowhere.parquet' does not exist"),
-        (("-i", "{tmp}/in.parquet", "-o", "{tmp}"), "error: --output '{tmp}' exists; spark-predict writes a new folder"),
+        (
+            ("-i", "{tmp}/in.parquet", "-o", "{tmp}"),
+            "error: --output '{tmp}' exists; spark-predict writes a new folder",
+        ),
     ],
 )
 def test_paths_are_checked_before_spark_starts(capsys, shipped_bundle, shipped_model, tmp_path, arguments, message):
@@ -72,8 +84,24 @@ def test_paths_are_checked_before_spark_starts(capsys, shipped_bundle, shipped_m
 @pytest.mark.slow
 def test_the_real_entry_point_on_its_own_local_spark(shipped_bundle, shipped_model, tmp_path):
     data = rows.write(shipped_model, tmp_path / "in.parquet", 5_000, bad=False)
-    done = python_m_runtime(
-        "spark-predict", shipped_bundle, "--input", tmp_path / "in.parquet", "--output", tmp_path / "out", "--master", "local[2]"
+    command = [
+        "spark-predict",
+        shipped_bundle,
+        "-i",
+        tmp_path / "in.parquet",
+        "-o",
+        tmp_path / "out",
+        "--master",
+        "local[2]",
+    ]
+    # its own JVM: on 2 shared cores that alone can take a minute
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", *map(str, command)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     summary = SUMMARY.search(done.stderr)

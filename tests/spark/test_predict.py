@@ -41,7 +41,12 @@ def test_the_added_columns_and_their_types(spark, shipped_bundle, shipped_model,
     classes = [f"probability_{label}" for label in shipped_model.classes]
     assert names[-(len(classes) + 4) :] == ["label", *classes, "model", "version", "reject_reason"]
     types = {field.name: field.dataType.simpleString() for field in scored.schema.fields}
-    assert (types["label"], types[classes[0]], types["reject_reason"], types["id"]) == ("bigint", "double", "string", "bigint")
+    assert (types["label"], types[classes[0]], types["reject_reason"], types["id"]) == (
+        "bigint",
+        "double",
+        "string",
+        "bigint",
+    )
 
 
 def test_every_row_of_a_bad_only_batch_comes_back_rejected(spark, shipped_bundle, shipped_model):
@@ -87,5 +92,3 @@ def test_a_bundle_path_in_a_model_folder_and_a_version_folder_score_alike(spark,
     by_model = runtime.spark.predict(frame, shipped_bundle).collect()
     by_version = runtime.spark.predict(frame, Path(shipped_bundle) / "1.0.0").collect()
     assert by_model == by_version
-
-

@@ -203,8 +203,8 @@ def test_verbose_logs_what_load_verified(capsys: pytest.CaptureFixture[str], bun
         ([], "the following arguments are required: COMMAND (see python -m runtime --help)"),
         (
             ["bogus"],
-            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback') "
-            "(see python -m runtime --help)",
+            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback', "
+            "'spark-predict') (see python -m runtime --help)",
         ),
         (["--bogus", "info"], "unrecognized arguments: --bogus (see python -m runtime --help)"),
         (["info"], "the following arguments are required: PATH (see python -m runtime info --help)"),
