@@ -14,8 +14,9 @@ Needs the ``spark`` and ``export`` extras and Java 17+. In a temporary folder it
    scikit-learn's ``predict_proba`` in ``mapInPandas`` (the iterator form of a pandas UDF, the
    Pipeline loaded once per worker, no validation) written the same way; ``python -m runtime predict``
    of the CSV in one process; and ``predict_batch`` over the Parquet's Arrow batches in this process
-   (scoring alone, no file parsing). While Spark runs, the resident memory of its Python workers is
-   sampled from ``/proc``.
+   (scoring alone, no file parsing). Each step's CPU time is measured too (for Spark: the JVM and its
+   Python workers, sampled from ``/proc`` with the workers' resident memory), as wall time on a
+   shared machine depends on what else runs. ``--steps`` picks steps.
 
 Every step has a time limit (``--timeout-s``): a step that misses it is reported as such. The rows/s
 are rows divided by the step's wall time; start-up is reported apart.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -63,11 +65,11 @@ def export_small_model(folder: Path, timeout_s: float) -> tuple[Path, Path]:
     return models / "quality" / version, models / "quality" / f"{version}.joblib"
 
 
-def write_rows(manifest: runtime.Manifest, n_rows: int, parquet: Path, csv: Path) -> None:
-    """``n_rows`` valid rows, in chunks of a million, as Parquet and as CSV."""
+def write_rows(manifest: runtime.Manifest, n_rows: int, parquet: Path, csv: Path | None) -> None:
+    """``n_rows`` valid rows, in chunks of a million, as Parquet and (unless ``csv`` is None) as CSV."""
     rng = np.random.default_rng(14)
     writer: pq.ParquetWriter | None = None
-    with open(csv, "wb") as csv_file:
+    with open(csv or os.devnull, "wb") as csv_file:
         for start in range(0, n_rows, CHUNK_ROWS):
             size = min(CHUNK_ROWS, n_rows - start)
             columns: dict[str, Any] = {"id": np.arange(start, start + size, dtype=np.int64)}
@@ -81,42 +83,64 @@ def write_rows(manifest: runtime.Manifest, n_rows: int, parquet: Path, csv: Path
             if writer is None:
                 writer = pq.ParquetWriter(parquet, chunk.schema)
             writer.write_table(chunk, row_group_size=250_000)
-            pacsv.write_csv(chunk, csv_file, pacsv.WriteOptions(include_header=start == 0))
+            if csv is not None:
+                pacsv.write_csv(chunk, csv_file, pacsv.WriteOptions(include_header=start == 0))
     if writer is not None:
         writer.close()
 
 
-class WorkerMemory:
-    """Peak resident memory of Spark's Python workers (processes running ``pyspark.daemon``), by pid."""
+class SparkProcesses:
+    """CPU seconds of the Spark JVM and its Python workers over a step, and the workers' peak resident
+    memory, sampled from ``/proc`` (wall time on a shared machine says little; CPU time says more)."""
+
+    MATCH = (b"pyspark.daemon", b"org.apache.spark.deploy.SparkSubmit")
+    TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
     def __init__(self) -> None:
         self.peak_kb: dict[int, int] = {}
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> WorkerMemory:
+    def __enter__(self) -> SparkProcesses:
+        self._sample_all(first=True)
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample_all()
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(last - self._first.get(pid, 0.0) for pid, last in self._last.items())
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    self._sample(entry)
+            self._sample_all()
 
-    def _sample(self, entry: Path) -> None:
+    def _sample_all(self, *, first: bool = False) -> None:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                self._sample(entry, first)
+
+    def _sample(self, entry: Path, first: bool) -> None:
         try:
-            if b"pyspark.daemon" not in (entry / "cmdline").read_bytes():
+            command = (entry / "cmdline").read_bytes()
+            if not any(part in command for part in self.MATCH):
                 return
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    pid = int(entry.name)
-                    self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), int(line.split()[1]))
-        except OSError:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            pid, cpu = int(entry.name), (int(fields[11]) + int(fields[12])) * self.TICK_S
+            if first:
+                self._first[pid] = cpu
+            self._last[pid] = cpu
+            if b"pyspark.daemon" in command:
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
             return
 
 
@@ -124,6 +148,32 @@ def timed(call: Callable[[], Any]) -> float:
     started = time.monotonic()
     call()
     return time.monotonic() - started
+
+
+def spark_step(spark: Any, write: Callable[[], Any], timeout_s: float) -> dict[str, Any]:
+    """Wall and CPU time of one Spark write, its jobs cancelled at ``timeout_s`` (then the times are None)."""
+    timer = threading.Timer(timeout_s, spark.sparkContext.cancelAllJobs)
+    timer.start()
+    with SparkProcesses() as processes:
+        try:
+            wall_s: float | None = timed(write)
+        except Exception:  # noqa: BLE001 - a cancelled job; reported as not finished
+            wall_s = None
+        finally:
+            timer.cancel()
+    return {"wall_s": wall_s, "cpu_s": processes.cpu_s if wall_s else None, "peak_mb": processes.peak_kb}
+
+
+def local_step(call: Callable[[], Any]) -> dict[str, Any]:
+    """Wall and CPU time (this process and its children) of ``call``; None when it timed out."""
+    before, children = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        wall_s: float | None = timed(call)
+    except subprocess.TimeoutExpired:
+        return {"wall_s": None, "cpu_s": None}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_s = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    return {"wall_s": wall_s, "cpu_s": time.process_time() - before + child_s}
 
 
 def sklearn_scorer(
@@ -151,65 +201,58 @@ def in_process_batches(model: runtime.Model, parquet: Path) -> None:
         model.predict_batch({name: batch.column(name).to_numpy(zero_copy_only=False) for name in model.columns})
 
 
-def one_size(spark: Any, folder: Path, bundle: Path, twin: Path, n_rows: int, timeout_s: float) -> dict[str, Any]:
+def one_size(spark: Any, folder: Path, bundle: Path, twin: Path, n_rows: int, args: Any) -> dict[str, Any]:
     model = runtime.load(bundle)
     parquet, csv = folder / f"rows-{n_rows}.parquet", folder / f"rows-{n_rows}.csv"
-    figures: dict[str, Any] = {
-        "rows": n_rows,
-        "write_inputs_s": timed(lambda: write_rows(model.manifest, n_rows, parquet, csv)),
-    }
+    write_rows(model.manifest, n_rows, parquet, csv if "cli" in args.steps else None)
+    figures: dict[str, Any] = {"rows": n_rows}
     frame = spark.read.parquet(str(parquet))
-    with WorkerMemory() as memory:
+    if "spark" in args.steps:
         scored = runtime.spark.predict(frame, bundle)
-        figures["spark_predict_s"] = timed(lambda: scored.write.parquet(str(folder / f"scored-{n_rows}")))
-    figures["worker_peak_mb"] = max(memory.peak_kb.values(), default=0) / 1024
-    figures["workers_seen"] = len(memory.peak_kb)
-    classes = list(model.classes or ())
-    schema = f"{frame.schema.simpleString()[7:-1]}, label bigint, " + ", ".join(
-        f"probability_{c} double" for c in classes
-    )
-    sklearn = frame.mapInPandas(sklearn_scorer(str(twin), list(model.columns), classes), schema)
-    figures["spark_sklearn_s"] = timed(lambda: sklearn.write.parquet(str(folder / f"sklearn-{n_rows}")))
-    command = [
-        sys.executable,
-        "-m",
-        "runtime",
-        "predict",
-        str(bundle),
-        "--input",
-        str(csv),
-        "--output",
-        str(folder / f"out-{n_rows}.csv"),
-        "--keep-extra",
-    ]
-    try:
-        figures["runtime_predict_s"] = timed(
-            lambda: subprocess.run(command, check=True, capture_output=True, timeout=timeout_s)
+        figures["spark-predict on Spark (runtime.spark)"] = spark_step(
+            spark, lambda: scored.write.parquet(str(folder / f"scored-{n_rows}")), args.timeout_s
         )
-    except subprocess.TimeoutExpired:
-        figures["runtime_predict_s"] = None
-    figures["predict_batch_s"] = timed(lambda: in_process_batches(model, parquet))
+    if "sklearn" in args.steps:
+        classes = list(model.classes or ())
+        added = ", ".join(["label bigint", *(f"probability_{c} double" for c in classes)])
+        schema = f"{frame.schema.simpleString()[7:-1]}, {added}"
+        sklearn = frame.mapInPandas(sklearn_scorer(str(twin), list(model.columns), classes), schema)
+        figures["scikit-learn in mapInPandas on Spark"] = spark_step(
+            spark, lambda: sklearn.write.parquet(str(folder / f"sklearn-{n_rows}")), args.timeout_s
+        )
+    if "cli" in args.steps:
+        output = folder / f"out-{n_rows}.csv"
+        command = [sys.executable, "-m", "runtime", "predict", str(bundle), "-i", str(csv), "-o", str(output)]
+        run = [*command, "--keep-extra"]
+        figures["python -m runtime predict, 1 process (CSV)"] = local_step(
+            lambda: subprocess.run(run, check=True, capture_output=True, timeout=args.timeout_s)
+        )
+    if "batch" in args.steps:
+        figures["predict_batch over Arrow batches, 1 process"] = local_step(lambda: in_process_batches(model, parquet))
     for path in (parquet, csv, folder / f"out-{n_rows}.csv"):
         path.unlink(missing_ok=True)
     return figures
 
 
 def report(startup_s: float, master: str, results: list[dict[str, Any]]) -> str:
-    def rate(rows: int, seconds: float | None) -> str:
-        return "did not finish" if seconds is None else f"{seconds:7.1f} s {rows / seconds:>11,.0f} rows/s"
-
     lines = [f"Spark start-up ({master}, JVM + session): {startup_s:.1f} s (not in the figures below)"]
+    lines.append(f"{'':48} {'wall':>9} {'rows/s':>10} {'CPU':>9} {'rows per CPU-s':>15}")
     for figures in results:
         rows = figures["rows"]
-        lines += [
-            f"{rows:,} rows:",
-            f"  spark-predict (runtime.spark, Parquet out)      {rate(rows, figures['spark_predict_s'])}",
-            f"  scikit-learn in mapInPandas (Parquet out)       {rate(rows, figures['spark_sklearn_s'])}",
-            f"  python -m runtime predict, 1 process (CSV)      {rate(rows, figures['runtime_predict_s'])}",
-            f"  predict_batch over Arrow batches, 1 process     {rate(rows, figures['predict_batch_s'])}",
-            f"  Spark Python workers: {figures['workers_seen']}, "
-            f"peak RSS {figures['worker_peak_mb']:.0f} MB each at most",
-        ]
+        lines.append(f"{rows:,} rows:")
+        for name, step in figures.items():
+            if name == "rows":
+                continue
+            if step["wall_s"] is None:
+                lines.append(f"  {name:46} did not finish")
+                continue
+            cpu = step["cpu_s"] or float("nan")
+            lines.append(
+                f"  {name:46} {step['wall_s']:7.1f} s {rows / step['wall_s']:>10,.0f} {cpu:7.1f} s {rows / cpu:>15,.0f}"
+            )
+            if step.get("peak_mb"):
+                peaks = sorted(kb / 1024 for kb in step["peak_mb"].values())
+                lines.append(f"    {len(peaks)} Python worker processes, peak RSS {peaks[-1]:.0f} MB (largest)")
     return "\n".join(lines)
 
 
@@ -217,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--timeout-s", type=float, default=1200.0, help="limit of each step (and of the export)")
     parser.add_argument(
-        "--timeout-s", type=float, default=1200.0, help="limit of the single-process run and the export"
+        "--steps", nargs="+", default=["spark", "sklearn", "cli", "batch"], choices=["spark", "sklearn", "cli", "batch"]
     )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
@@ -237,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results = []
             for n_rows in args.rows:
-                results.append(one_size(spark, folder, bundle, twin, n_rows, args.timeout_s))
+                results.append(one_size(spark, folder, bundle, twin, n_rows, args))
                 print(report(startup_s, args.master, results[-1:]), flush=True)
         finally:
             spark.stop()
