@@ -10,6 +10,7 @@ gateway does. The modules:
 - ``schema``: Spark types against the manifest's columns, and the output schema.
 - ``batches``: one Arrow record batch in, the same rows with predictions or reasons out.
 - ``predict``: :func:`predict`, the public function, built on ``DataFrame.mapInArrow``.
+- ``files``: Parquet in, Parquet out, for ``python -m runtime spark-predict``.
 
 Nothing here imports pandas: rows go from Arrow to numpy directly.
 """
