@@ -34,7 +34,7 @@ from ._errors import ParityError
 from ._metrics import measure_quality
 from ._pipeline import build_pipeline, is_regression, load_user_pipeline
 from ._sign import public_key_pem
-from ._train import train, tuning_grid
+from ._train import check_training_options, fit_model, tuning_grid
 
 __all__ = ["run_export"]
 
@@ -55,6 +55,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     check_options(config)
+    check_training_options(config)  # --scoring, --class-weight, --threshold, --objective
     if config.sign_key is not None:
         public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
@@ -67,16 +68,20 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
     with _timed(timings, "train_s", progress):
-        pipeline, search = train(pipeline, data.x_train, data.y_train, task=data.task, grid=grid, progress=progress)
+        fitted = fit_model(pipeline, data, config, grid=grid, progress=progress)
+    pipeline, search = fitted.pipeline, fitted.search  # with --threshold, fitted.classifier wraps pipeline
     with _timed(timings, "metrics_s", progress, "metrics: held-out split, permutation importance"):
-        metrics = measure_quality(pipeline, data, seed=config.seed)
+        metrics = measure_quality(pipeline, data, seed=config.seed, classifier=fitted.classifier)
     with _timed(timings, "convert_s", progress, "converting to ONNX"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
 
     manifest = _manifest.draft_manifest(config, where, data, columns, pipeline, converted)
+    manifest = dataclasses.replace(manifest, decision=fitted.decision)
     with _timed(timings, "parity_s", progress, "parity: building hard cases"):
         device = _parity.device_model(manifest, converted.onnx_bytes)
-        parity = _parity.prove_parity(pipeline, device, data, seed=config.seed, progress=progress)
+        parity = _parity.prove_parity(
+            pipeline, device, data, seed=config.seed, progress=progress, classifier=fitted.classifier
+        )
     if not parity.passed:
         raise ParityError(parity, _publish.reject(where, parity))
     manifest = _manifest.with_evidence(
@@ -96,6 +101,8 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         onnx_summary=converted.summary,
         documents=[],  # written last, into the staging folder
         timings=timings,
+        classifier=fitted.classifier,
+        threshold=fitted.threshold,
     )
     result = _publish_bundle(result, where, converted, data, progress)
     timings["total_s"] = time.perf_counter() - started
@@ -120,8 +127,9 @@ def _publish_bundle(
             _publish.write_manifest(folder, manifest)
         _publish.write_side_files(folder, manifest, result.parity)
         metadata = _publish.twin_metadata(manifest, data, result.metrics, config)
+        classifier = result.classifier if manifest.decision is not None else None
         joblib_report = _publish.save_twin(
-            result.pipeline, metadata, where, compress=config.compress, progress=progress
+            result.pipeline, metadata, where, compress=config.compress, progress=progress, classifier=classifier
         )
         result = dataclasses.replace(result, manifest=manifest, joblib_report=joblib_report)
         written = write_documents(folder, result)

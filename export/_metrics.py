@@ -44,10 +44,16 @@ def _feature_importance(pipeline: Pipeline, columns: list[str]) -> dict[str, Any
     return {"by_model_input": by_feature, "by_column": by_column}
 
 
-def measure_quality(pipeline: Pipeline, data: PreparedData, *, seed: int) -> dict[str, Any]:
+def measure_quality(pipeline: Pipeline, data: PreparedData, *, seed: int, classifier: Any = None) -> dict[str, Any]:
     """The manifest's ``metrics``: held-out metrics and importances, and for a size-limited forest
-    its quality against the same forest grown fully (``versus_unconstrained``)."""
-    metrics = evaluate(pipeline, data.x_test, data.y_test, task=data.task, seed=seed)
+    its quality against the same forest grown fully (``versus_unconstrained``).
+
+    ``classifier`` labels instead of ``pipeline`` where it is given: the decision threshold's
+    classifier around it (export._threshold), so the metrics are those of the labels the device gives.
+    """
+    metrics = evaluate(
+        classifier if classifier is not None else pipeline, data.x_test, data.y_test, task=data.task, seed=seed
+    )
     size_check = unconstrained_reference(pipeline, data.x_train, data.y_train, data.x_test, data.y_test, task=data.task)
     if size_check is not None:
         metrics["versus_unconstrained"] = size_check
@@ -98,7 +104,7 @@ def evaluate(
             result["roc_auc_note"] = "not defined: some classes are absent from the held-out split"
         scoring = "accuracy"
     columns = [str(c) for c in x_test.columns]
-    result["feature_importance"] = _feature_importance(pipeline, columns)
+    result["feature_importance"] = _feature_importance(getattr(pipeline, "estimator_", pipeline), columns)
     permutation = permutation_importance(
         pipeline, x_test, y_test, n_repeats=repeats, random_state=seed, scoring=scoring, n_jobs=1
     )

@@ -59,6 +59,16 @@ RULES: tuple[Rule, ...] = (
         forbidden=("runtime._cli",),
     ),
     Rule(
+        "the server never imports the connectors: what they share (model holder, JSON bodies) is core",
+        source=("runtime._serve",),
+        forbidden=("runtime._connect",),
+    ),
+    Rule(
+        "the connectors never import the server: what they share (model holder, JSON bodies) is core",
+        source=("runtime._connect",),
+        forbidden=("runtime._serve",),
+    ),
+    Rule(
         "the Spark adapter is optional: only it and its command import it, pyspark, py4j or pyarrow",
         source=("runtime",),
         except_source=(*SPARK_LAYER, "runtime._cli.spark_predict"),

@@ -52,6 +52,7 @@ EXIT_CODES = {
         X.INTERRUPTED,
     ),  # fmt: skip
     "feedback": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
+    "connect": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
     "spark-predict": (X.OK, X.REJECTED_ROWS, X.BAD_INPUT, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
 }
 # The modules of runtime._cli each command loads: its own and the helpers it uses, nothing else.
@@ -61,6 +62,7 @@ COMMAND_MODULES = {
     "serve": {"serve"},
     "drift": {"drift", "drift_report"},
     "feedback": {"feedback"},
+    "connect": {"connect"},
     "spark-predict": {"spark_predict"},
 }
 
@@ -204,7 +206,7 @@ def test_verbose_logs_what_load_verified(capsys: pytest.CaptureFixture[str], bun
         (
             ["bogus"],
             "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback', "
-            "'spark-predict') (see python -m runtime --help)",
+            "'connect', 'spark-predict') (see python -m runtime --help)",
         ),
         (["--bogus", "info"], "unrecognized arguments: --bogus (see python -m runtime --help)"),
         (["info"], "the following arguments are required: PATH (see python -m runtime info --help)"),
