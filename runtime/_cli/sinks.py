@@ -19,7 +19,10 @@ from .._text import json_safe
 from ._base import CliError
 from .tabular import Layout, Record
 
-__all__ = ["Fields", "Sink", "csv_text", "open_sink", "partial_name"]
+__all__ = ["EXTRA_FIELDS", "Fields", "Sink", "csv_text", "open_sink", "partial_name"]
+
+# The key of a JSON reject that holds the values of a CSV row beyond its header's columns.
+EXTRA_FIELDS = "extra_fields"
 
 
 def csv_text(value: Any) -> str:
@@ -96,6 +99,25 @@ class Fields:
         self._csv_input = input_format == "csv"
         # the input columns of a CSV sink: the CSV header, or the model's columns for JSON Lines
         self.columns: tuple[str, ...] = tuple(header) if header is not None else layout.columns
+
+    def as_read(self, record: Record, *, for_json: bool) -> list[tuple[str, Any]]:
+        """A rejected row's fields exactly as read, for the rejects file.
+
+        A CSV row keeps its own number of fields: a short row is not padded with empty fields (which
+        would read back as missing values) and a long one keeps its extra values. In a CSV rejects
+        file they follow ``row``, ``input_line`` and ``reason`` in the order read; in JSON the
+        fields the row had are keyed by column and the extra ones listed under ``extra_fields``.
+        JSON Lines input keeps its object as read.
+        """
+        if not self._csv_input:
+            return self.items(record, for_json=for_json, typed=False)
+        raw = record.raw or []
+        if not for_json:
+            return [(self.columns[i] if i < len(self.columns) else "", value) for i, value in enumerate(raw)]
+        items: list[tuple[str, Any]] = [(name, record.fields[name]) for name in self.columns if name in record.fields]
+        if len(raw) > len(self.columns):
+            items.append((EXTRA_FIELDS, raw[len(self.columns) :]))
+        return items
 
     def items(self, record: Record, *, for_json: bool, typed: bool) -> list[tuple[str, Any]]:
         if not for_json:

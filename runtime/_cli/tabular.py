@@ -97,7 +97,8 @@ class Record:
     ``values`` what is validated and fed for each model column that could be read, and
     ``column_problems`` why the others could not. ``problems`` are row-level (a malformed line,
     the wrong number of fields, missing keys). ``fatal`` marks the point past which the file
-    cannot be read (CSV syntax). ``reasons`` and ``prediction`` are the outcome.
+    cannot be read (CSV syntax). ``reasons`` and ``prediction`` are the outcome. ``raw`` is a CSV
+    row's fields in the order read, however many there were (None: no fields could be read).
     """
 
     row: int
@@ -109,6 +110,7 @@ class Record:
     fatal: str | None = None
     reasons: list[str] = field(default_factory=list)
     prediction: list[tuple[str, Any]] | None = None
+    raw: list[str] | None = None
 
     @property
     def readable(self) -> bool:
@@ -295,7 +297,7 @@ class CsvReader:
     def _record(self, row: int, line: int, last_line: int, fields: list[str]) -> Record:
         header = self.header
         assert header is not None
-        record = Record(row, line, dict(zip(header, fields)))
+        record = Record(row, line, dict(zip(header, fields)), raw=fields)
         if self._lines.bad:
             record.problems.extend(self._lines.take(line, last_line))
         width = len(header)
