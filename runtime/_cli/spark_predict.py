@@ -14,6 +14,7 @@ import warnings
 
 from .._contract import ExitCode
 from .._model import load
+from .._validation import policy_hints
 from ._base import BUNDLE_HELP, ON_UNKNOWN_CHOICES, CliError, Console, positive_int
 
 __all__ = ["DESCRIPTION", "EXIT_CODES", "add_arguments", "run"]
@@ -32,8 +33,8 @@ Output (DIR, which must not exist yet): every input row exactly once, with its c
 then label and probability_<class> for each class (classifiers) or value (regressors), model,
 version and reject_reason. A predicted row has a null reject_reason; a rejected row (out of range,
 an unknown category, missing where not allowed, not finite) has null predictions and every reason,
-worded as predict words them. The exit code is 1 if any row was rejected. With --on-unknown flag,
-unknown categories are predicted and listed in a flags column.
+worded as predict words them. The exit code is 1 if any row was rejected. With --on-unknown flag
+or --on-out-of-range flag, such values are predicted and listed in a flags column.
 
 --master defaults to what spark-submit or the Spark configuration sets, else local[*]. On a local
 master the workers run this Python (PYSPARK_PYTHON, unless set). The summary on stderr gives the
@@ -41,8 +42,8 @@ rows read, predicted and rejected, Spark's start-up time and the scoring time.
 """
 EXIT_CODES = frozenset({ExitCode.OK, ExitCode.REJECTED_ROWS, ExitCode.BAD_INPUT, ExitCode.BUNDLE_REFUSED})
 
-# How an unknown-category reason tells a command-line user to accept such values (as predict says it).
-CLI_FLAG_HINT = "(pass --on-unknown flag to accept and flag it)"
+# How a reason tells a command-line user to accept such values (as predict says it).
+CLI_HINTS = policy_hints("(pass {option} flag to accept and flag it)")
 SPARK_EXTRA = 'spark-predict needs the "spark" extra: pip install ".[spark]"'
 
 
@@ -64,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reject (default) or flag categories the model was not trained on",
     )
     parser.add_argument(
+        "--on-out-of-range",
+        choices=ON_UNKNOWN_CHOICES,
+        default="reject",
+        help="reject (default) or flag values outside a column's valid range (predicted as given, never clipped)",
+    )
+    parser.add_argument(
         "--threads", type=positive_int, default=1, help="onnxruntime threads per Spark worker process (default 1)"
     )
 
@@ -77,13 +84,14 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
     # pyspark's own notice about pandas 3 on every session and Arrow UDF: not the user's concern here
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     _check_paths(args.input, args.output)
-    load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)  # refused before the JVM starts
-    options = LoadOptions(args.threads, args.on_unknown, trusted_pems(None))  # None: --trusted-key's and the machine's
+    policies = {"on_unknown": args.on_unknown, "on_out_of_range": args.on_out_of_range}
+    load(args.bundle, threads=args.threads, **policies)  # refused before the JVM starts
+    options = LoadOptions(args.threads, **policies, trusted_pems=trusted_pems(None))  # --trusted-key's too
     started = time.monotonic()
     spark, created = session(args.master, verbose=args.verbose)
     startup_s = time.monotonic() - started
     try:
-        scored = score_parquet(spark, args.input, args.output, args.bundle, options, unknown_hint=CLI_FLAG_HINT)
+        scored = score_parquet(spark, args.input, args.output, args.bundle, options, hints=CLI_HINTS)
     except SparkFailure as failure:
         raise CliError(f"{_FAILURE_PREFIX[failure.kind]}{failure}", _FAILURE_CODE[failure.kind]) from None
     finally:

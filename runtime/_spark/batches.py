@@ -8,7 +8,7 @@ input's Arrow arrays go back out unchanged beside the added columns, in the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +32,11 @@ class ScoringJob:
     digest: str
     options: LoadOptions
     errors: str = "skip"
-    unknown_hint: str | None = None
+    hints: Mapping[str, str] | None = None  # policy -> how the caller's users accept such values
 
     @property
     def flags(self) -> bool:
-        return self.options.on_unknown == "flag"
+        return self.options.flags
 
 
 def score_partition(job: ScoringJob, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -67,12 +67,12 @@ def column_values(array: pa.Array, rule: ColumnRule) -> np.ndarray:
     return values
 
 
-def reject_reasons(result: BatchPrediction, n_rows: int, hint: str | None) -> np.ndarray:
+def reject_reasons(result: BatchPrediction, n_rows: int, hints: Mapping[str, str] | None) -> np.ndarray:
     """None for a predicted row; for a rejected one, each of its problems as ``predict_batch`` words it,
     without " in row N" (a row of a Spark batch has no lasting number: the reason sits on the row)."""
     reasons = np.full(n_rows, None, dtype=object)
     for rejected in result.rejected:
-        reasons[rejected.row] = " ".join(problem.render(row=False, hint=hint) for problem in rejected.problems)
+        reasons[rejected.row] = " ".join(problem.render(row=False, hints=hints) for problem in rejected.problems)
     return reasons
 
 
@@ -83,17 +83,20 @@ def score_batch(model: Model, batch: pa.RecordBatch, job: ScoringJob) -> pa.Reco
     if n_rows == 0:
         return pa.RecordBatch.from_arrays([*batch.columns, *_empty_added(model, job.flags)], names=names)
     columns = {rule.name: column_values(batch.column(rule.name), rule) for rule in model.rules}
-    result = model.predict_batch(columns, errors="skip", on_unknown=job.options.on_unknown)
+    options = job.options
+    result = model.predict_batch(
+        columns, errors="skip", on_unknown=options.on_unknown, on_out_of_range=options.on_out_of_range
+    )
     if job.errors == "raise" and result.rejected:
         first = result.rejected[0].problems[0]
-        raise InputError(first.render(row=False, hint=job.unknown_hint), column=first.column, value=first.value)
+        raise InputError(first.render(row=False, hints=job.hints), column=first.column, value=first.value)
     refused = np.ones(n_rows, dtype=bool)
     refused[result.rows] = False
     added = _predictions(model, result, n_rows, refused)
     added += [
         pa.array([model.name] * n_rows, type=pa.string()),
         pa.array([model.version] * n_rows, type=pa.string()),
-        pa.array(reject_reasons(result, n_rows, job.unknown_hint), type=pa.string()),
+        pa.array(reject_reasons(result, n_rows, job.hints), type=pa.string()),
     ]
     if job.flags:
         row_flags = [None if refused[row] else list(result.flags.get(row, ())) for row in range(n_rows)]

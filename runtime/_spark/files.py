@@ -59,12 +59,12 @@ def session(master: str | None, *, verbose: bool) -> tuple[SparkSession, bool]:
 
 
 def score_parquet(
-    spark: SparkSession, source: str, destination: str, bundle: str, options: LoadOptions, *, unknown_hint: str
+    spark: SparkSession, source: str, destination: str, bundle: str, options: LoadOptions, *, hints: dict[str, str]
 ) -> ScoredFiles:
     """Score the Parquet at ``source`` into a new Parquet folder ``destination``; count what was written."""
     started = time.monotonic()
     try:
-        scored = scoring(spark.read.parquet(source), bundle, options, errors="skip", unknown_hint=unknown_hint)
+        scored = scoring(spark.read.parquet(source), bundle, options, errors="skip", hints=hints)
         scored.write.parquet(destination)
         scoring_s = time.monotonic() - started
         counts = spark.read.parquet(destination).select(F.count("*"), F.count("reject_reason")).first()

@@ -30,7 +30,7 @@ from .._errors import BundleError
 from .._model import Model, load
 from .._safe_io import read_bounded
 from .._signature import TrustedKeySource, trusted_keys_from
-from .._validation import UnknownPolicy
+from .._validation import RangePolicy, UnknownPolicy
 
 __all__ = ["BundleSnapshot", "LoadOptions", "load_snapshot", "read_bundle", "worker_model"]
 
@@ -41,7 +41,13 @@ class LoadOptions:
 
     threads: int = 1
     on_unknown: UnknownPolicy = "reject"
+    on_out_of_range: RangePolicy = "reject"
     trusted_pems: tuple[bytes, ...] = ()
+
+    @property
+    def flags(self) -> bool:
+        """Whether a policy accepts values and flags them: the output then has a ``flags`` column."""
+        return "flag" in (self.on_unknown, self.on_out_of_range)
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ def load_snapshot(snapshot: BundleSnapshot, options: LoadOptions) -> Model:
             folder,
             threads=options.threads,
             on_unknown=options.on_unknown,
+            on_out_of_range=options.on_out_of_range,
             trusted_keys=list(options.trusted_pems),
         )
     finally:

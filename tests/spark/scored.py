@@ -30,11 +30,17 @@ def spark_scored(spark: Any, source: Path, bundle: Path, destination: Path, **op
     return result.take(pc.sort_indices(result, [("id", "ascending")]))
 
 
-def reference(model: runtime.Model, data: pa.Table) -> tuple[runtime.BatchPrediction, dict[int, str]]:
-    """``predict_batch(errors="skip")`` of the rows as Python values, and each rejected row's reasons."""
+def reference(
+    model: runtime.Model, data: pa.Table, hints: dict[str, str] | None = None
+) -> tuple[runtime.BatchPrediction, dict[int, str]]:
+    """``predict_batch(errors="skip")`` of the rows as Python values, and each rejected row's reasons
+    (with ``hints``, policy -> text, as a caller other than the Python API words them)."""
     columns = {name: data.column(name).to_pylist() for name in model.columns}
     result = model.predict_batch(columns, errors="skip")
-    reasons = {rejected.row: " ".join(p.render(row=False) for p in rejected.problems) for rejected in result.rejected}
+    reasons = {
+        rejected.row: " ".join(p.render(row=False, hints=hints) for p in rejected.problems)
+        for rejected in result.rejected
+    }
     return result, reasons
 
 

@@ -92,3 +92,13 @@ def test_a_bundle_path_in_a_model_folder_and_a_version_folder_score_alike(spark,
     by_model = runtime.spark.predict(frame, shipped_bundle).collect()
     by_version = runtime.spark.predict(frame, Path(shipped_bundle) / "1.0.0").collect()
     assert by_model == by_version
+
+
+def test_out_of_range_values_are_flagged_and_predicted_with_on_out_of_range_flag(spark, shipped_bundle):
+    frame = spark.createDataFrame([(999.0, 50.0, 100.0, 40.0, 1.0, "A", "day")], SCHEMA)
+    [row] = runtime.spark.predict(frame, shipped_bundle, on_out_of_range="flag").collect()
+    record = {name: row[name] for name in SCHEMA_COLUMNS}
+    flagged = runtime.load(shipped_bundle, on_out_of_range="flag").predict(record)
+    assert row["reject_reason"] is None and row["label"] == flagged.label
+    assert row["probability_1"] == flagged.probabilities[1]
+    assert row["flags"] == list(flagged.flags) and len(row["flags"]) == 1 and "temperature" in row["flags"][0]
