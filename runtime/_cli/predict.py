@@ -24,6 +24,7 @@ from .._errors import InputError
 from .._model import Model, RejectedRow, load
 from .._validation import ColumnRule, first_per_column, policy_hints
 from ._base import BUNDLE_HELP, ON_UNKNOWN_CHOICES, CliError, Console, positive_int
+from .csv_dialect import DECIMAL_MARKS, CsvDialect
 from .outputs import prediction_columns, prediction_items
 from .sinks import EXTRA_FIELDS, Fields, Sink, open_sink
 from .tabular import (
@@ -53,6 +54,9 @@ Input:
     missing and anything else must be a number written like 12.5 or -3e-2 (nan is read as
     missing, inf is refused by validation); in a category column the text is the category and
     an empty field is missing. Nothing is coerced. Blank lines are ignored.
+    --delimiter ';' --decimal , read a European spreadsheet's export (298,1 is then a number and
+    298.1 is refused, never guessed); output and rejects CSV are written in the same dialect. A
+    header that reads as one column holding ';' (or a tab, or '|') is refused with the option to pass.
   JSON Lines: one JSON object per line, values passed as they are (a string "3.5" in a number
     column is refused). Each line must hold every model column. Blank lines are ignored.
   Columns the model does not know are refused, unless --keep-extra: then they are carried to
@@ -157,6 +161,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a longer line (or CSV field) is a bad row, skipped unread in bounded memory; a CSV "
         f"record with a longer quoted field stops the run (default: {DEFAULT_MAX_LINE_BYTES:,} = 1 MiB)",
     )
+    parser.add_argument(
+        "--delimiter",
+        default=",",
+        metavar="CHAR",
+        help="CSV field delimiter of the input, output and rejects (default ','; ';' for European "
+        "spreadsheet exports, '\\t' for tabs)",
+    )
+    parser.add_argument(
+        "--decimal",
+        choices=DECIMAL_MARKS,
+        default=".",
+        metavar="MARK",
+        help="CSV decimal mark (default '.'; ',' reads 298,1 and refuses 298.1, and writes numbers so)",
+    )
     parser.add_argument("--threads", type=positive_int, default=1, metavar="N", help="onnxruntime threads (default: 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr, even on a terminal")
 
@@ -181,6 +199,14 @@ class _Formats:
     input: str
     output: str
     rejects: str | None  # None: no rejects file (--on-error stop)
+    dialect: CsvDialect = CsvDialect()
+
+
+def _dialect(args: argparse.Namespace) -> CsvDialect:
+    try:
+        return CsvDialect("\t" if args.delimiter in ("\\t", "tab") else args.delimiter, args.decimal)
+    except ValueError as error:
+        raise CliError(str(error), ExitCode.USAGE) from None
 
 
 def _check_options(args: argparse.Namespace) -> _Formats:
@@ -188,7 +214,10 @@ def _check_options(args: argparse.Namespace) -> _Formats:
         input=format_of(args.input, args.input_format, "--input-format"),
         output=format_of(args.output, args.output_format, "--format", stdout_default="csv"),
         rejects=_rejects_format(args),
+        dialect=_dialect(args),
     )
+    if formats.dialect != CsvDialect() and "csv" not in (formats.input, formats.output, formats.rejects):
+        raise CliError("--delimiter and --decimal apply to CSV files; no file of this run is CSV", ExitCode.USAGE)
     if args.keep_extra and formats.input == "jsonl" and "csv" in (formats.output, formats.rejects):
         raise CliError(
             "--keep-extra with JSON Lines input needs JSON Lines output and rejects: the extra "
@@ -351,20 +380,26 @@ class _Job:
             specs={spec.name: spec for spec in model.manifest.inputs},
             keep_extra=args.keep_extra,
             reserved=frozenset(predictions + ([*REJECT_COLUMNS, EXTRA_FIELDS] if formats.rejects else [])),
+            dialect=formats.dialect,
         )
         self._reader = _reader(formats.input, lines, layout, f"{model.name!r} {model.version}")
         self._fields = Fields(layout, formats.input, self._reader.header)
         self._where = layout.where
         columns = list(self._fields.columns)
         self._output_name = "stdout" if args.output == "-" else repr(args.output)
-        self._output = open_sink(args.output, formats.output, columns + predictions, stack, console.stdout, atomic=True)
+        dialect = layout.dialect
+        self._output = open_sink(
+            args.output, formats.output, columns + predictions, stack, console.stdout, atomic=True, dialect=dialect
+        )
         self._output_json = formats.output == "jsonl"
         self._rejects: Sink | None = None
         self._rejects_name = repr(args.rejects)
         self._rejects_json = formats.rejects == "jsonl"
         if formats.rejects is not None:
             reject_columns = list(REJECT_COLUMNS) + columns
-            self._rejects = open_sink(args.rejects, formats.rejects, reject_columns, stack, console.stdout, atomic=True)
+            self._rejects = open_sink(
+                args.rejects, formats.rejects, reject_columns, stack, console.stdout, atomic=True, dialect=dialect
+            )
         self._chunk_size: int = args.chunk_size
         self._predictor = _Predictor(model)
         self._stderr = console.stderr

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TextIO
 from .._contract import ExitCode
 from .._text import json_safe
 from ._base import CliError
+from .csv_dialect import DEFAULT_DIALECT, CsvDialect
 from .tabular import Layout, Record
 
 __all__ = ["EXTRA_FIELDS", "Fields", "Sink", "csv_text", "open_sink", "partial_name"]
@@ -25,8 +26,9 @@ __all__ = ["EXTRA_FIELDS", "Fields", "Sink", "csv_text", "open_sink", "partial_n
 EXTRA_FIELDS = "extra_fields"
 
 
-def csv_text(value: Any) -> str:
-    """A value as a CSV field: numbers as Python writes them, missing as empty, flags "; "-joined."""
+def csv_text(value: Any, dialect: CsvDialect = DEFAULT_DIALECT) -> str:
+    """A value as a CSV field: numbers as Python writes them (with the dialect's decimal mark),
+    missing as empty, flags "; "-joined."""
     if type(value) is str:
         return value
     if value is None:
@@ -36,7 +38,7 @@ def csv_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
+        return "" if math.isnan(value) else dialect.format_float(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -76,13 +78,21 @@ class _Stream:
 
 
 class _CsvSink(_Stream):
-    def __init__(self, stream: TextIO, columns: Sequence[str], partial: str | None = None, final: str | None = None):
+    def __init__(
+        self,
+        stream: TextIO,
+        columns: Sequence[str],
+        partial: str | None = None,
+        final: str | None = None,
+        dialect: CsvDialect = DEFAULT_DIALECT,
+    ):
         super().__init__(stream, partial, final)
-        self._writer = csv.writer(stream, lineterminator="\n")
+        self._dialect = dialect
+        self._writer = csv.writer(stream, lineterminator="\n", delimiter=dialect.delimiter)
         self._writer.writerow(columns)
 
     def write(self, items: list[tuple[str, Any]]) -> None:
-        self._writer.writerow([csv_text(value) for _, value in items])
+        self._writer.writerow([csv_text(value, self._dialect) for _, value in items])
 
 
 class _JsonlSink(_Stream):
@@ -150,8 +160,10 @@ def open_sink(
     stdout: TextIO,
     *,
     atomic: bool = False,
+    dialect: CsvDialect = DEFAULT_DIALECT,
 ) -> Sink:
-    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once.
+    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once, and
+    its fields are separated and its numbers written as ``dialect`` says.
 
     ``atomic``: the file is written under :func:`partial_name` and renamed to ``path`` by the
     sink's ``finish()``; a run that stops, is interrupted or killed leaves no file named ``path``
@@ -169,4 +181,4 @@ def open_sink(
             raise CliError(f"cannot write {path!r}: {error.strerror or error}", ExitCode.USAGE) from None
         stack.enter_context(stream)
     final = path if partial is not None else None
-    return _CsvSink(stream, columns, partial, final) if kind == "csv" else _JsonlSink(stream, partial, final)
+    return _CsvSink(stream, columns, partial, final, dialect) if kind == "csv" else _JsonlSink(stream, partial, final)
