@@ -21,7 +21,9 @@ from pathlib import Path
 __all__ = ["RULES", "Rule", "Violation", "check_tree", "imports_of"]
 
 TRAINING_SIDE = ("sklearn", "scipy", "pandas", "joblib", "skl2onnx", "onnx", "pickle", "cloudpickle", "dill")
-LAYERS_ABOVE_CORE = ("runtime._monitor", "runtime._serve", "runtime._connect", "runtime._cli")
+LAYERS_ABOVE_CORE = ("runtime._monitor", "runtime._serve", "runtime._connect", "runtime._spark", "runtime._cli")
+# The Spark extra: the public module, its package and its command are the only ones that may import Spark.
+SPARK_LAYER = ("runtime.spark", "runtime._spark")
 
 
 @dataclass(frozen=True)
@@ -67,16 +69,27 @@ RULES: tuple[Rule, ...] = (
         forbidden=("runtime._serve",),
     ),
     Rule(
+        "the Spark adapter is optional: only it and its command import it, pyspark, py4j or pyarrow",
+        source=("runtime",),
+        except_source=(*SPARK_LAYER, "runtime._cli.spark_predict"),
+        forbidden=(*SPARK_LAYER, "pyspark", "py4j", "pyarrow"),
+    ),
+    Rule(
+        "the Spark adapter sits on core alone: no monitoring, server, connectors or command line",
+        source=SPARK_LAYER,
+        forbidden=("runtime._monitor", "runtime._serve", "runtime._connect", "runtime._cli"),
+    ),
+    Rule(
         "nothing imports the command line but its entry point",
         source=("runtime", "export", "benchmarks"),
         except_source=("runtime._cli", "runtime.__main__"),
         forbidden=("runtime._cli",),
     ),
     Rule(
-        "the one seam: export and benchmarks use the public runtime and runtime._contract only",
+        "the one seam: export and benchmarks use the public runtime (runtime.spark too) and runtime._contract only",
         source=("export", "benchmarks"),
         forbidden=("runtime.",),
-        allowed=("runtime._contract",),
+        allowed=("runtime._contract", "runtime.spark"),
     ),
     Rule(
         "export never depends on the benchmarks",

@@ -58,6 +58,12 @@ BREAKS = [
     ("export/__init__.py", "import benchmarks\n", "export:1 imports benchmarks: export never"),
     ("export/__init__.py", "from runtime._cli import main\n", "export:1 imports runtime._cli: nothing imports"),
     ("tests/runtime/test_x.py", "from export import _data\n", "tests.runtime.test_x:1 imports export"),
+    ("runtime/_model.py", "import pyspark\n", "runtime._model:1 imports pyspark: the Spark adapter is optional"),
+    (
+        "runtime/_spark/predict.py",
+        "from .._serve import app\n",
+        "runtime._spark.predict:1 imports runtime._serve: the Spark",
+    ),
 ]
 
 

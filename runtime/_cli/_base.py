@@ -71,6 +71,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "drift": CommandInfo("drift", "compare recent inputs (prediction log or CSV) with the training reference"),
     "feedback": CommandInfo("feedback", "store true labels that arrived later, keyed by request id"),
     "connect": CommandInfo("connect", "predict what arrives over MQTT or OPC UA and send the predictions back"),
+    "spark-predict": CommandInfo("spark_predict", "score a Parquet file or folder on Apache Spark (the spark extra)"),
 }
 
 # Any command can end in these: a bad option or an I/O error, a bug, Ctrl-C.

@@ -53,6 +53,7 @@ EXIT_CODES = {
     ),  # fmt: skip
     "feedback": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
     "connect": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
+    "spark-predict": (X.OK, X.REJECTED_ROWS, X.BAD_INPUT, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
 }
 # The modules of runtime._cli each command loads: its own and the helpers it uses, nothing else.
 COMMAND_MODULES = {
@@ -62,6 +63,7 @@ COMMAND_MODULES = {
     "drift": {"drift", "drift_report"},
     "feedback": {"feedback"},
     "connect": {"connect"},
+    "spark-predict": {"spark_predict"},
 }
 
 
@@ -203,8 +205,8 @@ def test_verbose_logs_what_load_verified(capsys: pytest.CaptureFixture[str], bun
         ([], "the following arguments are required: COMMAND (see python -m runtime --help)"),
         (
             ["bogus"],
-            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback', 'connect') "
-            "(see python -m runtime --help)",
+            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback', "
+            "'connect', 'spark-predict') (see python -m runtime --help)",
         ),
         (["--bogus", "info"], "unrecognized arguments: --bogus (see python -m runtime --help)"),
         (["info"], "the following arguments are required: PATH (see python -m runtime info --help)"),
