@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, NoReturn
 from runtime import BundleError
 from runtime._contract import ExitCode, exit_codes_text
 
-from ._errors import BudgetError, ConversionError, ExportError, ParityError
-from ._format import format_bytes
+from ._errors import BudgetError, ConversionError, ExportError, ParityError, WeakModelError
+from ._format import format_bytes, metric_lines
 
 if TYPE_CHECKING:
     from ._config import ExportConfig, ExportResult
@@ -39,9 +39,12 @@ EXPORT_EXIT_CODES = (
     ExitCode.INTERNAL,
     ExitCode.PARITY_FAILED,
     ExitCode.BUDGET_MISSED,
+    ExitCode.WEAK_MODEL,
     ExitCode.INTERRUPTED,
 )
-CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code != ExitCode.BUDGET_MISSED)
+CHECK_EXIT_CODES = tuple(
+    code for code in EXPORT_EXIT_CODES if code not in (ExitCode.BUDGET_MISSED, ExitCode.WEAK_MODEL)
+)
 SIGN_EXIT_CODES = (ExitCode.OK, ExitCode.BUNDLE_REFUSED, ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
 EXAMPLES = """\
 examples:
@@ -105,12 +108,22 @@ def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None
 
 
 def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
+    from ._config import DEFAULT_ESTIMATORS
+
+    model.add_argument(
+        "--task",
+        choices=("binary", "multiclass", "regression"),
+        default=defaults.task,
+        help="what to predict (default: from the target, by scikit-learn's type_of_target: two values are "
+        "binary, more multiclass, fractional numbers regression; over 50 classes needs --task)",
+    )
     model.add_argument(
         "--estimator",
         default=defaults.estimator,
-        help="random_forest, gradient_boosting, "
-        "hist_gradient_boosting, logistic_regression, random_forest_regressor, "
-        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge (default %(default)s)",
+        help="classifiers: random_forest, gradient_boosting, hist_gradient_boosting, logistic_regression; "
+        "regressors: random_forest_regressor, gradient_boosting_regressor, hist_gradient_boosting_regressor, "
+        f"ridge (default {DEFAULT_ESTIMATORS['binary_classification']} for classes, "
+        f"{DEFAULT_ESTIMATORS['regression']} for numbers: depth-limited forests for the device)",
     )
     model.add_argument(
         "--param",
@@ -127,6 +140,14 @@ def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> No
         "(first steps preprocess one column per input, last step is the estimator)",
     )
     model.add_argument("--tune", action="store_true", help="GridSearchCV over the estimator's grid")
+    model.add_argument(
+        "--allow-weak",
+        action="store_true",
+        help="export even when the quality gate fails: by default a classifier needs balanced accuracy and "
+        "macro F1 each 0.10 above DummyClassifier(strategy=prior)'s, a regressor R2 0.10 above "
+        f"DummyRegressor(strategy=mean)'s, on the same held-out split, or the export stops (exit "
+        f"{int(ExitCode.WEAK_MODEL)}) and nothing becomes current",
+    )
     model.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     model.add_argument(
         "--test-size", type=float, default=defaults.test_size, help="held-out share (default %(default)s)"
@@ -250,13 +271,7 @@ def _summary(result: ExportResult) -> str:
     lines = [
         f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"
     ]
-    if "accuracy" in metrics:
-        lines.append(
-            f"  held-out accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
-            + (f", ROC AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") is not None else "")
-        )
-    else:
-        lines.append(f"  held-out MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}")
+    lines += [f"  {line}" for line in metric_lines(metrics)]
     lines.append(
         f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
         f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
@@ -365,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), ExitCode.PARITY_FAILED, verbose)
     except BudgetError as error:
         return _fail(f"error: {error}", ExitCode.BUDGET_MISSED, verbose)
+    except WeakModelError as error:
+        return _fail(f"error: {error}", ExitCode.WEAK_MODEL, verbose)
     except BundleError as error:
         return _fail(f"error: bundle refused: {_first_line(error)}", ExitCode.BUNDLE_REFUSED, verbose)
     except (ConversionError, ExportError, ValueError, KeyError, OSError) as error:

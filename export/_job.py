@@ -4,7 +4,10 @@
 needs and returning its result, so data flows one way; every stage reports through ``progress``.
 
 1. options (:func:`check_options`), data (:mod:`._data`), columns (:mod:`._columns`), destination
-2. train (:mod:`._train`), metrics (:mod:`._metrics`), convert (:mod:`._convert`)
+   and the task, from the target (:func:`._data.detect_task`), with the estimator that fits it
+2. train (:mod:`._train`), metrics (:mod:`._metrics`), the quality gate (:mod:`._gate`: a model no
+   better than the baseline raises :class:`WeakModelError` before anything is written), convert
+   (:mod:`._convert`)
 3. draft manifest (:mod:`._manifest`), parity proof (:mod:`._parity`): on failure the report goes
    to ``.rejected/`` and :class:`ParityError` is raised before anything a device could pick up
 4. evidence into the manifest, then in a staging folder (:mod:`._publish`): model and manifest,
@@ -21,8 +24,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sklearn.base import is_regressor
-
 import runtime
 
 from . import _convert, _manifest, _parity, _performance, _publish
@@ -31,8 +32,9 @@ from ._config import ConvertedModel, Destination, ExportConfig, ExportResult, Pa
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
 from ._documents import write_documents
 from ._errors import ParityError
-from ._metrics import measure_quality
-from ._pipeline import build_pipeline, is_regression, load_user_pipeline
+from ._gate import quality_gate
+from ._metrics import measure_quality, predict_held_out
+from ._pipeline import build_pipeline, check_user_pipeline, fitting_estimator, load_user_pipeline
 from ._sign import public_key_pem
 from ._train import train, tuning_grid
 
@@ -58,18 +60,25 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     if config.sign_key is not None:
         public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
-    regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
-    data = prepare_data(config, regression=regression)
+    data = prepare_data(config)
     schema = read_schema_file(config.schema) if config.schema else {}
     columns = column_specs(data.spec, data.features, schema, demo_ranges=DEMO_NUMERIC_RANGES if config.demo else None)
     where = _publish.destination(config)
-    pipeline = user_pipeline or build_pipeline(data.spec, config.estimator, seed=config.seed, params=config.params)
+    if user_pipeline is None:
+        estimator = fitting_estimator(config.estimator, data.task, data.spec.target)
+        config = dataclasses.replace(config, estimator=estimator)  # the task's default when none was named
+        pipeline = build_pipeline(data.spec, estimator, seed=config.seed, params=config.params)
+    else:
+        check_user_pipeline(user_pipeline, data.task, data.spec.target)
+        pipeline = user_pipeline
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
     with _timed(timings, "train_s", progress):
         pipeline, search = train(pipeline, data.x_train, data.y_train, task=data.task, grid=grid, progress=progress)
     with _timed(timings, "metrics_s", progress, "metrics: held-out split, permutation importance"):
-        metrics = measure_quality(pipeline, data, seed=config.seed)
+        held_out = predict_held_out(pipeline, data)
+        metrics = measure_quality(pipeline, data, held_out, seed=config.seed, schema=schema)
+    metrics["quality_gate"] = quality_gate(data, metrics, allow_weak=config.allow_weak, progress=progress)
     with _timed(timings, "convert_s", progress, "converting to ONNX"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
 
@@ -96,6 +105,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         onnx_summary=converted.summary,
         documents=[],  # written last, into the staging folder
         timings=timings,
+        held_out=held_out,
     )
     result = _publish_bundle(result, where, converted, data, progress)
     timings["total_s"] = time.perf_counter() - started

@@ -42,7 +42,7 @@ def test_a_size_limited_forest_records_its_unconstrained_twin(tiny_export):
 
 
 def test_regression_metrics_and_no_twin_for_a_model_without_size_limits():
-    data = prepare_data(ExportConfig(demo_rows=400), regression=True)
+    data = prepare_data(ExportConfig(demo_rows=400, task="regression"))
     pipeline, _ = train(build_pipeline(data.spec, "ridge"), data.x_train, data.y_train, task=data.task)
     metrics = measure_quality(pipeline, data, seed=0)
     assert set(metrics) >= {"held_out_rows", "mae", "rmse", "r2", "permutation_importance"}

@@ -106,7 +106,7 @@ def test_the_tiny_proof_passes_with_golden_cases_of_every_kind(tiny_export):
     ],
 )
 def test_other_estimators_agree_on_tiny_data(estimator, params, regression):
-    data = prepare_data(ExportConfig(demo_rows=400), regression=regression)
+    data = prepare_data(ExportConfig(demo_rows=400, task="regression" if regression else None))
     parity = _proof(data, estimator, params)
     assert parity.passed and parity.label_mismatches == 0
     assert parity.max_abs_diff <= 1e-12
