@@ -91,7 +91,9 @@ def _held_out_charts(result: ExportResult) -> list[str]:
     held_out, target = result.held_out, str(result.manifest.target)
     if held_out is None:
         return []
-    if held_out.probabilities is not None:
+    if result.manifest.is_classifier:
+        if held_out.probabilities is None:
+            return []
         classes = list(held_out.classes or ())
         label = result.metrics.get("positive_class")
         positive = next((c for c in classes if str(c) == label), None)
