@@ -217,6 +217,11 @@ def _requested_task(y: np.ndarray, target: str, requested: str, distinct: int) -
         raise ExportError(f"--task {requested!r} is not known; choose one of {', '.join(TASK_OPTIONS)}")
     if requested == "regression":
         _numeric_target(y, target)
+    elif type_of_target(y) == "continuous":
+        raise ExportError(
+            f"--task {requested} needs classes, but target {target!r} holds fractional numbers: "
+            "use --task regression, or leave out --task"
+        )
     elif distinct < 2 or (distinct == 2) != (requested == "binary"):
         other = "binary" if distinct == 2 else "multiclass"
         raise ExportError(

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sklearn.pipeline import Pipeline
+
 import runtime
 
 from . import _convert, _manifest, _parity, _performance, _publish
@@ -64,13 +66,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     schema = read_schema_file(config.schema) if config.schema else {}
     columns = column_specs(data.spec, data.features, schema, demo_ranges=DEMO_NUMERIC_RANGES if config.demo else None)
     where = _publish.destination(config)
-    if user_pipeline is None:
-        estimator = fitting_estimator(config.estimator, data.task, data.spec.target)
-        config = dataclasses.replace(config, estimator=estimator)  # the task's default when none was named
-        pipeline = build_pipeline(data.spec, estimator, seed=config.seed, params=config.params)
-    else:
-        check_user_pipeline(user_pipeline, data.task, data.spec.target)
-        pipeline = user_pipeline
+    config, pipeline = _pipeline_for(config, user_pipeline, data)
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
     with _timed(timings, "train_s", progress):
@@ -110,6 +106,19 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     result = _publish_bundle(result, where, converted, data, progress)
     timings["total_s"] = time.perf_counter() - started
     return result
+
+
+def _pipeline_for(
+    config: ExportConfig, user_pipeline: Pipeline | None, data: PreparedData
+) -> tuple[ExportConfig, Pipeline]:
+    """The unfitted Pipeline for the data's task, and the config naming the estimator it got (the
+    task's default when none was named); one that does not fit the task is an ExportError."""
+    if user_pipeline is not None:
+        check_user_pipeline(user_pipeline, data.task, data.spec.target)
+        return config, user_pipeline
+    estimator = fitting_estimator(config.estimator, data.task, data.spec.target)
+    pipeline = build_pipeline(data.spec, estimator, seed=config.seed, params=config.params)
+    return dataclasses.replace(config, estimator=estimator), pipeline
 
 
 def _publish_bundle(

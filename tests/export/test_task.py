@@ -62,6 +62,12 @@ def test_the_task_follows_type_of_target_or_task(values, requested, task):
             "predict classes",
         ),
         (COIN, "ordinal", "--task 'ordinal' is not known; choose one of binary, multiclass, regression"),
+        (
+            TORQUE,
+            "multiclass",
+            "--task multiclass needs classes, but target 'y' holds fractional numbers: use --task regression, or "
+            "leave out --task",
+        ),
     ],
 )
 def test_a_target_that_does_not_fit_is_refused_with_the_fix(values, requested, message):
@@ -126,3 +132,16 @@ def test_the_cli_names_the_regressors_instead_of_unknown_label_type(tmp_path, ca
         f"{REGRESSORS} (or no --estimator for random_forest_regressor)"
     ]
     assert not (tmp_path / "models").exists()
+
+
+def test_a_user_pipeline_that_does_not_fit_the_task_is_refused():
+    from export._pipeline import check_user_pipeline
+    from tests.export.user_pipelines import extra_trees
+
+    check_user_pipeline(extra_trees(), "binary_classification", "defect")
+    with pytest.raises(ExportError) as caught:
+        check_user_pipeline(extra_trees(), "regression", "temperature")
+    assert str(caught.value) == (
+        f"the Pipeline's last step (ExtraTreesClassifier) predicts classes, but target 'temperature' is regression: "
+        f"use one of {REGRESSORS} (or no --estimator for random_forest_regressor)"
+    )
