@@ -124,7 +124,8 @@ def pr_curve_chart(truth: np.ndarray, probabilities: np.ndarray, classes: list[A
     ``probabilities`` has one column per class of ``classes``."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    shown = [positive] if positive is not None else classes[:PR_CURVES]
+    largest = sorted(classes, key=lambda label: -int((truth == label).sum()))[:PR_CURVES]
+    shown = [positive] if positive is not None else largest
 
     def draw(axes: Axes) -> None:
         for label in shown:

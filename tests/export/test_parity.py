@@ -197,6 +197,8 @@ def test_fully_grown_forest_ties_are_broken_like_scikit_learn(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["gradient_boosting", "hist_gradient_boosting", "logistic_regression"])
 def test_other_estimators_pass_parity(tmp_path, estimator):
-    result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator))
+    # parity is the point here, not quality: a linear model of the demo's band rules misses the quality gate
+    config = ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator, allow_weak=True)
+    result = run_export(config)
     assert result.parity.passed and result.parity.label_mismatches == 0
     assert result.parity.max_abs_diff <= 1e-12
