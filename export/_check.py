@@ -54,4 +54,8 @@ def check_bundle(
             f"the data at {config.data or 'demo'} differs from the data {model.name} {model.version} "
             "was trained on (fingerprint mismatch): pass --data with the original file"
         )
-    return prove_parity(payload["pipeline"], model, prepared, seed=config.seed, progress=progress)
+    # with a decision threshold, the twin holds scikit-learn's threshold classifier too: its labels are compared
+    classifier = payload.get("classifier")
+    return prove_parity(
+        payload["pipeline"], model, prepared, seed=config.seed, progress=progress, classifier=classifier
+    )

@@ -148,9 +148,36 @@ def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> No
         f"DummyRegressor(strategy=mean)'s, on the same held-out split, or the export stops (exit "
         f"{int(ExitCode.WEAK_MODEL)}) and nothing becomes current",
     )
+    _decision_options(model)
     model.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     model.add_argument(
         "--test-size", type=float, default=defaults.test_size, help="held-out share (default %(default)s)"
+    )
+
+
+def _decision_options(model: argparse._ArgumentGroup) -> None:
+    model.add_argument(
+        "--scoring",
+        metavar="SCORER",
+        help="the scikit-learn scorer --tune maximises (default: average_precision for a binary classifier, "
+        "balanced_accuracy for multiclass, r2 for regression)",
+    )
+    model.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        help="weigh classes inversely to their frequency (estimators with a class_weight parameter)",
+    )
+    model.add_argument(
+        "--threshold",
+        metavar="auto|P",
+        help="binary classifiers: the positive class's probability from which it is predicted; 'auto' tunes "
+        "it by cross-validation (TunedThresholdClassifierCV), a number fixes it (default: the most probable class)",
+    )
+    model.add_argument(
+        "--objective",
+        metavar="OBJECTIVE",
+        help="what --threshold auto maximises: f1 (default), balanced_accuracy, recall_at_precision=P "
+        "(the best recall with precision >= P), or cost=FN:FP (the lowest cost of misses and false alarms)",
     )
 
 
@@ -272,6 +299,7 @@ def _summary(result: ExportResult) -> str:
         f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"
     ]
     lines += [f"  {line}" for line in metric_lines(metrics)]
+    lines += _decision_lines(result)
     lines.append(
         f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
         f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
@@ -293,6 +321,39 @@ def _summary(result: ExportResult) -> str:
     lines.append(f"  joblib:   {result.joblib_path}  (dev machine only; never copy it to a device)")
     lines.append(f"  current:  {result.bundle.parent / 'CURRENT'} -> {manifest.version}")
     return "\n".join(lines)
+
+
+def _decision_lines(result: ExportResult) -> list[str]:
+    """The tuned parameters, the label rule and, with a threshold, the positive class's held-out recall
+    under the default rule and under the threshold."""
+    lines = []
+    if result.search:
+        search = result.search
+        lines.append(
+            f"  tuned:  {search['best_params']} (mean {search['scoring']} {search['best_score']:.4f}, "
+            f"{search['cv']}-fold CV)"
+        )
+    rule = result.manifest.label_rule()
+    if rule is None:
+        return lines
+    record = result.threshold
+    if record is None:
+        return [*lines, f"  label:  {rule}"]
+    origin = f"tuned for {record['objective']}, CV score {record['cv_score']:.4f}" if "cv_score" in record else "fixed"
+    lines.append(f"  label:  {rule} (threshold {origin})")
+    held_out = record["held_out"]
+    default, tuned = held_out["default"], held_out["threshold"]
+    positive, positives = held_out["positive_class"], held_out["positives"]
+    lines.append(
+        f"    held-out recall of {positive!r}: {_share(default['recall'])} ({default['caught']} of {positives}) "
+        f"at the default rule -> {_share(tuned['recall'])} ({tuned['caught']} of {positives}) at the threshold; "
+        f"false alarms {default['false_alarms']} -> {tuned['false_alarms']}"
+    )
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _config(args: argparse.Namespace) -> ExportConfig:

@@ -72,6 +72,10 @@ class ExportConfig:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     pipeline: str | None = None
     tune: bool = False
+    scoring: str | None = None  # --tune's scikit-learn scorer (default: export._train.TUNING_SCORING)
+    class_weight: str | None = None  # "balanced"
+    threshold: str | None = None  # "auto" or a probability, e.g. "0.3" (export._threshold)
+    objective: str | None = None  # what --threshold auto tunes for (default f1)
     name: str | None = None
     version: str | None = None
     output: Path = Path("models")
@@ -255,5 +259,9 @@ class ExportResult:
     onnx_summary: dict[str, Any]
     documents: list[Path]
     timings: dict[str, float]
+    # with --threshold: scikit-learn's threshold classifier around ``pipeline`` (what it labels with),
+    # and how the threshold was found with its held-out effect (export._train.FittedModel)
+    classifier: Any = None
+    threshold: dict[str, Any] | None = None
     # the held-out predictions behind the metrics: the report draws its PR curve and residuals from them
     held_out: HeldOut | None = None

@@ -38,7 +38,7 @@ from ._gate import quality_gate
 from ._metrics import measure_quality, predict_held_out
 from ._pipeline import build_pipeline, check_user_pipeline, fitting_estimator, load_user_pipeline
 from ._sign import public_key_pem
-from ._train import train, tuning_grid
+from ._train import check_training_options, fit_model, tuning_grid
 
 __all__ = ["run_export"]
 
@@ -59,6 +59,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     check_options(config)
+    check_training_options(config)  # --scoring, --class-weight, --threshold, --objective
     if config.sign_key is not None:
         public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
@@ -70,18 +71,25 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
     with _timed(timings, "train_s", progress):
-        pipeline, search = train(pipeline, data.x_train, data.y_train, task=data.task, grid=grid, progress=progress)
+        fitted = fit_model(pipeline, data, config, grid=grid, progress=progress)
+    pipeline, search = fitted.pipeline, fitted.search  # with --threshold, fitted.classifier wraps pipeline
     with _timed(timings, "metrics_s", progress, "metrics: held-out split, permutation importance"):
-        held_out = predict_held_out(pipeline, data)
-        metrics = measure_quality(pipeline, data, held_out, seed=config.seed, schema=schema)
+        held_out = predict_held_out(fitted.classifier, data)
+        positive = fitted.decision.positive_class if fitted.decision else None
+        metrics = measure_quality(
+            pipeline, data, held_out, seed=config.seed, schema=schema, classifier=fitted.classifier, positive=positive
+        )
     metrics["quality_gate"] = quality_gate(data, metrics, allow_weak=config.allow_weak, progress=progress)
     with _timed(timings, "convert_s", progress, "converting to ONNX"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
 
     manifest = _manifest.draft_manifest(config, where, data, columns, pipeline, converted)
+    manifest = dataclasses.replace(manifest, decision=fitted.decision)
     with _timed(timings, "parity_s", progress, "parity: building hard cases"):
         device = _parity.device_model(manifest, converted.onnx_bytes)
-        parity = _parity.prove_parity(pipeline, device, data, seed=config.seed, progress=progress)
+        parity = _parity.prove_parity(
+            pipeline, device, data, seed=config.seed, progress=progress, classifier=fitted.classifier
+        )
     if not parity.passed:
         raise ParityError(parity, _publish.reject(where, parity))
     manifest = _manifest.with_evidence(
@@ -101,6 +109,8 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         onnx_summary=converted.summary,
         documents=[],  # written last, into the staging folder
         timings=timings,
+        classifier=fitted.classifier,
+        threshold=fitted.threshold,
         held_out=held_out,
     )
     result = _publish_bundle(result, where, converted, data, progress)
@@ -139,8 +149,9 @@ def _publish_bundle(
             _publish.write_manifest(folder, manifest)
         _publish.write_side_files(folder, manifest, result.parity)
         metadata = _publish.twin_metadata(manifest, data, result.metrics, config)
+        classifier = result.classifier if manifest.decision is not None else None
         joblib_report = _publish.save_twin(
-            result.pipeline, metadata, where, compress=config.compress, progress=progress
+            result.pipeline, metadata, where, compress=config.compress, progress=progress, classifier=classifier
         )
         result = dataclasses.replace(result, manifest=manifest, joblib_report=joblib_report)
         written = write_documents(folder, result)

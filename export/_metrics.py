@@ -98,13 +98,14 @@ def _feature_importance(pipeline: Pipeline, columns: list[str]) -> dict[str, Any
     return {"by_model_input": by_feature, "by_column": by_column}
 
 
-def predict_held_out(pipeline: Pipeline, data: PreparedData) -> HeldOut:
-    """The fitted Pipeline's labels (or values) and probabilities on the held-out split."""
-    predicted = np.asarray(pipeline.predict(data.x_test))
+def predict_held_out(model: Any, data: PreparedData) -> HeldOut:
+    """``model``'s labels (or values) and probabilities on the held-out split: the fitted Pipeline, or
+    the decision threshold's classifier around it (export._threshold), whose labels the device gives."""
+    predicted = np.asarray(model.predict(data.x_test))
     if data.task == "regression":
         return HeldOut(truth=np.asarray(data.y_test), predicted=predicted)
-    classes = tuple(pipeline.classes_)
-    return HeldOut(np.asarray(data.y_test), predicted, np.asarray(pipeline.predict_proba(data.x_test)), classes)
+    classes = tuple(model.classes_)
+    return HeldOut(np.asarray(data.y_test), predicted, np.asarray(model.predict_proba(data.x_test)), classes)
 
 
 def measure_quality(
@@ -114,10 +115,18 @@ def measure_quality(
     *,
     seed: int,
     schema: Mapping[str, Mapping[str, Any]] | None = None,
+    classifier: Any = None,
+    positive: Any = None,
 ) -> dict[str, Any]:
     """The manifest's ``metrics``: held-out metrics and importances, and for a size-limited forest
-    its quality against the same forest grown fully (``versus_unconstrained``)."""
-    metrics = evaluate(pipeline, data.x_test, held_out, task=data.task, seed=seed)
+    its quality against the same forest grown fully (``versus_unconstrained``).
+
+    ``classifier`` labels instead of ``pipeline`` where it is given: the decision threshold's
+    classifier around it, so the metrics are those of the labels the device gives; ``positive`` is
+    then the decision's positive class (else :func:`positive_class` picks it).
+    """
+    model = classifier if classifier is not None else pipeline
+    metrics = evaluate(model, data.x_test, held_out, task=data.task, seed=seed, positive=positive)
     if data.task == "regression":
         unit, source = target_unit(data.spec.target, schema or {})
         metrics.update(target_unit=unit, target_unit_source=source)
@@ -129,20 +138,28 @@ def measure_quality(
 
 
 def evaluate(
-    pipeline: Pipeline, x_test: pd.DataFrame, held_out: HeldOut, *, task: str, seed: int, repeats: int = 5
+    model: Any,
+    x_test: pd.DataFrame,
+    held_out: HeldOut,
+    *,
+    task: str,
+    seed: int,
+    repeats: int = 5,
+    positive: Any = None,
 ) -> dict[str, Any]:
-    """Metrics on the held-out split, ready for the manifest (plain JSON types)."""
+    """Metrics on the held-out split, ready for the manifest (plain JSON types); ``model`` is the
+    fitted Pipeline or the threshold classifier around it."""
     result: dict[str, Any] = {"held_out_rows": int(len(held_out.truth))}
     if task == "regression":
         result.update(regression_scores(held_out.truth, held_out.predicted))
         scoring = "r2"
     else:
-        result.update(classification_scores(held_out))
+        result.update(classification_scores(held_out, positive))
         scoring = "balanced_accuracy"
     columns = [str(c) for c in x_test.columns]
-    result["feature_importance"] = _feature_importance(pipeline, columns)
+    result["feature_importance"] = _feature_importance(getattr(model, "estimator_", model), columns)
     permutation = permutation_importance(
-        pipeline, x_test, held_out.truth, n_repeats=repeats, random_state=seed, scoring=scoring, n_jobs=1
+        model, x_test, held_out.truth, n_repeats=repeats, random_state=seed, scoring=scoring, n_jobs=1
     )
     result["permutation_importance"] = {
         "scoring": scoring,
@@ -162,7 +179,7 @@ def regression_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, flo
     }
 
 
-def classification_scores(held_out: HeldOut) -> dict[str, Any]:
+def classification_scores(held_out: HeldOut, positive: Any = None) -> dict[str, Any]:
     """Accuracy, balanced accuracy, macro F1, per-class scores, confusion matrix, ROC and PR AUC."""
     truth, predicted, classes = held_out.truth, held_out.predicted, list(held_out.classes or ())
     precision, recall, f1, support = skm.precision_recall_fscore_support(
@@ -185,19 +202,20 @@ def classification_scores(held_out: HeldOut) -> dict[str, Any]:
         "class_balance_test": {_key(label): int(count) for label, count in zip(classes, support)},
     }
     if len(classes) == 2:
-        result["positive_class"] = _key(positive_class(classes))
-    result.update(_ranking_scores(held_out))
+        positive = positive_class(classes) if positive is None else positive
+        result["positive_class"] = _key(positive)
+    result.update(_ranking_scores(held_out, positive))
     return result
 
 
-def _ranking_scores(held_out: HeldOut) -> dict[str, Any]:
+def _ranking_scores(held_out: HeldOut, positive_label: Any) -> dict[str, Any]:
     """ROC AUC and PR AUC from the probabilities: binary for the positive class, else one-vs-rest."""
     truth, classes, probabilities = held_out.truth, list(held_out.classes or ()), held_out.probabilities
     if probabilities is None or not np.isin(classes, np.unique(truth)).all():
         note = "not defined: some classes are absent from the held-out split"
         return {"roc_auc": None, "roc_auc_note": note, "pr_auc": None, "pr_auc_note": note}
     if len(classes) == 2:
-        positive = classes.index(positive_class(classes))
+        positive = classes.index(positive_label)
         caught = truth == classes[positive]
         return {
             "roc_auc": float(skm.roc_auc_score(caught, probabilities[:, positive])),

@@ -204,6 +204,7 @@ def twin_metadata(
         "spec": dataclasses.asdict(data.spec),
         "task": data.task,
         "onnx_sha256": manifest.model_file.sha256,
+        "decision": manifest.decision.to_dict() if manifest.decision is not None else None,
         "export_config": config_record(config),
     }
 
@@ -215,10 +216,17 @@ def save_twin(
     *,
     compress: int,
     progress: Callable[[str], None] = lambda message: None,
+    classifier: Any = None,
 ) -> list[dict[str, Any]]:
     """Write the twin to ``where.joblib_path``; returns the size and time per compression level
-    (:data:`JOBLIB_LEVELS`, measured in a scratch folder first)."""
+    (:data:`JOBLIB_LEVELS`, measured in a scratch folder first).
+
+    With a decision threshold, ``classifier`` is scikit-learn's threshold classifier around
+    ``pipeline``: saved beside it (the Pipeline once, shared), its ``predict`` gives the labels the
+    device gives, while ``pipeline`` alone gives the default rule's."""
     payload = {"pipeline": pipeline, "metadata": metadata}
+    if classifier is not None:
+        payload["classifier"] = classifier
     progress("saving the Pipeline with joblib")
     probe_folder = Path(tempfile.mkdtemp(prefix=".joblib-probe-", dir=where.model_folder))
     try:

@@ -19,7 +19,7 @@ from ._evidence import (
     PredictionReference,
     Training,
 )
-from ._manifest import SCHEMA_VERSION, ColumnSpec, FileSpec, GoldenCase, Manifest, OutputSpec
+from ._manifest import SCHEMA_VERSION, ColumnSpec, Decision, FileSpec, GoldenCase, Manifest, OutputSpec
 from ._model import BatchPrediction, Model, Prediction, RejectedRow, load, session_options
 from ._signature import SignatureCheck
 
@@ -32,6 +32,7 @@ __all__ = [
     "BundleError",
     "CategoryReference",
     "ColumnSpec",
+    "Decision",
     "DriftReference",
     "FactoryEdgeError",
     "FileSpec",

@@ -37,6 +37,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "READABLE_SCHEMA_VERSIONS",
     "ColumnSpec",
+    "Decision",
     "FileSpec",
     "GoldenCase",
     "Manifest",
@@ -50,6 +51,8 @@ Task = Literal["binary_classification", "multiclass_classification", "regression
 TASKS: tuple[str, ...] = ("binary_classification", "multiclass_classification", "regression")
 ColumnKind = Literal["number", "category"]
 Label = int | str | bool | float
+DecisionSource = Literal["fixed", "tuned"]
+DECISION_SOURCES: tuple[str, ...] = ("fixed", "tuned")
 # Model names go into URLs and HTTP headers: ASCII letters, digits and . _ - only.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -218,6 +221,86 @@ class GoldenCase:
 
 
 @dataclasses.dataclass(frozen=True)
+class Decision:
+    """A binary classifier's decision threshold: scikit-learn's ``FixedThresholdClassifier`` /
+    ``TunedThresholdClassifierCV`` rule.
+
+    The label is ``positive_class`` when its probability is ``>= threshold``, else the other class;
+    the probabilities are unchanged. As with the argmax rule, a probability within the manifest's
+    ``label_tie_tolerance`` of the threshold counts as *at* it (so ``positive_class``): scikit-learn
+    often lands exactly on a round threshold (30 of 100 trees is exactly 0.3), and summing the same
+    votes in another order can miss it by an ulp either way. ``source`` says whether the threshold
+    was ``"fixed"`` by hand or ``"tuned"`` by cross-validation for ``objective``.
+
+    >>> Decision(0.3, 1, "fixed").rule((0, 1))
+    '1 if P(1) >= 0.3, else 0'
+    """
+
+    threshold: float
+    positive_class: Label
+    source: DecisionSource
+    objective: str | None = None
+
+    def __post_init__(self) -> None:
+        threshold = self.threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
+            raise BundleError(
+                f"manifest field decision.threshold == {shown(threshold)}, expected a finite number strictly "
+                "between 0 and 1"
+            )
+        if not isinstance(self.positive_class, (int, str, bool, float)):
+            raise BundleError(
+                f"manifest field decision.positive_class == {shown(self.positive_class)}, expected a class label"
+            )
+        if self.source not in DECISION_SOURCES:
+            raise BundleError(
+                f"manifest field decision.source == {shown(self.source)}, expected one of {list(DECISION_SOURCES)}"
+            )
+        if self.objective is not None and not isinstance(self.objective, str):
+            raise BundleError(
+                f"manifest field decision.objective == {shown(self.objective)}, expected a string or null"
+            )
+
+    def positive_index(self, classes: tuple[Label, ...]) -> int:
+        """Where ``positive_class`` is in ``classes`` (the model's two classes, in their order)."""
+        return next(i for i, label in enumerate(classes) if _same_label(label, self.positive_class))
+
+    def negative_class(self, classes: tuple[Label, ...]) -> Label:
+        """The class predicted below the threshold: the one of the two that is not ``positive_class``."""
+        return classes[1 - self.positive_index(classes)]
+
+    def rule(self, classes: tuple[Label, ...]) -> str:
+        """The label rule in words, e.g. ``1 if P(1) >= 0.3, else 0``."""
+        positive = repr(self.positive_class)
+        return f"{positive} if P({positive}) >= {self.threshold:.6g}, else {self.negative_class(classes)!r}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "positive_class": self.positive_class,
+            "source": self.source,
+            "objective": self.objective,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        where = "decision."
+        if "positive_class" not in data:
+            raise BundleError("manifest field decision.positive_class is missing")
+        return cls(
+            threshold=_get(data, "threshold", (int, float), where),  # the range is checked on construction
+            positive_class=data["positive_class"],
+            source=cast(DecisionSource, _get(data, "source", str, where)),
+            objective=_opt(data, "objective", str, where),
+        )
+
+
+def _same_label(a: Label, b: Label) -> bool:
+    """Equal and of the same type: ``True == 1`` in Python, but not as class labels from JSON."""
+    return type(a) is type(b) and a == b
+
+
+@dataclasses.dataclass(frozen=True)
 class Manifest:
     """Everything a device needs to know about a bundle, and the evidence behind it.
 
@@ -248,6 +331,8 @@ class Manifest:
     parity: ParitySummary = dataclasses.field(default_factory=ParitySummary)
     drift_reference: DriftReference = dataclasses.field(default_factory=DriftReference)
     golden_cases: tuple[GoldenCase, ...] = ()
+    # None: the label is the most probable class; else the binary decision threshold's rule
+    decision: Decision | None = None
     training: Training = dataclasses.field(default_factory=Training)
     performance: Performance = dataclasses.field(default_factory=Performance)
     description: str = ""
@@ -283,11 +368,27 @@ class Manifest:
                     f"manifest field drift_reference.columns[{name!r}] is a {reference.kind} reference, but the "
                     f"inputs have {'no such column' if name not in kinds else 'a ' + kinds[name] + ' column'}"
                 )
+        self._check_decision()
         self._check_golden_cases(names)
         if not self.tolerance >= 0 or not self.label_tie_tolerance >= 0:
             raise BundleError(
                 f"manifest fields tolerance == {self.tolerance!r} and label_tie_tolerance == "
                 f"{self.label_tie_tolerance!r} must be finite numbers >= 0"
+            )
+
+    def _check_decision(self) -> None:
+        if self.decision is None:
+            return
+        if self.task != "binary_classification":
+            raise BundleError(
+                f"manifest field decision is set for a {self.task} model; "
+                "a decision threshold needs a binary classifier"
+            )
+        assert self.classes is not None
+        if not any(_same_label(label, self.decision.positive_class) for label in self.classes):
+            raise BundleError(
+                f"manifest field decision.positive_class == {shown(self.decision.positive_class)} is not one of the "
+                f"classes {shown(list(self.classes))}"
             )
 
     def _check_golden_cases(self, names: list[str]) -> None:
@@ -329,6 +430,14 @@ class Manifest:
                 changes.append(f"column {name!r} no longer accepts the categories {shown(lost)}")
         return sorted(changes)
 
+    def label_rule(self) -> str | None:
+        """How a classifier's label follows from its probabilities, in words; None for a regressor."""
+        if self.classes is None:
+            return None
+        if self.decision is not None:
+            return self.decision.rule(self.classes)
+        return "the most probable class (the first in class order among ties)"
+
     @property
     def is_classifier(self) -> bool:
         return self.task != "regression"
@@ -361,6 +470,8 @@ class Manifest:
             "performance": self.performance.to_dict(),
             "drift_reference": self.drift_reference.to_dict(),
             "golden_cases": [case.to_dict() for case in self.golden_cases],
+            # optional and written only when set: manifests without it stay byte for byte as they were
+            **({"decision": self.decision.to_dict()} if self.decision is not None else {}),
         }
 
     @classmethod
@@ -392,6 +503,7 @@ class Manifest:
                 if not isinstance(label, (int, str, bool, float)):
                     raise BundleError(f"manifest field classes holds {shown(label)}, expected int, str, bool or float")
         raw_golden = _objects(_opt(data, "golden_cases", list, "") or [], "golden_cases")
+        raw_decision = _opt(data, "decision", dict, "")
         libraries = _opt(data, "libraries", dict, "") or {}
         if not all(isinstance(value, str) for value in libraries.values()):
             raise BundleError(f"manifest field libraries == {shown(libraries)}, expected names and version strings")
@@ -416,4 +528,5 @@ class Manifest:
             performance=Performance.from_dict(_opt(data, "performance", dict, "")),
             drift_reference=DriftReference.from_dict(_opt(data, "drift_reference", dict, "")),
             golden_cases=tuple(GoldenCase.from_dict(c, f"golden_cases[{i}].") for i, c in enumerate(raw_golden)),
+            decision=Decision.from_dict(raw_decision) if raw_decision is not None else None,
         )

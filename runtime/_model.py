@@ -133,6 +133,8 @@ class Model:
             self.classes = None
             self._output_names = [manifest.outputs.value]
         self._tie = manifest.label_tie_tolerance
+        # (positive class index, negative class index, cutoff) under a decision threshold, else None
+        self._threshold_rule = _threshold_rule(manifest)
         self._model_name, self._model_version = manifest.name, manifest.version
         self._local = threading.local()
 
@@ -180,11 +182,15 @@ class Model:
         if self.classes is None:
             return Prediction(None, None, float(output[0, 0]), self._model_name, self._model_version, tuple(flags))
         probabilities = output[0].tolist()
-        # scikit-learn's argmax takes the first class among equals; see Manifest.label_tie_tolerance.
-        threshold = max(probabilities) - self._tie
-        index = 0
-        while probabilities[index] < threshold:  # a plain loop: this is the hot path
-            index += 1
+        decision = self._threshold_rule
+        if decision is not None:  # the decision threshold (runtime.Decision)
+            index = decision[0] if probabilities[decision[0]] >= decision[2] else decision[1]
+        else:
+            # scikit-learn's argmax takes the first class among equals; see Manifest.label_tie_tolerance.
+            threshold = max(probabilities) - self._tie
+            index = 0
+            while probabilities[index] < threshold:  # a plain loop: this is the hot path
+                index += 1
         return Prediction(
             self.classes[index],
             dict(zip(self.classes, probabilities)),
@@ -299,9 +305,14 @@ class Model:
         )
 
     def labels_from_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
-        """Class labels by scikit-learn's rule: the first class among the most probable."""
-        top = probabilities.max(axis=1, keepdims=True)
-        index = np.argmax(probabilities >= top - self._tie, axis=1)
+        """Class labels by scikit-learn's rule: the first class among the most probable, or with a
+        decision threshold the positive class where its probability reaches the threshold."""
+        rule = self._threshold_rule
+        if rule is not None:
+            index = np.where(probabilities[:, rule[0]] >= rule[2], rule[0], rule[1])
+        else:
+            top = probabilities.max(axis=1, keepdims=True)
+            index = np.argmax(probabilities >= top - self._tie, axis=1)
         labels: np.ndarray = self._class_array[index]
         return labels
 
@@ -348,7 +359,8 @@ class Model:
                         f"golden case {index} ({case.kind}) does not reproduce with onnxruntime {ort.__version__}: "
                         f"expected label {case.label!r} with probabilities {_short(expected)}, "
                         f"got {got_label!r} with {_short(got)} "
-                        f"(tolerance {tolerance:g}); use the onnxruntime version in the bundle's requirements"
+                        f"(tolerance {tolerance:g}; label rule: {self.manifest.label_rule()}); "
+                        "use the onnxruntime version in the bundle's requirements"
                     )
             else:
                 assert result.values is not None and case.value is not None
@@ -360,6 +372,19 @@ class Model:
                         f"expected {case.value!r}, got {got_value!r} (tolerance {allowed:g}); "
                         "use the onnxruntime version in the bundle's requirements"
                     )
+
+
+def _threshold_rule(manifest: Manifest) -> tuple[int, int, float] | None:
+    """The decision threshold as (positive index, negative index, cutoff), worked out once at load.
+
+    The cutoff sits ``label_tie_tolerance`` below the threshold: a probability that close counts as
+    at the threshold, as an exact hit does in scikit-learn (see :class:`runtime.Decision`).
+    """
+    decision, classes = manifest.decision, manifest.classes
+    if decision is None or classes is None:
+        return None
+    positive_index = decision.positive_index(classes)  # Manifest checked: a binary classifier's class
+    return positive_index, 1 - positive_index, decision.threshold - manifest.label_tie_tolerance
 
 
 def _short(values: np.ndarray) -> str:

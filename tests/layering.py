@@ -57,6 +57,16 @@ RULES: tuple[Rule, ...] = (
         forbidden=("runtime._cli",),
     ),
     Rule(
+        "the server never imports the connectors: what they share (model holder, JSON bodies) is core",
+        source=("runtime._serve",),
+        forbidden=("runtime._connect",),
+    ),
+    Rule(
+        "the connectors never import the server: what they share (model holder, JSON bodies) is core",
+        source=("runtime._connect",),
+        forbidden=("runtime._serve",),
+    ),
+    Rule(
         "nothing imports the command line but its entry point",
         source=("runtime", "export", "benchmarks"),
         except_source=("runtime._cli", "runtime.__main__"),

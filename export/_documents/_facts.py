@@ -43,12 +43,14 @@ def summary_rows(result: ExportResult, markup: Markup) -> list[list[str]]:
     manifest, model = result.manifest, result.manifest.model_file
     sha256 = markup.code(model.sha256)
     onnx_file = f"{markup.code(model.path)}, {format_bytes(model.size)}, sha256 {sha256}"
+    rule = manifest.label_rule()
     return [
         ["Model", markup.code(manifest.name)],
         ["Version", markup.code(manifest.version)],
         ["Created (UTC)", markup.text(manifest.created_at)],
         ["Task", manifest.task.replace("_", " ")],
         ["Target", markup.code(str(manifest.target))],
+        *([["Label rule", markup.code(rule) if manifest.decision else markup.text(rule)]] if rule else []),
         ["Estimator", markup.text(estimator_name(result))],
         ["ONNX file", onnx_file],
         ["Manifest schema version", str(manifest.schema_version)],

@@ -163,6 +163,15 @@ def _check_parity(folder: Path, result: ExportResult) -> ChecklistItem:
     parity = result.parity
     done = parity.passed and parity.label_mismatches == 0
     figures = parity_figures(parity.summary(), result.manifest.task)
+    decision = result.manifest.decision
+    if decision is not None:  # the labels a device gives follow the threshold: proven around it too
+        around = parity.kinds.get("decision-threshold", {})
+        cases, mismatches = around.get("cases", 0), around.get("label_mismatches", 0)
+        done = done and cases > 0 and mismatches == 0
+        figures += (
+            f"; labels under the decision threshold {decision.threshold:.6g}: {format_number(cases)} cases at and "
+            f"around it, {format_number(mismatches)} mismatches"
+        )
     return ChecklistItem("Parity proven", done, figures if done else f"FAILED: {figures}")
 
 

@@ -132,6 +132,48 @@ def _card_metrics(metrics: dict[str, Any]) -> list[str]:
     return lines + [gate_text(metrics, md), ""]
 
 
+def _card_decision(result: ExportResult) -> list[str]:
+    """How the label follows from the probabilities, and what the threshold changed on the held-out split."""
+    manifest, record = result.manifest, result.threshold
+    if manifest.decision is None or record is None:
+        return []
+    md, decision = MARKDOWN, manifest.decision
+    if decision.source == "tuned":
+        origin = (
+            f"tuned by scikit-learn's `TunedThresholdClassifierCV` for {md.code(str(decision.objective))}: "
+            f"{record.get('cv')}-fold cross-validation on the training split over {record.get('candidates')} "
+            f"thresholds (mean score {format_number(record.get('cv_score'), 4)}), then refitted on the whole split"
+        )
+    else:
+        origin = "fixed at export (`--threshold`, scikit-learn's `FixedThresholdClassifier`)"
+    held_out = record["held_out"]
+    positive, positives = held_out["positive_class"], held_out["positives"]
+    rows = [
+        [
+            name,
+            format_number(side["recall"], 4),
+            format_number(side["precision"], 4),
+            f"{format_number(side['caught'])} of {format_number(positives)}",
+            format_number(side["false_alarms"]),
+        ]
+        for name, side in (
+            ("most probable class", held_out["default"]),
+            (f"threshold {decision.threshold:.6g}", held_out["threshold"]),
+        )
+    ]
+    return [
+        "## Decision threshold",
+        "",
+        f"Label: {md.code(str(manifest.label_rule()))}; the probabilities are unchanged. Threshold {origin}.",
+        "",
+        f"The positive class {md.code(repr(positive))} on the held-out split under each rule "
+        "(the metrics above are the threshold's):",
+        "",
+        md_table(["rule", "recall", "precision", "caught", "false alarms"], rows),
+        "",
+    ]
+
+
 def _card_importance(result: ExportResult) -> list[str]:
     md, metrics = MARKDOWN, result.metrics
     lines = ["## Feature importance", ""]
@@ -171,10 +213,12 @@ def _card_inputs_outputs(manifest: runtime.Manifest) -> list[str]:
     if manifest.classes is not None:
         classes = capped(manifest.classes, COLUMNS_LISTED, md)
         output = md.code(str(manifest.outputs.probabilities))
-        probabilities = (
-            f"- `probabilities`: one per class, in that order (ONNX output {output}); "
-            "the label is the first most probable class, as scikit-learn chooses it"
+        rule = (
+            f"the label is {md.code(str(manifest.label_rule()))}: the decision threshold (manifest.json `decision`)"
+            if manifest.decision is not None
+            else "the label is the first most probable class, as scikit-learn chooses it"
         )
+        probabilities = f"- `probabilities`: one per class, in that order (ONNX output {output}); {rule}"
         lines += [f"- `label`: the predicted class of {target}, one of {classes}", probabilities]
     else:
         output = md.code(str(manifest.outputs.value))
@@ -347,6 +391,7 @@ def model_card(result: ExportResult) -> str:
         _card_model(result),
         _card_data(result),
         _card_metrics(result.metrics),
+        _card_decision(result),
         _card_importance(result),
         _card_inputs_outputs(manifest),
         _card_performance(result),

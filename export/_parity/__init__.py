@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 from sklearn.pipeline import Pipeline
 
 import runtime
 
 from .._config import ParityReport, PreparedData
-from .cases import CaseSet, generate_cases
+from .cases import CaseSet, decision_cases, generate_cases
 from .compare import run_parity
 
 __all__ = ["CaseSet", "device_model", "generate_cases", "prove_parity", "run_parity"]
@@ -41,17 +43,41 @@ def prove_parity(
     *,
     seed: int,
     progress: Callable[[str], None] = lambda message: None,
+    classifier: Any = None,
 ) -> ParityReport:
-    """Build every case set from ``data`` and the columns of ``model``'s manifest, and compare both sides."""
+    """Build every case set from ``data`` and the columns of ``model``'s manifest, and compare both sides.
+
+    ``classifier`` is what scikit-learn labels with where it is not ``pipeline`` itself: with a
+    decision threshold, the ``TunedThresholdClassifierCV`` / ``FixedThresholdClassifier`` around it.
+    Its labels are compared with the runtime's rule on onnxruntime's probabilities in every case
+    set, and the ``decision-threshold`` set holds the rows at and around the threshold.
+    """
     columns = model.manifest.inputs
+    ranges = {c.name: c.valid_range for c in columns if c.valid_range is not None}
     sets = generate_cases(
         pipeline,
         data.spec,
         data.x_train,
         data.x_test,
         nullable={c.name: c.nullable for c in columns},
-        ranges={c.name: c.valid_range for c in columns if c.valid_range is not None},
+        ranges=ranges,
         seed=seed,
         progress=progress,
     )
-    return run_parity(pipeline, model, sets, tolerance=model.manifest.tolerance, progress=progress)
+    decision, classes = model.manifest.decision, model.manifest.classes
+    if decision is not None and classes is not None:
+        progress(f"parity: searching rows at and around the decision threshold {decision.threshold:.6g}")
+        sets.append(
+            decision_cases(
+                classifier if classifier is not None else pipeline,
+                data.spec,
+                data.x_train,
+                data.x_test,
+                ranges,
+                threshold=decision.threshold,
+                positive_index=decision.positive_index(classes),
+                rng=np.random.default_rng(seed + 1),
+            )
+        )
+    labeller = classifier if classifier is not None else pipeline
+    return run_parity(labeller, model, sets, tolerance=model.manifest.tolerance, progress=progress)

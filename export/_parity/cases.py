@@ -15,6 +15,12 @@ Case kinds:
 ``near-tie``        of 50,000 more recombinations, up to 500 where scikit-learn's two most probable
                     classes are within 0.02, closest first: where a label flips if anything differs
                     (classifiers).
+``decision-threshold`` with a decision threshold (:class:`runtime.Decision`): of the held-out rows and
+                    50,000 more recombinations, the 200 whose scikit-learn positive-class probability
+                    is closest below the threshold and the 200 closest at or above it; and for up to
+                    25 pairs of them (same categories, no missing numbers) the two rows found by
+                    bisecting the segment between them to where the probability crosses the
+                    threshold: as close to it from both sides as the model's steps allow.
 
 The ``tie`` kind (rows where the two most probable classes are exactly equal) is counted by
 :mod:`export._parity.compare` inside every set above.
@@ -35,7 +41,7 @@ from runtime._contract import MISSING_CATEGORY
 
 from .._config import TableSpec
 
-__all__ = ["CaseSet", "generate_cases", "threshold_cases"]
+__all__ = ["CaseSet", "decision_cases", "generate_cases", "threshold_cases"]
 
 Ranges = Mapping[str, tuple[float, float]]
 
@@ -47,6 +53,10 @@ NEAR_TIES = 500
 NEAR_TIE_GAP = 0.02  # two trees' votes in a 100-tree forest
 CASES_PER_VARIANT = 200
 BOUNDARY_ROWS = 50
+DECISION_POOL = 50_000
+DECISION_NEAREST = 200  # per side of the threshold
+DECISION_PAIRS = 25
+BISECTION_STEPS = 40  # the segment shrinks to 2**-40 of its length
 
 
 @dataclass
@@ -152,6 +162,99 @@ def _near_ties(
         "smallest_gap": float(gaps.min()) if len(gaps) else None,
     }
     return CaseSet("near-tie", pool.iloc[closest].reset_index(drop=True), details=details)
+
+
+def decision_cases(
+    classifier: Any,
+    spec: TableSpec,
+    x_train: pd.DataFrame,
+    x_test: pd.DataFrame,
+    ranges: Ranges,
+    *,
+    threshold: float,
+    positive_index: int,
+    rng: np.random.Generator,
+) -> CaseSet:
+    """Rows whose positive-class probability is at, just below and just above ``threshold`` (see above)."""
+    pool = pd.concat(
+        [x_test, _within_ranges(_recombine(x_train, spec, rng, DECISION_POOL), spec, ranges)], ignore_index=True
+    )
+    positive = np.asarray(classifier.predict_proba(pool), dtype=np.float64)[:, positive_index]
+    below, above = np.flatnonzero(positive < threshold), np.flatnonzero(positive >= threshold)
+    below = below[np.argsort(threshold - positive[below], kind="stable")[:DECISION_NEAREST]]
+    above = above[np.argsort(positive[above] - threshold, kind="stable")[:DECISION_NEAREST]]
+    crossings = _bisected(classifier, spec, pool, _pairs(spec, pool, below, above), threshold, positive_index)
+    # the closest row on each side first, then the crossings: the golden cases take the first few of a kind
+    nearest = pool.iloc[np.concatenate([below[:1], above[:1]])]
+    parts = [nearest, crossings, pool.iloc[below[1:]], pool.iloc[above[1:]]]
+    frame = _within_ranges(pd.concat(parts, ignore_index=True), spec, ranges)
+    found = (
+        np.asarray(classifier.predict_proba(frame), dtype=np.float64)[:, positive_index] if len(frame) else np.zeros(0)
+    )
+    under, over = found[found < threshold], found[found >= threshold]
+    details = {
+        "threshold": threshold,
+        "pool": int(len(pool)),
+        "below_threshold": int(len(under)),
+        "at_or_above_threshold": int(len(over)),
+        "exactly_at_threshold": int((found == threshold).sum()),
+        "bisected_pairs": int(len(crossings) // 2),
+        "closest_below": float(threshold - under.max()) if len(under) else None,
+        "closest_above": float(over.min() - threshold) if len(over) else None,
+    }
+    note = "" if len(under) and len(over) else "no row of the pool falls on one side of the threshold"
+    return CaseSet("decision-threshold", frame, note, details)
+
+
+def _pairs(spec: TableSpec, pool: pd.DataFrame, below: np.ndarray, above: np.ndarray) -> list[tuple[int, int]]:
+    """Up to ``DECISION_PAIRS`` (below, above) rows, nearest first, sharing categories, no number missing."""
+    complete = pool[list(spec.numeric)].notna().all(axis=1).to_numpy()
+    keys = [tuple(row) for row in pool[list(spec.categorical)].itertuples(index=False, name=None)]
+    waiting: dict[tuple[Any, ...], list[int]] = {}
+    for index in above.tolist():
+        if complete[index]:
+            waiting.setdefault(keys[index], []).append(index)
+    pairs = []
+    for index in below.tolist():
+        partners = waiting.get(keys[index]) if complete[index] else None
+        if partners:
+            pairs.append((index, partners.pop(0)))
+            if len(pairs) == DECISION_PAIRS:
+                break
+    return pairs
+
+
+def _bisected(
+    classifier: Any,
+    spec: TableSpec,
+    pool: pd.DataFrame,
+    pairs: list[tuple[int, int]],
+    threshold: float,
+    positive_index: int,
+) -> pd.DataFrame:
+    """For each pair, the last rows below and at or above the threshold on the segment between them,
+    ordered below, above, below, above, ...: where the label changes, as scikit-learn computes it."""
+    if not pairs or not spec.numeric:
+        return pool.iloc[:0]
+    numeric = list(spec.numeric)
+    start = pool.iloc[[a for a, _ in pairs]].reset_index(drop=True)
+    low_end = start[numeric].to_numpy(dtype=np.float64)
+    span = pool.iloc[[b for _, b in pairs]][numeric].to_numpy(dtype=np.float64) - low_end
+    low, high = np.zeros(len(pairs)), np.ones(len(pairs))
+
+    def at(fractions: np.ndarray) -> pd.DataFrame:
+        frame = start.copy()
+        frame[numeric] = low_end + fractions[:, None] * span
+        return frame
+
+    for _ in range(BISECTION_STEPS):
+        middle = (low + high) / 2
+        reached = np.asarray(classifier.predict_proba(at(middle)), dtype=np.float64)[:, positive_index] >= threshold
+        high = np.where(reached, middle, high)
+        low = np.where(reached, low, middle)
+    below_rows, above_rows = at(low), at(high)
+    order = np.arange(2 * len(pairs)).reshape(2, -1).T.ravel()  # interleave: pair 0 below, pair 0 above, ...
+    return pd.concat([below_rows, above_rows], ignore_index=True).iloc[order].reset_index(drop=True)
 
 
 def _stacked(kind: str, frames: list[pd.DataFrame], sample: pd.DataFrame, empty_note: str) -> CaseSet:

@@ -70,6 +70,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "serve": CommandInfo("serve", "serve a bundle over HTTP (Open Inference Protocol and a plain JSON endpoint)"),
     "drift": CommandInfo("drift", "compare recent inputs (prediction log or CSV) with the training reference"),
     "feedback": CommandInfo("feedback", "store true labels that arrived later, keyed by request id"),
+    "connect": CommandInfo("connect", "predict what arrives over MQTT or OPC UA and send the predictions back"),
 }
 
 # Any command can end in these: a bad option or an I/O error, a bug, Ctrl-C.

@@ -69,6 +69,8 @@ def model_summary(model: Model) -> dict[str, Any]:
             "columns": prediction_columns(model),
             "onnx_output": manifest.outputs.probabilities if manifest.is_classifier else manifest.outputs.value,
             "label_tie_tolerance": manifest.label_tie_tolerance if manifest.is_classifier else None,
+            "label_rule": manifest.label_rule(),
+            "decision": manifest.decision.to_dict() if manifest.decision is not None else None,
         },
         "metrics": _metrics_summary(manifest.metrics),
         "parity": _parity_summary(manifest),
@@ -132,6 +134,8 @@ def info_text(model: Model) -> str:
         lines.append(_labelled("classes", ", ".join(repr(label) for label in manifest.classes)))
     onnx_output = manifest.outputs.probabilities if manifest.is_classifier else manifest.outputs.value
     lines.append(_labelled("output", f"{', '.join(prediction_columns(model))} (ONNX output {onnx_output!r})"))
+    if manifest.is_classifier:
+        lines.append(_labelled("label", _label_rule_text(manifest)))
     lines.append(_labelled("metrics", _metrics_text(manifest.metrics)))
     lines.append(_labelled("parity", _parity_text(manifest.parity)))
     libraries = ", ".join(f"{name} {version}" for name, version in manifest.libraries.items())
@@ -179,6 +183,17 @@ def _accepts(spec: ColumnSpec) -> str:
     if len(categories) > CATEGORIES_SHOWN:
         text += f", and {len(categories) - CATEGORIES_SHOWN} more (see --json)"
     return text
+
+
+def _label_rule_text(manifest: Manifest) -> str:
+    """The label rule, and where a decision threshold came from."""
+    decision = manifest.decision
+    if decision is None:
+        return str(manifest.label_rule())
+    origin = f"tuned for {decision.objective}" if decision.source == "tuned" else "fixed at export"
+    if decision.source == "fixed" and decision.objective:
+        origin += f" ({decision.objective})"
+    return f"{manifest.label_rule()} (decision threshold {origin}; probabilities unchanged)"
 
 
 def _metrics_text(metrics: Metrics) -> str:

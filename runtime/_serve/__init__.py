@@ -14,13 +14,13 @@ below it)::
             │                 reload, drift (and its cache), log submission and waiting
             ├── protocol_v1.py    /v1/predict JSON payloads
             ├── protocol_v2.py    Open Inference Protocol (KServe v2) codec
-            │   └── outcome.py, json_body.py
+            │   └── outcome.py
             ├── metrics.py        Prometheus registry of one app
-            │   └── holder.py     the served model, hot reload
             ├── call.py           one request: id, arrival, deadline
             ├── errors.py         typed errors the endpoints map to statuses
             ├── access.py         bearer tokens, Host allowlist, cross-origin refusals (stdlib only)
             └── config.py         ServeConfig: serve's defaults, defined once
-    runtime core (_model, _validation, _errors, _contract, _text) and runtime._monitor
+    runtime core (_model, _validation, _errors, _contract, _text; _holder: the served model and
+    hot reload; _json_body: strict JSON bodies; both shared with runtime._connect) and runtime._monitor
     (predictlog, windows, drift) sit below all of them.
 """

@@ -55,12 +55,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
+from .._holder import ModelHolder
 from .._monitor.predictlog import PredictionLog
 from .access import AccessPolicy
 from .config import ServeConfig
 from .dataplane import DataPlane
 from .endpoints import Endpoints, Handler
-from .holder import ModelHolder
 
 __all__ = ["create_app"]
 

@@ -33,6 +33,8 @@ import anyio.to_thread
 
 from .. import __version__
 from .._errors import InputError
+from .._holder import ModelHolder, ReloadAttempt
+from .._json_body import parse_json
 from .._model import Model
 from .._monitor.predictlog import LogEntry, PredictionLog
 from .._monitor.windows import MAX_WINDOW_ROWS, drift_from_log
@@ -41,8 +43,6 @@ from .._text import json_safe, utc_iso
 from .call import Call
 from .config import ServeConfig
 from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
-from .holder import ModelHolder, ReloadAttempt
-from .json_body import parse_json
 from .metrics import DriftCollector, ServerMetrics
 from .outcome import Outcome
 from .protocol_v1 import check_records, encode_predict_response

@@ -41,11 +41,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._errors import InputError
+from .._json_body import dump_json
 from .access import AccessPolicy, AccessRefusal, RouteClass
 from .call import Call
 from .dataplane import Answer, DataPlane
 from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
-from .json_body import dump_json
 from .protocol_v2 import HEADER_LENGTH
 
 __all__ = ["INTERNAL_ERROR", "Endpoints", "Handler"]

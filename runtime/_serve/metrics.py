@@ -36,8 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .._holder import ModelHolder
 from .._monitor.predictlog import PredictionLog
-from .holder import ModelHolder
 
 __all__ = ["CLOSE_REASONS", "ERROR_KINDS", "ServerMetrics"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import InputError
-from .json_body import dump_json
+from .._json_body import dump_json
 from .outcome import Outcome
 
 __all__ = ["check_records", "encode_predict_response", "prediction_item"]

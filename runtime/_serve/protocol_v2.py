@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._json_body import dump_json, parse_json
 from .._manifest import Label
 from .._model import Model
 from .._validation import cap_list, column_mismatch
-from .json_body import dump_json, parse_json
 from .outcome import Outcome
 
 __all__ = [
@@ -131,6 +131,8 @@ def model_metadata(model: Model) -> dict[str, Any]:
             "task": model.manifest.task,
             "classes": list(model.classes) if model.classes is not None else None,
             "on_unknown": model.on_unknown,
+            "label_rule": model.manifest.label_rule(),
+            "decision": model.manifest.decision.to_dict() if model.manifest.decision is not None else None,
         },
     }
 

@@ -19,6 +19,7 @@ from typing import TextIO
 import prometheus_client
 import uvicorn
 
+from .._holder import ModelHolder
 from .._logging import runtime_log_to
 from .._model import Model, load
 from .._monitor.predictlog import PredictionLog
@@ -26,7 +27,6 @@ from .access import AccessPolicy, read_token_file
 from .app import create_app
 from .config import ServeConfig
 from .connections import guarded_h11_protocol
-from .holder import ModelHolder
 
 # ServeConfig is re-exported: the command line took it from here before config.py existed.
 __all__ = ["ServeConfig", "access_policy", "bind_socket", "serve"]

@@ -77,7 +77,7 @@ def test_tuning_records_every_candidate(tiny_data):
     pipeline = build_pipeline(tiny_data.spec, params={"n_estimators": 5})
     grid = {"model__max_depth": [2, None], "model__min_samples_leaf": [1, 5]}
     fitted, search = train(pipeline, tiny_data.x_train, tiny_data.y_train, task=tiny_data.task, grid=grid)
-    assert search["grid"] == grid and search["cv"] == TUNING_FOLDS and search["scoring"] == "accuracy"
+    assert search["grid"] == grid and search["cv"] == TUNING_FOLDS and search["scoring"] == "average_precision"
     assert len(search["candidates"]) == 4
     best = max(search["candidates"], key=lambda c: c["mean_score"])
     assert search["best_score"] == best["mean_score"] and search["best_params"] == best["params"]

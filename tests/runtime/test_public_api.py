@@ -14,6 +14,7 @@ def test_public_names():
             "BundleError",
             "CategoryReference",
             "ColumnSpec",
+            "Decision",
             "DriftReference",
             "FactoryEdgeError",
             "FileSpec",

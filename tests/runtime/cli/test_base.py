@@ -52,6 +52,7 @@ EXIT_CODES = {
         X.INTERRUPTED,
     ),  # fmt: skip
     "feedback": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
+    "connect": (X.OK, X.BUNDLE_REFUSED, X.USAGE, X.INTERNAL, X.INTERRUPTED),
 }
 # The modules of runtime._cli each command loads: its own and the helpers it uses, nothing else.
 COMMAND_MODULES = {
@@ -60,6 +61,7 @@ COMMAND_MODULES = {
     "serve": {"serve"},
     "drift": {"drift", "drift_report"},
     "feedback": {"feedback"},
+    "connect": {"connect"},
 }
 
 
@@ -201,7 +203,7 @@ def test_verbose_logs_what_load_verified(capsys: pytest.CaptureFixture[str], bun
         ([], "the following arguments are required: COMMAND (see python -m runtime --help)"),
         (
             ["bogus"],
-            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback') "
+            "argument COMMAND: invalid choice: 'bogus' (choose from 'info', 'predict', 'serve', 'drift', 'feedback', 'connect') "
             "(see python -m runtime --help)",
         ),
         (["--bogus", "info"], "unrecognized arguments: --bogus (see python -m runtime --help)"),

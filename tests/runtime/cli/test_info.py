@@ -109,6 +109,8 @@ def test_info_json_is_machine_readable(capsys: pytest.CaptureFixture[str], bundl
         "columns": ["label", *(f"probability_{label}" for label in manifest.classes or ())],
         "onnx_output": "probabilities",
         "label_tie_tolerance": manifest.label_tie_tolerance,
+        "label_rule": "the most probable class (the first in class order among ties)",
+        "decision": None,
     }
     metrics = manifest.metrics
     assert info["metrics"] == {

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import runtime
+from runtime._holder import ModelHolder
+from runtime._json_body import dump_json
 from runtime._monitor.predictlog import PredictionLog
 from runtime._serve.call import Call
 from runtime._serve.config import ServeConfig
 from runtime._serve.dataplane import INLINE_ROWS, DataPlane
 from runtime._serve.errors import DeadlineError, NotServedError, RefusedError
-from runtime._serve.holder import ModelHolder
-from runtime._serve.json_body import dump_json
 from tests.runtime.serve.records import EXAMPLE, v2_body
 
 PREDICT = "/v1/predict"

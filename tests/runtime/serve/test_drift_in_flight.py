@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 import runtime
+from runtime._holder import ModelHolder
 from runtime._monitor.predictlog import PredictionLog
 from runtime._monitor.windows import MAX_WINDOW_ROWS
 from runtime._serve.config import ServeConfig
 from runtime._serve.dataplane import DataPlane
-from runtime._serve.holder import ModelHolder
 
 WINDOW = 50
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import runtime
-from runtime._serve.holder import ModelHolder
+from runtime._holder import ModelHolder
 from tests.conftest import SHIPPED_VERSION
 from tests.runtime.damage import edit_manifest
 

@@ -14,14 +14,13 @@ from tests.probes import modules_after
 ROOT = Path(__file__).resolve().parents[3]
 SERVE = ROOT / "runtime" / "_serve"
 # Lowest first: a module may import only those before it (runtime._serve/__init__.py draws the graph).
+# The model holder and JSON bodies are core (runtime._holder, runtime._json_body), shared with runtime._connect.
 ORDER = (
     "config",
     "access",
     "errors",
-    "json_body",
     "call",
     "outcome",
-    "holder",
     "metrics",
     "protocol_v1",
     "protocol_v2",

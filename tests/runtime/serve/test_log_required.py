@@ -8,12 +8,12 @@ import json
 import pytest
 
 import runtime
+from runtime._holder import ModelHolder
 from runtime._monitor.predictlog import PredictionLog
 from runtime._serve.call import Call
 from runtime._serve.config import ServeConfig
 from runtime._serve.dataplane import DataPlane
 from runtime._serve.errors import LogRequiredError
-from runtime._serve.holder import ModelHolder
 from tests.runtime.serve.records import EXAMPLE
 
 BODY = json.dumps(EXAMPLE).encode()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import runtime
+from runtime._holder import ModelHolder
 from runtime._monitor.predictlog import PredictionLog
-from runtime._serve.holder import ModelHolder
 from runtime._serve.metrics import ERROR_KINDS, ServerMetrics
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import runtime
-from runtime._serve.holder import ModelHolder
+from runtime._holder import ModelHolder
 from tests.runtime.serve.records import EXAMPLE
 
 DAMAGES = {
@@ -48,7 +48,7 @@ def test_a_damaged_version_is_refused_and_the_old_one_keeps_serving(bundles, fol
     holder = holder_for(folder)
     bundles.add_version(folder, "1.0.1", damage=damage)
     bundles.set_current(folder, "1.0.1")
-    with caplog.at_level("ERROR", logger="runtime._serve.holder"):
+    with caplog.at_level("ERROR", logger="runtime._holder"):
         attempt = holder.check_pointer()
     assert attempt is not None and attempt.outcome == "refused"
     assert DAMAGES[damage] in (attempt.error or "")

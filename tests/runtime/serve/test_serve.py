@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import runtime
+from runtime._holder import ModelHolder
 from runtime._monitor.predictlog import LogEntry, PredictionLog
 from runtime._serve.app import create_app
 from runtime._serve.config import ServeConfig
-from runtime._serve.holder import ModelHolder
 from tests.runtime.serve.records import COLUMNS, EXAMPLE, NUMBERS, v2_body
 
 V2_INFER = "/v2/models/quality/infer"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import runtime
-from runtime._serve.holder import ModelHolder
+from runtime._holder import ModelHolder
 from tests.runtime.signing import NEEDS_CRYPTOGRAPHY, make_key_pair, sign
 
 pytestmark = NEEDS_CRYPTOGRAPHY

@@ -1,4 +1,6 @@
-"""The model a server is serving, and how it is replaced while requests keep coming.
+"""The model a server (or a connector) is serving, and how it is replaced while requests keep coming.
+
+Transport-free, so ``runtime._serve`` and ``runtime._connect`` share it.
 
 :class:`ModelHolder` keeps one reference, :attr:`ModelHolder.current`. A request reads it once and
 uses that model to the end, so a swap never changes the model under a request in flight; the swap
@@ -30,11 +32,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._bundle import resolve_bundle
-from .._contract import CURRENT_FILE, MANIFEST_FILE, read_current, semver_key
-from .._errors import BundleError
-from .._model import Model
-from .._text import utc_iso
+from ._bundle import resolve_bundle
+from ._contract import CURRENT_FILE, MANIFEST_FILE, read_current, semver_key
+from ._errors import BundleError
+from ._model import Model
+from ._text import utc_iso
 
 __all__ = ["ModelHolder", "ReloadAttempt"]
 
@@ -74,6 +76,7 @@ class ModelHolder:
         endpoints still reload).
     allow_interface_change : load a version whose task, classes or input columns differ from the
         serving one even within the same major version (refused by default: every client would break).
+    process : what the refusals call the program that serves (``"server"``, ``"connector"``).
 
     Examples
     --------
@@ -91,8 +94,10 @@ class ModelHolder:
         loader: Loader,
         poll_s: float | None = 2.0,
         allow_interface_change: bool = False,
+        process: str = "server",
     ) -> None:
         self.path = Path(path)
+        self.process = process
         self.allow_interface_change = allow_interface_change
         self.current: Model = model
         self.loaded_epoch = time.time()
@@ -168,8 +173,8 @@ class ModelHolder:
             version = new.version
             if new.name != old.name:
                 raise BundleError(
-                    f"{str(folder)!r} holds model {new.name!r}, but this server serves {old.name!r}; "
-                    "start another server for it"
+                    f"{str(folder)!r} holds model {new.name!r}, but this {self.process} serves {old.name!r}; "
+                    f"start another {self.process} for it"
                 )
             self._guard_interface(old, new)
         except Exception as error:  # noqa: BLE001 -- whatever goes wrong, the old model keeps serving
@@ -206,7 +211,7 @@ class ModelHolder:
             return
         raise BundleError(
             f"{new.version} changes the interface of {old.name!r} {old.version} ({'; '.join(changes)}): every "
-            "client would break at once; export it as a new major version, or start the server with "
+            f"client would break at once; export it as a new major version, or start the {self.process} with "
             "--allow-interface-change"
         )
 

@@ -22,7 +22,7 @@ import re
 import sys
 from typing import Any
 
-from .._errors import InputError
+from ._errors import InputError
 
 __all__ = ["dump_json", "parse_json"]
 
