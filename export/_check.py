@@ -35,7 +35,11 @@ def check_bundle(
     joblib_path = joblib_path or folder.parent / f"{model.version}.joblib"
     if not joblib_path.is_file():
         raise ExportError(
-            f"{joblib_path} is missing: pass --joblib with the Pipeline file of {model.name} {model.version}"
+            f"{joblib_path} is missing: the joblib twin (the fitted Pipeline) is written beside the bundle on the "
+            "machine that exported it and is never shipped (a pickle runs code when loaded; devices never get one), "
+            f"so a copied or shipped bundle cannot be re-proven here. {model.name} {model.version} loaded and replayed "
+            "its golden cases just now; its export's proof is in parity.json. Export again and check that version, "
+            f"or pass --joblib with the Pipeline file of {model.name} {model.version}"
         )
     # The joblib file is this project's own output on the dev machine; devices never load it.
     payload = joblib.load(joblib_path)

@@ -1,5 +1,5 @@
 """``python -m export``: train, convert, prove parity and write a bundle; ``check`` re-proves one;
-``sign`` signs one (``model.sig``); ``keygen`` writes a signing key pair.
+``sign`` signs one (``model.sig``); ``keygen`` writes a signing key pair; ``kit`` packs an offline install kit.
 
 The only export code that writes to stdout and stderr. Errors are one line on stderr and an exit
 code from :class:`runtime._contract.ExitCode` (the table both command lines share; ``--help`` lists
@@ -23,11 +23,19 @@ from typing import TYPE_CHECKING, NoReturn
 from runtime import BundleError
 from runtime._contract import ExitCode, exit_codes_text
 
-from ._errors import BudgetError, ConversionError, ExportError, ParityError, WeakModelError
+from ._errors import (
+    BudgetError,
+    ConversionError,
+    DataRefusedError,
+    ExportError,
+    InterfaceChangedError,
+    ParityError,
+    WeakModelError,
+)
 from ._format import format_bytes, metric_lines
 
 if TYPE_CHECKING:
-    from ._config import ExportConfig, ExportResult
+    from ._config import ExportConfig, ExportResult, ParityReport
 
 __all__ = ["CHECK_EXIT_CODES", "EXPORT_EXIT_CODES", "SIGN_EXIT_CODES", "main"]
 
@@ -40,11 +48,12 @@ EXPORT_EXIT_CODES = (
     ExitCode.PARITY_FAILED,
     ExitCode.BUDGET_MISSED,
     ExitCode.WEAK_MODEL,
+    ExitCode.DATA_REFUSED,
+    ExitCode.INTERFACE_CHANGED,
     ExitCode.INTERRUPTED,
 )
-CHECK_EXIT_CODES = tuple(
-    code for code in EXPORT_EXIT_CODES if code not in (ExitCode.BUDGET_MISSED, ExitCode.WEAK_MODEL)
-)
+_EXPORT_ONLY = (ExitCode.BUDGET_MISSED, ExitCode.WEAK_MODEL, ExitCode.DATA_REFUSED, ExitCode.INTERFACE_CHANGED)
+CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code not in _EXPORT_ONLY)
 SIGN_EXIT_CODES = (ExitCode.OK, ExitCode.BUNDLE_REFUSED, ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
 EXAMPLES = """\
 examples:
@@ -56,6 +65,8 @@ examples:
   python -m export keygen keys/                      # an EC P-256 key pair for signing bundles
   python -m export --sign-key keys/signing-key.pem   # export and sign (model.sig)
   python -m export sign models/quality --key keys/signing-key.pem   # sign an existing bundle
+  python -m export kit models/quality --platform linux_x86_64 --platform linux_aarch64 --python 3.11 \\
+      --extras serve,verify --output kit.tar.gz      # offline install kit for air-gapped devices
 """
 EXTRA_MESSAGE = 'python -m export needs the "export" extra: pip install ".[export]"'
 
@@ -89,6 +100,13 @@ def _columns_option(group: argparse._ArgumentGroup, flag: str, help_text: str) -
     group.add_argument(flag, nargs="+", action="extend", default=[], metavar="COLUMN", help=help_text)
 
 
+def _one_character(text: str) -> str:
+    value = "\t" if text in ("\\t", "tab") else text
+    if len(value) != 1 or value in '\r\n"':
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (a quote or line break cannot delimit)")
+    return value
+
+
 def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     data.add_argument("--data", type=Path, help="CSV or Parquet file with the training data")
     data.add_argument("--target", help="the column to predict")
@@ -96,11 +114,42 @@ def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None
     _columns_option(data, "--categorical", "treat these columns as categories (default: inferred)")
     _columns_option(data, "--drop", "columns that are not features (ids, leaking columns)")
     data.add_argument(
+        "--allow-column",
+        dest="allow_columns",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help=f"keep a column the column checks refuse (ID-like, leaking; exit {int(ExitCode.DATA_REFUSED)}) "
+        "on purpose; repeatable",
+    )
+    data.add_argument(
         "--schema",
         type=Path,
         help='JSON file {"columns": {name: {"valid_range": [lo, hi], '
         '"nullable": bool, "description": str}}}; otherwise ranges come from the training data '
-        "widened by 10%% of their span",
+        "widened by --range-margin of their span",
+    )
+    data.add_argument(
+        "--range-margin",
+        type=float,
+        default=defaults.range_margin,
+        metavar="SHARE",
+        help="widen inferred valid ranges by this share of the training span on each side "
+        "(default %(default)s = 10%%; 0 keeps the training min/max)",
+    )
+    data.add_argument(
+        "--delimiter",
+        type=_one_character,
+        default=defaults.delimiter,
+        metavar="CHAR",
+        help="CSV field delimiter (default %(default)r; ';' for European spreadsheet exports, '\\t' for tabs)",
+    )
+    data.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=defaults.decimal,
+        metavar="MARK",
+        help="CSV decimal mark (default %(default)r; ',' for numbers written like 3,5)",
     )
     data.add_argument(
         "--demo-rows", type=int, default=defaults.demo_rows, help="rows of demo data (default %(default)s)"
@@ -184,8 +233,21 @@ def _decision_options(model: argparse._ArgumentGroup) -> None:
 def _output_options(out: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
     budget_exit = int(ExitCode.BUDGET_MISSED)
     out.add_argument("--output", type=Path, default=defaults.output, help="models folder (default %(default)s)")
-    out.add_argument("--name", help="model name (default: quality for the demo, else the data file's name)")
-    out.add_argument("--version", help="semantic version (default: next patch after the newest)")
+    out.add_argument(
+        "--name",
+        help="model name (default: quality for the demo, else <data file name>-<target>, e.g. ai4i2020-torque-nm)",
+    )
+    out.add_argument(
+        "--version",
+        help="semantic version (default: the next after the newest: patch for a retrain, minor when the "
+        "accepted inputs change, major with --major)",
+    )
+    out.add_argument(
+        "--major",
+        action="store_true",
+        help="export the next major version: needed when the task, target, classes or input columns differ "
+        f"from the current version's (else exit {int(ExitCode.INTERFACE_CHANGED)})",
+    )
     out.add_argument("--description", help="one sentence on what the model is for")
     out.add_argument(
         "--compress",
@@ -230,6 +292,7 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
     parser.add_argument("--joblib", type=Path, help="the Pipeline file (default: <model folder>/<version>.joblib)")
     parser.add_argument("--data", type=Path, help="training data file, if it moved since the export")
+    parser.add_argument("--json", action="store_true", help="print the parity summary as JSON instead of lines")
     parser.add_argument("--verbose", action="store_true")
     return parser
 
@@ -260,6 +323,43 @@ def _keygen_parser() -> argparse.ArgumentParser:
     parser.add_argument("folder", type=Path, metavar="DIR", help="folder for the two key files (created if missing)")
     parser.add_argument("--verbose", action="store_true")
     return parser
+
+
+def _kit_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} kit",
+        description="Pack one offline install kit: the runtime wheel, every dependency wheel for each "
+        "platform and Python, the bundle CURRENT names (and model.sig), SHA256SUMS, README.md and install.sh "
+        "(./install.sh PREFIX on the device). A platform or Python without wheels is refused before writing.",
+        epilog=exit_codes_text(SIGN_EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", type=Path, help="version folder or model folder (its CURRENT version)")
+    parser.add_argument("--platform", action="append", required=True, help="linux_x86_64, linux_aarch64 (repeat)")
+    parser.add_argument("--python", action="append", required=True, metavar="3.MINOR", help="e.g. 3.11 (repeat)")
+    parser.add_argument("--extras", default="", help="comma-separated extras of pyproject.toml, e.g. serve,verify")
+    parser.add_argument("--output", type=Path, required=True, metavar="KIT.tar.gz")
+    parser.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def _run_kit(argv: Sequence[str]) -> int:
+    args = _kit_parser().parse_args(argv)
+    try:
+        from ._kit import KitRequest, build_kit  # packaging, from the export extra
+    except ImportError as error:
+        print(f"{EXTRA_MESSAGE} (missing {error.name})", file=sys.stderr)
+        return ExitCode.USAGE
+
+    extras = [extra.strip() for extra in args.extras.split(",") if extra.strip()]
+    request = KitRequest(args.path, args.output, args.platform, args.python, extras)
+    result = build_kit(request, progress=_progress(time.perf_counter()))
+    size = format_bytes(result.output.stat().st_size)
+    print(f"kit {result.output} ({size}): {result.model} {result.version}, {result.requirement}")
+    for target, wheels in result.wheels.items():
+        print(f"  wheels/{target}: {len(wheels)} wheels")
+    print(f"  on the device: tar xzf {result.output.name} && {result.top}/install.sh /opt/factory-edge")
+    return ExitCode.OK
 
 
 def _run_sign(argv: Sequence[str]) -> int:
@@ -293,6 +393,21 @@ def _progress(start: float) -> Callable[[str], None]:
     return report
 
 
+def _parity_lines(parity: ParityReport) -> list[str]:
+    """The parity proof in a few lines: the totals, then one line per kind of case."""
+    lines = [
+        f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
+        f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
+    ]
+    for kind, row in parity.kinds.items():
+        if kind != "tie":
+            lines.append(
+                f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
+                f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
+            )
+    return lines
+
+
 def _summary(result: ExportResult) -> str:
     manifest, parity, metrics = result.manifest, result.parity, result.metrics
     lines = [
@@ -300,27 +415,29 @@ def _summary(result: ExportResult) -> str:
     ]
     lines += [f"  {line}" for line in metric_lines(metrics)]
     lines += _decision_lines(result)
-    lines.append(
-        f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
-        f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
-    )
-    for kind, row in parity.kinds.items():
-        if kind != "tie":
-            lines.append(
-                f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
-                f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
-            )
+    lines += _parity_lines(parity)
     latency, rss = manifest.performance.single_record_latency_us, manifest.performance.peak_rss_mb
     if latency is not None and rss is not None:
         lines.append(
             f"  device path: p50 {latency.p50:.1f} µs, p99 {latency.p99:.1f} µs per record; peak RSS {rss:.0f} MiB"
         )
+    lines += _ranges_and_warnings(result)
     lines.append(f"  bundle:   {result.bundle}  (model.onnx {format_bytes(manifest.model_file.size)})")
     for document in result.documents:
         lines.append(f"            {document.name}")
     lines.append(f"  joblib:   {result.joblib_path}  (dev machine only; never copy it to a device)")
     lines.append(f"  current:  {result.bundle.parent / 'CURRENT'} -> {manifest.version}")
     return "\n".join(lines)
+
+
+def _ranges_and_warnings(result: ExportResult) -> list[str]:
+    """The valid ranges the device will enforce, and what the column checks warned about."""
+    from ._column_checks import describe_finding
+    from ._columns import describe_ranges
+
+    lines = ["  valid ranges (the device refuses values outside them; --schema or --range-margin to change):"]
+    lines += [f"    {line}" for line in describe_ranges(result.manifest.inputs)]
+    return lines + [f"  warning: {describe_finding(finding)}" for finding in result.column_findings]
 
 
 def _decision_lines(result: ExportResult) -> list[str]:
@@ -362,7 +479,12 @@ def _config(args: argparse.Namespace) -> ExportConfig:
     from ._pipeline import parse_params
 
     named = {field.name: getattr(args, field.name) for field in dataclasses.fields(ExportConfig) if field.name in args}
-    named.update(numeric=tuple(args.numeric), categorical=tuple(args.categorical), drop=tuple(args.drop))
+    named.update(
+        numeric=tuple(args.numeric),
+        categorical=tuple(args.categorical),
+        drop=tuple(args.drop),
+        allow_columns=tuple(args.allow_columns),
+    )
     return ExportConfig(**named, params=parse_params(args.param), measure=not args.no_measure)
 
 
@@ -398,7 +520,10 @@ def _run_check(argv: Sequence[str]) -> int:
     from ._check import check_bundle
 
     report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
-    print(json.dumps(report.summary().to_dict(), indent=2))
+    if args.json:
+        print(json.dumps(report.summary().to_dict(), indent=2))
+    else:
+        print("\n".join([f"parity {'holds' if report.passed else 'FAILED'} ({args.path})", *_parity_lines(report)]))
     if not report.passed:
         raise ParityError(report)
     print(
@@ -422,7 +547,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``python -m export [check|sign|keygen] ...``; returns the exit code (see ``--help``)."""
+    """Run ``python -m export [check|sign|keygen|kit] ...``; returns the exit code (see ``--help``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in arguments
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
@@ -434,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run_sign(arguments[1:])
             if arguments[:1] == ["keygen"]:
                 return _run_keygen(arguments[1:])
+            if arguments[:1] == ["kit"]:
+                return _run_kit(arguments[1:])
             return _run_export(arguments)
         except SystemExit as exit_:  # --help: argparse printed it and "exits"
             return exit_.code if isinstance(exit_.code, int) else ExitCode.OK
@@ -443,6 +570,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"error: {error}", ExitCode.BUDGET_MISSED, verbose)
     except WeakModelError as error:
         return _fail(f"error: {error}", ExitCode.WEAK_MODEL, verbose)
+    except DataRefusedError as error:
+        return _fail(f"error: {error}", ExitCode.DATA_REFUSED, verbose)
+    except InterfaceChangedError as error:
+        return _fail(f"error: {error}", ExitCode.INTERFACE_CHANGED, verbose)
     except BundleError as error:
         return _fail(f"error: bundle refused: {_first_line(error)}", ExitCode.BUNDLE_REFUSED, verbose)
     except (ConversionError, ExportError, ValueError, KeyError, OSError) as error:

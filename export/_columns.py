@@ -27,7 +27,7 @@ from runtime._contract import MISSING_CATEGORY
 from ._config import TableSpec
 from ._errors import ExportError
 
-__all__ = ["RANGE_MARGIN", "column_specs", "infer_spec", "prepare_frame", "read_schema_file"]
+__all__ = ["RANGE_MARGIN", "column_specs", "describe_ranges", "infer_spec", "prepare_frame", "read_schema_file"]
 
 # Ranges inferred from data are widened by this share of the observed span on each side
 # (but not below 0 for a column that is never negative in training).
@@ -115,11 +115,13 @@ def column_specs(
     schema: Mapping[str, dict[str, Any]],
     *,
     demo_ranges: Mapping[str, tuple[float, float]] | None = None,
+    range_margin: float = RANGE_MARGIN,
 ) -> tuple[runtime.ColumnSpec, ...]:
     """One :class:`runtime.ColumnSpec` per feature, in the order of ``spec.features``.
 
     ``demo_ranges`` are the demo data's physical sensor limits (``None`` for a user's data): they
-    set the valid range of their columns unless the schema file declares one.
+    set the valid range of their columns unless the schema file declares one. Other ranges come
+    from the training data widened by ``range_margin`` of the span on each side (``--range-margin``).
     """
     columns = []
     for name in spec.features:
@@ -127,7 +129,7 @@ def column_specs(
         declared = schema.get(name, {})
         if name in spec.numeric:
             values = features[name].to_numpy(dtype=np.float64)
-            columns.append(_number_column(name, values, declared, demo_ranges or {}))
+            columns.append(_number_column(name, values, declared, demo_ranges or {}, range_margin))
         else:
             columns.append(_category_column(name, features[name].to_numpy(dtype=object), declared))
     return tuple(columns)
@@ -144,11 +146,15 @@ def _refuse_empty(name: str, values: pd.Series, spec: TableSpec) -> None:
 
 
 def _number_column(
-    name: str, values: np.ndarray, declared: dict[str, Any], demo_ranges: Mapping[str, tuple[float, float]]
+    name: str,
+    values: np.ndarray,
+    declared: dict[str, Any],
+    demo_ranges: Mapping[str, tuple[float, float]],
+    range_margin: float,
 ) -> runtime.ColumnSpec:
     present = values[~np.isnan(values)]
     nullable = _nullable(name, declared, len(values) - len(present))
-    low, high, source = _valid_range(name, present, declared, demo_ranges)
+    low, high, source = _valid_range(name, present, declared, demo_ranges, range_margin)
     outside = int(((present < low) | (present > high)).sum())
     if outside:
         raise ExportError(
@@ -165,9 +171,14 @@ def _category_column(name: str, text: np.ndarray, declared: dict[str, Any]) -> r
 
 
 def _valid_range(
-    name: str, present: np.ndarray, declared: dict[str, Any], demo_ranges: Mapping[str, tuple[float, float]]
+    name: str,
+    present: np.ndarray,
+    declared: dict[str, Any],
+    demo_ranges: Mapping[str, tuple[float, float]],
+    range_margin: float = RANGE_MARGIN,
 ) -> tuple[float, float, str]:
-    """``(low, high, where it came from)``: the schema file, the demo's sensor limits, or the data."""
+    """``(low, high, where it came from)``: the schema file, the demo's sensor limits, or the data
+    widened by ``range_margin`` of its span (the source says by how much, e.g. ``10%``)."""
     if "valid_range" in declared:
         low, high = (float(v) for v in declared["valid_range"])
         return low, high, "the schema file"
@@ -175,9 +186,9 @@ def _valid_range(
         low, high = demo_ranges[name]
         return low, high, "the demo data's physical sensor limits"
     span = float(present.max() - present.min()) if len(present) else 0.0
-    margin = RANGE_MARGIN * span if span > 0 else max(1.0, abs(float(present.max())) * RANGE_MARGIN)
+    margin = range_margin * span if span > 0 else max(1.0, abs(float(present.max())) * range_margin)
     low, high = float(present.min()) - margin, float(present.max()) + margin
-    source = f"training data min/max widened by {RANGE_MARGIN:.0%} of the span"
+    source = f"training data min/max widened by {range_margin * 100:g}% of the span"
     if len(present) and present.min() >= 0 > low:
         # a quantity never negative in training (wear, counts, speeds) stays non-negative
         low = 0.0
@@ -197,3 +208,16 @@ def _nullable(name: str, declared: dict[str, Any], missing: int) -> bool:
             "fill or drop those rows, or declare the column nullable"
         )
     return bool(declared["nullable"])
+
+
+def describe_ranges(columns: tuple[runtime.ColumnSpec, ...]) -> list[str]:
+    """One line per number column: its valid range and where it came from, for the console summary.
+
+    >>> describe_ranges((runtime.ColumnSpec("t", "number", False, "t", (1.0, 2.5), "the schema file"),))
+    ['t: [1, 2.5] (the schema file)']
+    """
+    return [
+        f"{column.name}: [{column.valid_range[0]:.6g}, {column.valid_range[1]:.6g}] ({column.range_source})"
+        for column in columns
+        if column.valid_range is not None
+    ]

@@ -64,7 +64,14 @@ class ExportConfig:
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    # columns a hard column check (ID-like, leakage) may not refuse: kept on purpose
+    allow_columns: tuple[str, ...] = ()
     schema: Path | None = None
+    # CSV dialect of --data: field delimiter and decimal mark ("," for 3,5)
+    delimiter: str = ","
+    decimal: str = "."
+    # inferred valid ranges are widened by this share of the training span on each side
+    range_margin: float = 0.10
     # "binary" | "multiclass" | "regression"; None: from the target (export._data.detect_task)
     task: str | None = None
     # None: the task's default (DEFAULT_ESTIMATORS)
@@ -78,6 +85,8 @@ class ExportConfig:
     objective: str | None = None  # what --threshold auto tunes for (default f1)
     name: str | None = None
     version: str | None = None
+    # export the next major version: the only way (besides a new --name) to change the interface
+    major: bool = False
     output: Path = Path("models")
     seed: int = 42
     test_size: float = 0.2
@@ -102,6 +111,12 @@ def check_options(config: ExportConfig) -> None:
     """Refuse option combinations that cannot work, before any data is read."""
     if config.pipeline and (config.estimator is not None or config.params):
         raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
+    if config.major and config.version:
+        raise ExportError("--major picks the next major version itself; pass --major or --version, not both")
+    if not 0 <= config.range_margin <= 10:
+        raise ExportError(f"--range-margin {config.range_margin!r} must be between 0 and 10 (a share of the span)")
+    if config.delimiter == config.decimal:
+        raise ExportError(f"--delimiter and --decimal are both {config.delimiter!r}; they must differ")
     if not config.measure and (config.max_memory_mb is not None or config.max_latency_us is not None):
         raise ExportError(
             "a device budget (--max-memory-mb, --max-latency-us) needs the measurements: drop --no-measure"
@@ -134,7 +149,7 @@ def config_from_record(record: dict[str, Any]) -> ExportConfig:
     for key in ("data", "schema", "output", "sign_key"):
         if values.get(key) is not None:
             values[key] = Path(values[key])
-    for key in ("numeric", "categorical", "drop"):
+    for key in ("numeric", "categorical", "drop", "allow_columns"):
         values[key] = tuple(values.get(key) or ())
     return ExportConfig(**values)
 
@@ -259,6 +274,8 @@ class ExportResult:
     onnx_summary: dict[str, Any]
     documents: list[Path]
     timings: dict[str, float]
+    # the column checks' findings (export._column_checks.Finding.to_dict): warnings and allowed hard cases
+    column_findings: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     # with --threshold: scikit-learn's threshold classifier around ``pipeline`` (what it labels with),
     # and how the threshold was found with its held-out effect (export._train.FittedModel)
     classifier: Any = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ __all__ = [
     "DEMO_TARGET",
     "MAX_DETECTED_CLASSES",
     "TASK_OPTIONS",
+    "check_dialect",
     "detect_task",
     "load_table",
     "make_demo_data",
@@ -117,17 +119,63 @@ def make_demo_data(n_rows: int = 20_000, seed: int = 42) -> pd.DataFrame:
     return frame
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, keeping column names exactly as written."""
+def load_table(path: str | Path, *, delimiter: str = ",", decimal: str = ".") -> pd.DataFrame:
+    """Read a CSV or Parquet file, keeping column names exactly as written.
+
+    A CSV is read with ``delimiter`` between fields and ``decimal`` as the decimal mark
+    (``--delimiter ';' --decimal ,`` for a European spreadsheet's export). A file that looks written
+    in another dialect is refused with the options that read it (:func:`check_dialect`), never
+    read as one column of text or as numbers turned into categories.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
+        if (delimiter, decimal) != (",", "."):
+            raise ExportError("--delimiter and --decimal apply to CSV files; a Parquet file has typed columns")
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, sep=delimiter, decimal=decimal)
+        check_dialect(frame, str(path), delimiter=delimiter, decimal=decimal)
+        return frame
     raise ValueError(f"data file {str(path)!r} has suffix {suffix!r}; expected .csv or .parquet")
+
+
+# A number as text in either notation: 3.5, -3,5, 1e-3. Thousands separators are not numbers here.
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+_OTHER_DELIMITERS = (";", "\t", "|", ",")
+
+
+def check_dialect(frame: pd.DataFrame, source: str, *, delimiter: str, decimal: str) -> None:
+    """Refuse a table read in the wrong CSV dialect, naming the options that read it.
+
+    Two signs: the whole header is one column holding another delimiter (``UDI;Product ID;...``),
+    or a text column whose every value is a number written with the other decimal mark
+    (``298,1`` read with ``--decimal .``).
+    """
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        for mark in _OTHER_DELIMITERS:
+            if mark != delimiter and mark in header:
+                shown = "'\\t'" if mark == "\t" else repr(mark)
+                hint = " (and --decimal , if its numbers are written like 3,5)" if decimal == "." else ""
+                raise ExportError(
+                    f"data file {source!r} looks separated by {shown}, not {delimiter!r}: its header is one column "
+                    f"{header[:60]!r}; pass --delimiter {shown}{hint}"
+                )
+    other = "," if decimal == "." else "."
+    for name in frame.columns:
+        if frame[name].dtype != object and not pd.api.types.is_string_dtype(frame[name]):
+            continue
+        present = frame[name].dropna().astype(str)
+        marked = present[present.str.contains(other, regex=False)]
+        if len(present) and len(marked) and bool(present.map(lambda text: bool(_NUMBER_TEXT.fullmatch(text))).all()):
+            raise ExportError(
+                f"column {name!r} of {source!r} holds numbers written with {other!r} as the decimal mark "
+                f"(e.g. {marked.iloc[0]!r}), but --decimal is {decimal!r}: pass --decimal {other} "
+                "(numbers are never read as categories)"
+            )
 
 
 def prepare_data(config: ExportConfig, *, task: str | None = None) -> PreparedData:
@@ -175,7 +223,7 @@ def _load(config: ExportConfig) -> tuple[pd.DataFrame, str, str]:
         return make_demo_data(config.demo_rows, config.seed), config.target or DEMO_TARGET, source
     if not config.target:
         raise ExportError("--target COLUMN is required with --data")
-    return load_table(config.data), config.target, str(config.data)
+    return load_table(config.data, delimiter=config.delimiter, decimal=config.decimal), config.target, str(config.data)
 
 
 def detect_task(y: np.ndarray, target: str, *, requested: str | None = None) -> str:

@@ -5,13 +5,16 @@
     runtime.FactoryEdgeError
     ├── ExportError(ValueError)         the export was asked for something it cannot do (bad option, data)
     │   ├── BudgetError                 the bundle misses the device budget: nothing is made current
-    │   └── WeakModelError              the model does not beat the baseline by the quality gate's margin
+    │   ├── WeakModelError              the model does not beat the baseline by the quality gate's margin
+    │   ├── DataRefusedError            the column checks found an ID-like or leaking column: nothing is trained
+    │   └── InterfaceChangedError       the interface differs from the current version's: nothing is made current
     ├── ConversionError(RuntimeError)   a Pipeline step skl2onnx cannot convert; the message names it
     └── ParityError(RuntimeError)       scikit-learn and onnxruntime disagree: nothing is made current
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,15 @@ from ._format import gate_sentence
 if TYPE_CHECKING:
     from ._config import ParityReport
 
-__all__ = ["BudgetError", "ConversionError", "ExportError", "ParityError", "WeakModelError"]
+__all__ = [
+    "BudgetError",
+    "ConversionError",
+    "DataRefusedError",
+    "ExportError",
+    "InterfaceChangedError",
+    "ParityError",
+    "WeakModelError",
+]
 
 
 class ExportError(FactoryEdgeError, ValueError):
@@ -45,6 +56,23 @@ class WeakModelError(ExportError):
             "target and the --drop columns, or pass --allow-weak to export it anyway"
         )
         self.gate = gate
+
+
+class DataRefusedError(ExportError):
+    """The column checks found a hard case (an ID-like or leaking column); the message names each
+    column with the ``--drop`` that fixes it. ``findings`` are the refused :class:`Finding` objects."""
+
+    def __init__(self, message: str, findings: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
+
+
+class InterfaceChangedError(ExportError):
+    """The export's task, target, classes or input columns differ from the model's current version."""
+
+    def __init__(self, message: str, changes: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.changes = list(changes)
 
 
 class ConversionError(FactoryEdgeError, RuntimeError):

@@ -3,8 +3,10 @@
 :func:`run_export` is what ``python -m export`` calls: the stages in order, each given what it
 needs and returning its result, so data flows one way; every stage reports through ``progress``.
 
-1. options (:func:`check_options`), data (:mod:`._data`), columns (:mod:`._columns`), destination
-   and the task, from the target (:func:`._data.detect_task`), with the estimator that fits it
+1. options (:func:`check_options`), data (:mod:`._data`) and the task, from the target
+   (:func:`._data.detect_task`), column checks (:mod:`._column_checks`: an ID-like or leaking
+   column refuses the export here, before training), columns (:mod:`._columns`), destination and
+   interface guard (:mod:`._interface`), the estimator that fits the task
 2. train (:mod:`._train`), metrics (:mod:`._metrics`), the quality gate (:mod:`._gate`: a model no
    better than the baseline raises :class:`WeakModelError` before anything is written), convert
    (:mod:`._convert`)
@@ -29,12 +31,14 @@ from sklearn.pipeline import Pipeline
 import runtime
 
 from . import _convert, _manifest, _parity, _performance, _publish
+from ._column_checks import check_columns, refuse_hard_findings
 from ._columns import column_specs, read_schema_file
 from ._config import ConvertedModel, Destination, ExportConfig, ExportResult, ParityReport, PreparedData, check_options
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
 from ._documents import write_documents
 from ._errors import ParityError
 from ._gate import quality_gate
+from ._interface import interface_of
 from ._metrics import measure_quality, predict_held_out
 from ._pipeline import build_pipeline, check_user_pipeline, fitting_estimator, load_user_pipeline
 from ._sign import public_key_pem
@@ -64,9 +68,14 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
     data = prepare_data(config)
+    findings = check_columns(data, allowed=config.allow_columns, progress=progress)
+    refuse_hard_findings(findings, data.spec.target)
+    for finding in findings:
+        progress(f"warning: {finding.describe()}")
     schema = read_schema_file(config.schema) if config.schema else {}
-    columns = column_specs(data.spec, data.features, schema, demo_ranges=DEMO_NUMERIC_RANGES if config.demo else None)
-    where = _publish.destination(config)
+    demo_ranges = DEMO_NUMERIC_RANGES if config.demo else None
+    columns = column_specs(data.spec, data.features, schema, demo_ranges=demo_ranges, range_margin=config.range_margin)
+    where = _publish.destination(config, interface_of(data, columns))
     config, pipeline = _pipeline_for(config, user_pipeline, data)
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
@@ -109,6 +118,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         onnx_summary=converted.summary,
         documents=[],  # written last, into the staging folder
         timings=timings,
+        column_findings=[finding.to_dict() for finding in findings],
         classifier=fitted.classifier,
         threshold=fitted.threshold,
         held_out=held_out,
@@ -144,8 +154,7 @@ def _publish_bundle(
         _publish.write_model(folder, converted.onnx_bytes)
         _publish.write_manifest(folder, manifest)
         if config.measure:
-            progress("measuring single-record latency and memory")
-            manifest = dataclasses.replace(manifest, performance=_measured(folder, result.parity, config))
+            manifest = dataclasses.replace(manifest, performance=_measured(folder, result.parity, config, progress))
             _publish.write_manifest(folder, manifest)
         _publish.write_side_files(folder, manifest, result.parity)
         metadata = _publish.twin_metadata(manifest, data, result.metrics, config)
@@ -154,17 +163,19 @@ def _publish_bundle(
             result.pipeline, metadata, where, compress=config.compress, progress=progress, classifier=classifier
         )
         result = dataclasses.replace(result, manifest=manifest, joblib_report=joblib_report)
+        progress("writing the model card, report and deployment checklist")
         written = write_documents(folder, result)
         trusted_key = None
         if config.sign_key is not None:
             progress(f"signing the bundle with {config.sign_key}")
             trusted_key = _publish.sign(folder, config.sign_key, where)  # after the last file, before CURRENT moves
+        progress(f"loading {where.version} back (hash, manifest, golden cases) and making it current")
         _publish.make_current(folder, where, trusted_key=trusted_key)
     return dataclasses.replace(result, documents=[where.bundle / path.name for path in written])
 
 
-def _measured(folder: Path, parity: ParityReport, config: ExportConfig) -> runtime.Performance:
+def _measured(folder: Path, parity: ParityReport, config: ExportConfig, progress: Progress) -> runtime.Performance:
     """Performance of the staging bundle on one golden case, with the budget's verdict (or BudgetError)."""
-    performance = _performance.measure(folder, parity.golden[0].inputs)
+    performance = _performance.measure(folder, parity.golden[0].inputs, progress)
     budget = _performance.check_budget(performance, config.max_memory_mb, config.max_latency_us)
     return dataclasses.replace(performance, budget=budget)

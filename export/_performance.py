@@ -29,6 +29,8 @@ import runtime
 
 from ._errors import BudgetError
 
+Progress = Callable[[str], None]
+
 __all__ = [
     "RUNTIME_PROBE",
     "ProbeError",
@@ -166,17 +168,24 @@ def single_record_latency(
     return runtime.Latency(p50=p50, p90=p90, p99=p99, calls=len(timings))
 
 
-def fresh_processes(bundle: Path, record: Mapping[str, Any], *, runs: int = FRESH_PROCESSES) -> list[dict[str, Any]]:
+def fresh_processes(
+    bundle: Path, record: Mapping[str, Any], *, runs: int = FRESH_PROCESSES, progress: Progress = lambda message: None
+) -> list[dict[str, Any]]:
     """:data:`RUNTIME_PROBE` reports of ``runs`` fresh processes loading ``bundle`` and predicting ``record``."""
     # the folder holding the runtime package, so the probe imports this same runtime
     cwd = Path(runtime.__file__).resolve().parent.parent
-    return [run_probe(RUNTIME_PROBE, [str(bundle), json.dumps(dict(record))], cwd) for _ in range(runs)]
+    reports = []
+    for run in range(runs):
+        progress(f"measuring: fresh process {run + 1} of {runs} (load, predict once, peak RSS)")
+        reports.append(run_probe(RUNTIME_PROBE, [str(bundle), json.dumps(dict(record))], cwd))
+    return reports
 
 
-def measure(bundle: Path, example: Mapping[str, Any]) -> runtime.Performance:
+def measure(bundle: Path, example: Mapping[str, Any], progress: Progress = lambda message: None) -> runtime.Performance:
     """The manifest's ``performance``: latency in this process, memory and cold start in fresh ones."""
+    progress(f"measuring: single-record latency ({TIMED_CALLS:,} calls)")
     latency = single_record_latency(runtime.load(bundle), [example])
-    runs = fresh_processes(bundle, example)
+    runs = fresh_processes(bundle, example, progress=progress)
     return runtime.Performance(
         single_record_latency_us=latency,
         peak_rss_mb=float(np.median([run["peak_rss_mb"] for run in runs])),
@@ -187,13 +196,16 @@ def measure(bundle: Path, example: Mapping[str, Any]) -> runtime.Performance:
     )
 
 
-def joblib_costs(payload: Any, folder: Path, *, levels: Sequence[int], loads: int) -> list[dict[str, Any]]:
+def joblib_costs(
+    payload: Any, folder: Path, *, levels: Sequence[int], loads: int, progress: Progress = lambda message: None
+) -> list[dict[str, Any]]:
     """Per joblib compression level: file size, save time and ``loads`` load times of ``payload``,
     each written to ``folder`` and removed again. The export and the benchmarks both report these."""
     import joblib
 
     rows = []
     for level in levels:
+        progress(f"joblib: size and load time at compress={level} ({loads} loads)")
         path = folder / f"probe-{level}.joblib"
         start = time.perf_counter()
         joblib.dump(payload, path, compress=level)

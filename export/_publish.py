@@ -33,10 +33,11 @@ import onnxruntime as ort
 from sklearn.pipeline import Pipeline
 
 import runtime
-from runtime._contract import MANIFEST_FILE, MODEL_FILE, is_semver, semver_key, write_current
+from runtime._contract import MANIFEST_FILE, MODEL_FILE, is_semver, write_current
 
 from ._config import Destination, ExportConfig, ParityReport, PreparedData, config_record
 from ._errors import ExportError
+from ._interface import bump_of, check_interface, current_manifest, default_name, next_version
 from ._performance import joblib_costs
 
 __all__ = [
@@ -68,30 +69,22 @@ JOBLIB_LEVELS = (0, 3, 9)
 JOBLIB_LOADS = 3
 
 
-def next_version(model_folder: Path) -> str:
-    """1.0.0 for a new model, else the highest existing version with its patch number raised."""
-    existing = (
-        [p.name for p in model_folder.iterdir() if p.is_dir() and is_semver(p.name)] if model_folder.is_dir() else []
-    )
-    if not existing:
-        return "1.0.0"
-    major, minor, patch, _, _ = semver_key(max(existing, key=semver_key))
-    return f"{major}.{minor}.{patch + 1}"
+def destination(config: ExportConfig, draft: runtime.Manifest | None = None) -> Destination:
+    """The model name, folder and version this export writes; an existing version is never overwritten.
 
-
-def destination(config: ExportConfig) -> Destination:
-    """The model name, folder and version this export writes; an existing version is never overwritten."""
-    name = config.name or (
-        "quality"
-        if config.data is None
-        else "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(str(config.data)).stem).lower()
-    )
+    ``draft`` is the interface of the model about to be trained (:func:`._interface.interface_draft`):
+    it sets the version's bump and is refused when it breaks the current version's interface
+    (:class:`InterfaceChangedError`), unless ``--major``. See :mod:`._interface` for the rule.
+    """
+    name = config.name or default_name(config)
     model_folder = config.output / name
-    version = config.version or next_version(model_folder)
+    current = current_manifest(model_folder)
+    version = config.version or next_version(model_folder, bump_of(current, draft, major=config.major))
     if not is_semver(version):
         raise ExportError(f"--version {version!r} is not a semantic version like 1.0.0")
     if (model_folder / version).exists():
         raise ExportError(f"{model_folder / version} exists: versions are never overwritten; pass a new --version")
+    check_interface(current, draft, major=config.major, version=config.version, model_folder=model_folder)
     return Destination(name, model_folder, version)
 
 
@@ -230,7 +223,7 @@ def save_twin(
     progress("saving the Pipeline with joblib")
     probe_folder = Path(tempfile.mkdtemp(prefix=".joblib-probe-", dir=where.model_folder))
     try:
-        costs = joblib_costs(payload, probe_folder, levels=JOBLIB_LEVELS, loads=JOBLIB_LOADS)
+        costs = joblib_costs(payload, probe_folder, levels=JOBLIB_LEVELS, loads=JOBLIB_LOADS, progress=progress)
     finally:
         shutil.rmtree(probe_folder, ignore_errors=True)
     joblib.dump(payload, where.joblib_path, compress=compress)

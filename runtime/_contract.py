@@ -255,7 +255,8 @@ EXIT_CODES_HELP: dict[ExitCode, str] = {
     ExitCode.INTERNAL: "internal error (a bug): rerun with --verbose for the traceback",
     ExitCode.DRIFT_WARN: "drift: something crossed a warning threshold",
     ExitCode.DRIFT_ALERT: "drift: something crossed an alert threshold",
-    ExitCode.NOTHING_TO_JUDGE: "drift: the window holds no rows of this model; nothing was judged",
+    ExitCode.NOTHING_TO_JUDGE: "drift: the window holds no rows of this model, or too few to judge any column "
+    "(--min-rows); nothing was judged",
     ExitCode.PARITY_FAILED: "export: scikit-learn and onnxruntime disagree; nothing was made current",
     ExitCode.BUDGET_MISSED: "export: the bundle misses a device budget; nothing was made current",
     ExitCode.WEAK_MODEL: "export: the model is not better than the baseline by the quality gate's margin; "

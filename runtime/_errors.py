@@ -13,6 +13,7 @@ Every message names the field, the value, what is allowed and, where there is on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,11 +57,11 @@ class InputError(FactoryEdgeError, ValueError):
         self.problem = problem
         self.invalid_rows = invalid_rows
 
-    def render(self, *, row: bool = True, hint: str | None = None) -> str:
+    def render(self, *, row: bool = True, hints: Mapping[str, str] | None = None) -> str:
         """The message, worded by the problem behind it when there is one (see ``Problem.render``)."""
         if self.problem is None:
             return str(self)
-        return self.problem.render(row=row, hint=hint) + count_suffix(self.invalid_rows)
+        return self.problem.render(row=row, hints=hints) + count_suffix(self.invalid_rows)
 
 
 def count_suffix(invalid_rows: tuple[int, int] | None) -> str:

@@ -234,6 +234,7 @@ class ModelHolder:
             "task": model.manifest.task,
             "classes": list(model.classes) if model.classes is not None else None,
             "on_unknown": model.on_unknown,
+            "on_out_of_range": model.on_out_of_range,
             "signature": model.signature.to_dict() | {"summary": model.signature.describe()},
             "reloads": {"succeeded": self.succeeded, "refused": self.refused},
             "last_reload": self.last_attempt.to_dict() if self.last_attempt is not None else None,

@@ -409,11 +409,13 @@ class Manifest:
 
     def interface_changes(self, other: Manifest) -> list[str]:
         """What a client of this model would notice if ``other`` answered instead, in words: another
-        task, other classes, input columns added, removed or of another kind, categories removed.
-        Empty when ``other`` keeps the interface (it may still accept more, e.g. new categories)."""
+        task or target, other classes, input columns added, removed or of another kind, categories
+        removed. Empty when ``other`` keeps the interface (it may still accept more, e.g. new categories)."""
         changes: list[str] = []
         if other.task != self.task:
             changes.append(f"task {self.task} -> {other.task}")
+        if other.target != self.target:
+            changes.append(f"target {shown(self.target)} -> {shown(other.target)}")
         if other.classes != self.classes:
             changes.append(f"classes {shown(list(self.classes or ()))} -> {shown(list(other.classes or ()))}")
         before = {column.name: column for column in self.inputs}

@@ -22,6 +22,7 @@ from ._signature import SignatureCheck, TrustedKeySource, open_seal, trusted_key
 from ._validation import (
     ColumnRule,
     Problem,
+    RangePolicy,
     UnknownPolicy,
     cap_list,
     column_mismatch,
@@ -44,7 +45,8 @@ class Prediction:
 
     ``label`` and ``probabilities`` (class -> probability, in class order) are set for classifiers,
     ``value`` for regressors. ``flags`` lists what was accepted but unusual (unknown categories when
-    the model was loaded with ``on_unknown="flag"``). ``model`` and ``version`` name what served it.
+    the model was loaded with ``on_unknown="flag"``, values outside the valid range with
+    ``on_out_of_range="flag"``). ``model`` and ``version`` name what served it.
     """
 
     label: Label | None
@@ -111,6 +113,7 @@ class Model:
         path: Path,
         *,
         on_unknown: UnknownPolicy,
+        on_out_of_range: RangePolicy = "reject",
         signature: SignatureCheck | None = None,
     ) -> None:
         self.manifest = manifest
@@ -118,6 +121,7 @@ class Model:
         # whether model.sig verified with a trusted key, and with which (see runtime._signature)
         self.signature = signature if signature is not None else SignatureCheck()
         self.on_unknown: UnknownPolicy = on_unknown
+        self.on_out_of_range: RangePolicy = on_out_of_range
         self._session = session
         self._rules: tuple[ColumnRule, ...] = compile_rules(manifest.inputs)
         self._names = tuple(rule.name for rule in self._rules)
@@ -175,9 +179,12 @@ class Model:
         buffers, feeds = self._single_record_buffers()
         flags: list[str] = []
         on_unknown = self.on_unknown
+        out_of_range = flags if self.on_out_of_range == "flag" else None
         for rule, buffer in zip(self._rules, buffers):
             value = record[rule.name]
-            buffer[0, 0] = rule.number(value) if rule.is_number else rule.category(value, on_unknown, flags)
+            buffer[0, 0] = (
+                rule.number(value, out_of_range) if rule.is_number else rule.category(value, on_unknown, flags)
+            )
         output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
             return Prediction(None, None, float(output[0, 0]), self._model_name, self._model_version, tuple(flags))
@@ -216,24 +223,31 @@ class Model:
 
     # -- batches ----------------------------------------------------------------------------------
     def validate_batch(
-        self, data: Any, *, on_unknown: UnknownPolicy | None = None
+        self, data: Any, *, on_unknown: UnknownPolicy | None = None, on_out_of_range: RangePolicy | None = None
     ) -> tuple[dict[str, np.ndarray], int, list[Problem], dict[int, list[str]]]:
         """Check a batch and build the arrays to feed: (feeds, n_rows, problems, flags by row)."""
         columns, n_rows = to_columns(data, self._names, self._label)
-        policy = self.on_unknown if on_unknown is None else on_unknown
+        policy = self.on_unknown if on_unknown is None else _checked_policy("on_unknown", on_unknown)
+        range_policy = self.on_out_of_range if on_out_of_range is None else on_out_of_range
         problems: list[Problem] = []
         flags: dict[int, list[str]] = {}
+        out_of_range = flags if _checked_policy("on_out_of_range", range_policy) == "flag" else None
         feeds: dict[str, np.ndarray] = {}
         for rule in self._rules:
             values = columns[rule.name]
             if rule.is_number:
-                feeds[rule.onnx_input] = rule.number_column(values, problems).reshape(-1, 1)
+                feeds[rule.onnx_input] = rule.number_column(values, problems, out_of_range).reshape(-1, 1)
             else:
                 feeds[rule.onnx_input] = rule.category_column(values, policy, problems, flags).reshape(-1, 1)
         return feeds, n_rows, problems, flags
 
     def predict_batch(
-        self, data: Any, *, errors: str = "raise", on_unknown: UnknownPolicy | None = None
+        self,
+        data: Any,
+        *,
+        errors: str = "raise",
+        on_unknown: UnknownPolicy | None = None,
+        on_out_of_range: RangePolicy | None = None,
     ) -> BatchPrediction:
         """Validate and predict many records at once.
 
@@ -244,8 +258,9 @@ class Model:
             many rows are bad; ``"skip"`` predicts the good rows and lists the bad ones, with every
             reason, in ``BatchPrediction.rejected``.
         on_unknown : override the model's unknown-category policy for this call.
+        on_out_of_range : override the model's valid-range policy for this call.
         """
-        return self._predict_batch(data, errors=errors, on_unknown=on_unknown)
+        return self._predict_batch(data, errors=errors, on_unknown=on_unknown, on_out_of_range=on_out_of_range)
 
     def _predict_batch(
         self,
@@ -253,11 +268,14 @@ class Model:
         *,
         errors: str = "raise",
         on_unknown: UnknownPolicy | None = None,
+        on_out_of_range: RangePolicy | None = None,
         run_options: ort.RunOptions | None = None,
     ) -> BatchPrediction:
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors == {errors!r}, must be 'raise' or 'skip'")
-        feeds, n_rows, problems, flags = self.validate_batch(data, on_unknown=on_unknown)
+        feeds, n_rows, problems, flags = self.validate_batch(
+            data, on_unknown=on_unknown, on_out_of_range=on_out_of_range
+        )
         rows = np.arange(n_rows)
         rejected: tuple[RejectedRow, ...] = ()
         if problems:
@@ -372,6 +390,13 @@ class Model:
                         f"expected {case.value!r}, got {got_value!r} (tolerance {allowed:g}); "
                         "use the onnxruntime version in the bundle's requirements"
                     )
+
+
+def _checked_policy(name: str, policy: UnknownPolicy) -> UnknownPolicy:
+    """``policy`` if it is "reject" or "flag"; ValueError naming the option otherwise."""
+    if policy not in ("reject", "flag"):
+        raise ValueError(f"{name} == {policy!r}, must be 'reject' or 'flag'")
+    return policy
 
 
 def _threshold_rule(manifest: Manifest) -> tuple[int, int, float] | None:
@@ -501,6 +526,7 @@ def load(
     *,
     threads: int = 1,
     on_unknown: UnknownPolicy = "reject",
+    on_out_of_range: RangePolicy = "reject",
     arena: bool = False,
     spinning: bool = False,
     options: ort.SessionOptions | None = None,
@@ -526,6 +552,9 @@ def load(
     threads : onnxruntime intra-op threads. 1 gives the lowest single-record latency on small devices.
     on_unknown : ``"reject"`` (default) refuses categories the model was not trained on;
         ``"flag"`` predicts them (the encoder ignores them) and lists them in the result's flags.
+    on_out_of_range : ``"reject"`` (default) refuses a number outside its column's valid range;
+        ``"flag"`` predicts it as it is and lists it in the result's flags. Values that are not
+        finite, or too large for a float, are refused either way.
     arena, spinning : onnxruntime's CPU memory arena and thread spinning, both off by default.
     options : a complete ``onnxruntime.SessionOptions`` replacing the three above.
     deadline_s : opening the session and replaying the golden cases together may take this long
@@ -542,8 +571,8 @@ def load(
     >>> model.name, model.version  # doctest: +SKIP
     ('quality', '1.0.0')
     """
-    if on_unknown not in ("reject", "flag"):
-        raise ValueError(f"on_unknown == {on_unknown!r}, must be 'reject' or 'flag'")
+    _checked_policy("on_unknown", on_unknown)
+    _checked_policy("on_out_of_range", on_out_of_range)
     folder = resolve_bundle(path)
     seal = open_seal(folder, trusted_keys_from(trusted_keys))
     manifest = read_manifest(folder, seal)
@@ -555,7 +584,9 @@ def load(
     options = options or session_options(threads=threads, arena=arena, spinning=spinning)
     session = _open_session(model_bytes, options, label, deadline_s)
     _check_signature(manifest, session, label)
-    model = Model(manifest, session, folder, on_unknown=on_unknown, signature=signature)
+    model = Model(
+        manifest, session, folder, on_unknown=on_unknown, on_out_of_range=on_out_of_range, signature=signature
+    )
     remaining = None if deadline_s is None else max(0.001, deadline_s - (time.monotonic() - started))
     model._check_golden_cases(manifest.golden_cases, deadline_s=remaining, load_deadline_s=deadline_s)
     logger.info(

@@ -20,11 +20,46 @@ from ._errors import InputError
 from ._fields import shown
 from ._manifest import ColumnSpec
 
-__all__ = ["ColumnRule", "Problem", "UnknownPolicy", "cap_list", "compile_rules", "describe_allowed"]
+__all__ = [
+    "FLAG_KINDS",
+    "POLICY_OPTIONS",
+    "ColumnRule",
+    "Problem",
+    "RangePolicy",
+    "UnknownPolicy",
+    "cap_list",
+    "compile_rules",
+    "describe_allowed",
+    "first_per_column",
+    "flag_kind",
+    "policy_hints",
+]
 
 UnknownPolicy = Literal["reject", "flag"]
-# How an unknown-category message tells Python users to accept such values; the CLI and server render their own.
-UNKNOWN_HINT = '(load with on_unknown="flag" to accept and flag it)'
+RangePolicy = Literal["reject", "flag"]
+# The load() option that accepts each kind of refusable value, and its command-line spelling.
+POLICY_OPTIONS = {"on_unknown": "--on-unknown", "on_out_of_range": "--on-out-of-range"}
+# What a flag starts with, by the policy that accepted the value: "unknown category: shift == 'x'".
+FLAG_KINDS = {"on_unknown": "unknown category", "on_out_of_range": "out of range"}
+
+
+def policy_hints(wording: str) -> dict[str, str]:
+    """The hint for each policy, from a wording with ``{option}`` (the command-line option), e.g.
+    ``"(pass {option} flag to accept and flag it)"``; for :meth:`Problem.render`'s ``hints``."""
+    return {policy: wording.format(option=option) for policy, option in POLICY_OPTIONS.items()}
+
+
+# How a message tells Python users to accept such values; the CLI and server render their own.
+PYTHON_HINTS = {policy: f'(load with {policy}="flag" to accept and flag it)' for policy in POLICY_OPTIONS}
+
+
+def flag_kind(flag: str) -> str:
+    """The kind of a flag (``"unknown category"``, ``"out of range"``), for counting them.
+
+    >>> flag_kind("out of range: temperature == 412.0, outside [100.0, 300.0]")
+    'out of range'
+    """
+    return flag.split(":", 1)[0]
 
 
 def cap_list(items: Sequence[Any], limit: int = 5) -> str:
@@ -67,10 +102,11 @@ class Problem:
     """One rejected value: where it is (row, column), the value, and why, kept apart until rendered.
 
     A message reads ``<subject><where><reason>[ <hint>].``: for example ``temperature == 412.0``,
-    `` in row 17``, ``, must be within [100.0, 300.0] (valid range from ...)``. ``hint`` says how a
-    caller could accept the value instead; it is worded for Python users, and the command line and
-    the server render the same problem with their own (``--on-unknown flag``) instead of patching
-    the text.
+    `` in row 17``, ``, must be within [100.0, 300.0] (valid range from ...)``. ``policy`` names the
+    load option that would accept the value instead (``on_unknown``, ``on_out_of_range``) and
+    ``hint`` says so in words for Python users; the command line and the server render the same
+    problem with their own wording (``--on-unknown flag``, see :func:`policy_hints`) instead of
+    patching the text.
     """
 
     row: int | None
@@ -78,13 +114,19 @@ class Problem:
     value: Any
     subject: str
     reason: str
-    hint: str | None = None
+    policy: str | None = None
 
-    def render(self, *, row: bool = True, hint: str | None = None) -> str:
+    @property
+    def hint(self) -> str | None:
+        return PYTHON_HINTS[self.policy] if self.policy is not None else None
+
+    def render(self, *, row: bool = True, hints: Mapping[str, str] | None = None) -> str:
         """The message; ``row=False`` leaves out " in row N" (for callers that say where themselves),
-        ``hint`` replaces the default hint where the problem has one."""
+        ``hints`` (policy -> text) replaces the Python API's hint where the problem has one."""
         where = f" in row {self.row}" if row and self.row is not None else ""
-        shown = (hint or self.hint) if self.hint is not None else None
+        shown = None
+        if self.policy is not None:
+            shown = hints.get(self.policy, self.hint) if hints is not None else self.hint
         return f"{self.subject}{where}{self.reason}" + (f" {shown}" if shown else "") + "."
 
     @property
@@ -109,6 +151,7 @@ class ColumnRule:
         "categories",
         "category_array",
         "allowed",
+        "range_text",
     )
 
     def __init__(self, spec: ColumnSpec) -> None:
@@ -121,10 +164,11 @@ class ColumnRule:
         self.categories = frozenset(spec.categories or ())
         self.category_array = np.array(sorted(self.categories), dtype=object)
         self.allowed = describe_allowed(spec)
+        self.range_text = f"[{_fmt(self.low)}, {_fmt(self.high)}]"
 
     # -- messages ---------------------------------------------------------------------------------
-    def _problem(self, row: int | None, value: Any, subject: str, reason: str, hint: str | None = None) -> Problem:
-        return Problem(row, self.name, value, subject, reason, hint)
+    def _problem(self, row: int | None, value: Any, subject: str, reason: str, policy: str | None = None) -> Problem:
+        return Problem(row, self.name, value, subject, reason, policy)
 
     def bad_type(self, value: Any, row: int | None) -> Problem:
         kind = type(value).__name__
@@ -163,7 +207,8 @@ class ColumnRule:
             row,
             value,
             f"{self.name} == {shown(value)}",
-            f", must be within [{_fmt(self.low)}, {_fmt(self.high)}] (valid range from {source})",
+            f", must be within {self.range_text} (valid range from {source})",
+            "on_out_of_range",
         )
 
     def unknown(self, value: str, row: int | None) -> Problem:
@@ -172,15 +217,23 @@ class ColumnRule:
             value,
             f"{self.name} == {shown(value)}",
             f" is not a known category, must be one of {cap_list(sorted(self.categories))}",
-            UNKNOWN_HINT,
+            "on_unknown",
         )
 
     def flag(self, value: str) -> str:
-        return f"unknown category: {self.name} == {shown(value)}"
+        return f"{FLAG_KINDS['on_unknown']}: {self.name} == {shown(value)}"
+
+    def range_flag(self, value: Any) -> str:
+        return f"{FLAG_KINDS['on_out_of_range']}: {self.name} == {shown(value)}, outside {self.range_text}"
 
     # -- one value (the single-record hot path) ---------------------------------------------------
-    def number(self, value: Any) -> float:
-        """The float to feed for ``value``, or raise :class:`InputError`."""
+    def number(self, value: Any, out_of_range: list[str] | None = None) -> float:
+        """The float to feed for ``value``, or raise :class:`InputError`.
+
+        ``out_of_range``: a finite value outside the valid range is accepted and flagged there (the
+        ``on_out_of_range="flag"`` policy) instead of refused; None (the default) refuses it. Only
+        a value outside the range reaches that branch, so the policy costs nothing otherwise.
+        """
         kind = type(value)
         number: float
         if kind is float:
@@ -205,7 +258,9 @@ class ColumnRule:
         if not self.low <= number <= self.high:
             if math.isinf(number):
                 raise self.not_finite(number, None).error()
-            raise self.out_of_range(value, None).error()
+            if out_of_range is None:
+                raise self.out_of_range(value, None).error()
+            out_of_range.append(self.range_flag(value))
         return number
 
     def category(self, value: Any, on_unknown: UnknownPolicy, flags: list[str]) -> str:
@@ -228,8 +283,12 @@ class ColumnRule:
         raise self.bad_type(value, None).error()
 
     # -- a whole column (batches) -----------------------------------------------------------------
-    def number_column(self, values: np.ndarray, problems: list[Problem]) -> np.ndarray:
-        """A float64 array to feed; every bad row is appended to ``problems``."""
+    def number_column(
+        self, values: np.ndarray, problems: list[Problem], out_of_range: dict[int, list[str]] | None = None
+    ) -> np.ndarray:
+        """A float64 array to feed; every bad row is appended to ``problems``. With ``out_of_range``
+        (the ``on_out_of_range="flag"`` policy), finite values outside the range are flagged there by
+        row instead."""
         if values.dtype.kind in "fiu":
             column = values.astype(np.float64, copy=False)
         elif values.dtype.kind == "b":
@@ -260,11 +319,16 @@ class ColumnRule:
             if wrong_type:  # already refused for its type: not "missing" as well
                 checked = np.isnan(column)
                 checked[wrong_type] = False
-                return self._check_numbers(values, column, checked, problems)
-        return self._check_numbers(values, column, np.isnan(column), problems)
+                return self._check_numbers(values, column, checked, problems, out_of_range)
+        return self._check_numbers(values, column, np.isnan(column), problems, out_of_range)
 
     def _check_numbers(
-        self, values: np.ndarray, column: np.ndarray, missing: np.ndarray, problems: list[Problem]
+        self,
+        values: np.ndarray,
+        column: np.ndarray,
+        missing: np.ndarray,
+        problems: list[Problem],
+        out_of_range: dict[int, list[str]] | None,
     ) -> np.ndarray:
         """Missing values where they are not allowed, and values outside the range."""
         if not self.nullable and missing.any():
@@ -277,8 +341,10 @@ class ColumnRule:
             for i in np.flatnonzero(outside).tolist():
                 if math.isinf(column[i]):
                     problems.append(self.not_finite(raw[i], i))
-                else:
+                elif out_of_range is None:
                     problems.append(self.out_of_range(raw[i], i))
+                else:
+                    out_of_range.setdefault(i, []).append(self.range_flag(raw[i]))
         return column
 
     def category_column(
@@ -314,6 +380,16 @@ class ColumnRule:
             else:
                 flags.setdefault(int(i), []).append(self.flag(value))
         return column
+
+
+def first_per_column(problems: Iterable[Problem]) -> list[Problem]:
+    """One problem per column, the first: a batch can report one value twice (a number given for a
+    category of a column that refuses missing values is also counted as missing), and the first
+    problem is what is wrong with the value."""
+    first: dict[str | None, Problem] = {}
+    for problem in problems:
+        first.setdefault(problem.column, problem)
+    return list(first.values())
 
 
 def compile_rules(inputs: Iterable[ColumnSpec]) -> tuple[ColumnRule, ...]:

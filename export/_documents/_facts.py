@@ -11,6 +11,7 @@ from typing import Any
 
 import runtime
 
+from .._column_checks import describe_finding
 from .._config import ExportResult
 from .._format import format_bytes, format_number, gate_sentence
 from ._markup import Markup, capped, sentence
@@ -54,7 +55,15 @@ def summary_rows(result: ExportResult, markup: Markup) -> list[list[str]]:
         ["Estimator", markup.text(estimator_name(result))],
         ["ONNX file", onnx_file],
         ["Manifest schema version", str(manifest.schema_version)],
+        ["Column checks", column_checks_text(result, markup)],
     ]
+
+
+def column_checks_text(result: ExportResult, markup: Markup) -> str:
+    """What the column checks before training warned about (and hard cases kept with --allow-column)."""
+    if not result.column_findings:
+        return "no ID-like, constant, high-cardinality or leaking columns found"
+    return "; ".join(markup.text(describe_finding(finding)) for finding in result.column_findings)
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[list[str]]:

@@ -29,6 +29,7 @@ The ``tie`` kind (rows where the two most probable classes are exactly equal) is
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -53,6 +54,8 @@ NEAR_TIES = 500
 NEAR_TIE_GAP = 0.02  # two trees' votes in a 100-tree forest
 CASES_PER_VARIANT = 200
 BOUNDARY_ROWS = 50
+# finding the split thresholds of a big forest takes seconds: say how far it got at least this often
+PROGRESS_EVERY_S = 2.0
 DECISION_POOL = 50_000
 DECISION_NEAREST = 200  # per side of the threshold
 DECISION_PAIRS = 25
@@ -85,7 +88,7 @@ def generate_cases(
     sample = x_test.iloc[:CASES_PER_VARIANT].reset_index(drop=True)
     sets = [CaseSet("held-out", x_test.reset_index(drop=True))]
     progress("parity: finding every split threshold")
-    sets.append(threshold_cases(pipeline, spec, x_train, ranges))
+    sets.append(threshold_cases(pipeline, spec, x_train, ranges, progress=progress))
     sets.append(_missing_cases(spec, sample, nullable))
     sets.append(_unknown_category_cases(spec, sample))
     sets.append(_boundary_cases(spec, sample, x_train, ranges))
@@ -298,14 +301,21 @@ class _SplitProbes(NamedTuple):
     thresholds: list[float]
 
 
-def threshold_cases(pipeline: Pipeline, spec: TableSpec, x_train: pd.DataFrame, ranges: Ranges) -> CaseSet:
+def threshold_cases(
+    pipeline: Pipeline,
+    spec: TableSpec,
+    x_train: pd.DataFrame,
+    ranges: Ranges,
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+) -> CaseSet:
     """Probes 1 ulp below, at, 1 and 2 ulps above every split threshold (see the module docstring)."""
     preprocess = Pipeline(pipeline.steps[:-1])
     estimator = pipeline.steps[-1][1]
     inverse, notes = _affine_columns(preprocess, spec, x_train)
     trees = _sklearn_trees(estimator)
     if trees:
-        probes = _tree_probes(trees, np.asarray(preprocess.transform(x_train), dtype=np.float32), inverse)
+        probes = _tree_probes(trees, np.asarray(preprocess.transform(x_train), dtype=np.float32), inverse, progress)
     else:
         all_splits = _hist_splits(estimator)
         if not all_splits:
@@ -374,10 +384,16 @@ def _sklearn_trees(estimator: Any) -> list[Any]:
     return [tree for tree in flat if hasattr(tree, "tree_")]
 
 
-def _tree_probes(trees: list[Any], transformed: np.ndarray, inverse: Mapping[int, _Affine]) -> _SplitProbes:
+def _tree_probes(
+    trees: list[Any], transformed: np.ndarray, inverse: Mapping[int, _Affine], progress: Callable[[str], None]
+) -> _SplitProbes:
     """Every split on an affinely mapped input, with the first training row that reaches it."""
     probes = _SplitProbes([], [], [])
-    for tree in trees:
+    reported = time.perf_counter()
+    for done, tree in enumerate(trees):
+        if time.perf_counter() - reported >= PROGRESS_EVERY_S:
+            progress(f"parity: split thresholds of {done:,} of {len(trees):,} trees found")
+            reported = time.perf_counter()
         structure = tree.tree_
         internal = np.flatnonzero(structure.children_left != -1)
         internal = internal[np.isin(structure.feature[internal], list(inverse))]

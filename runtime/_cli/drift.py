@@ -40,6 +40,7 @@ _THRESHOLD_HELP = {
     "unknown_warn": "share of unknown categories above which a column warns",
     "unknown_alert": "share of unknown categories at which a column alerts",
     "accuracy_drop": "accuracy this far below the baseline alerts, half as far warns (needs fed-back labels)",
+    "min_rows": "rows (and values) a column needs before it can warn or alert; below it: insufficient data",
 }
 
 
@@ -52,8 +53,11 @@ def _thresholds_paragraph(defaults: Thresholds) -> str:
         f"KS warn {defaults.ks_warn:g}, alert {defaults.ks_alert:g}; missing rate +{points(defaults.missing_warn)} / "
         f"+{points(defaults.missing_alert)} points over training; unknown categories warn above "
         f"{points(defaults.unknown_warn)} %, alert at {points(defaults.unknown_alert)} %; accuracy alert "
-        f"{defaults.accuracy_drop:g} below baseline (warn at half).",
+        f"{defaults.accuracy_drop:g} below baseline (warn at half). A column is judged from {defaults.min_rows} rows "
+        f"on (--min-rows); with fewer its status is insufficient data: on a window drawn from training itself, 96 % "
+        f"of 100-row windows warn somewhere and 5 % alert, 3.5 % of 300-row windows warn and none alerts.",
         width=96,
+        break_on_hyphens=False,  # keeps --min-rows whole
     )
 
 
@@ -69,11 +73,18 @@ F1 against the baseline recorded at export.
 A log window holds at most {MAX_WINDOW_ROWS:,} rows, the newest (--last cannot ask for more); a CSV is
 read whole. Either is read in chunks, so memory does not grow with the window.
 
-The exit code is the overall status (ok, warn or alert), so a monitoring plugin can run this as it is."""
+The exit code is the overall status (ok 0, warn 6, alert 7), so a monitoring plugin can run this as
+it is; 8 when nothing was judged: the window is empty, or every column has fewer than --min-rows
+rows (the report is still printed, its status "insufficient data")."""
 EXIT_CODES = frozenset(
     {ExitCode.OK, ExitCode.DRIFT_WARN, ExitCode.DRIFT_ALERT, ExitCode.NOTHING_TO_JUDGE, ExitCode.BUNDLE_REFUSED}
 )
-STATUS_EXIT = {"ok": ExitCode.OK, "warn": ExitCode.DRIFT_WARN, "alert": ExitCode.DRIFT_ALERT}
+STATUS_EXIT = {
+    "ok": ExitCode.OK,
+    "warn": ExitCode.DRIFT_WARN,
+    "alert": ExitCode.DRIFT_ALERT,
+    "insufficient data": ExitCode.NOTHING_TO_JUDGE,
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,11 +99,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--html", metavar="FILE", help="also write an HTML report with histograms (needs matplotlib)")
     for threshold in dataclasses.fields(Thresholds):
+        whole = threshold.type in (int, "int")  # min_rows: a count of rows
         parser.add_argument(
             f"--{threshold.name.replace('_', '-')}",
-            type=non_negative_float,
+            type=positive_int if whole else non_negative_float,
             default=threshold.default,
-            metavar="X",
+            metavar="N" if whole else "X",
             help=f"{_THRESHOLD_HELP[threshold.name]} (default {threshold.default:g})",
         )
 

@@ -27,16 +27,18 @@ def _cell(value: float | None, digits: int = 3) -> str:
 
 def report_text(data: Mapping[str, Any]) -> str:
     """The report (``DriftReport.to_dict()`` plus its source) as lines of text."""
+    # "insufficient data" is wider than ok / warn / alert
+    width = max([6, *(len(column["status"]) for column in data["columns"].values())])
     lines = [
         f"drift of {data['model']} {data['version']} over {data['rows']:,} rows from {data['source']}: "
         f"{data['status'].upper()}",
-        f"  {'column':<24} {'kind':<9} {'status':<6} {'PSI':>7} {'KS':>7}  {'missing (training)':<20} unknown",
+        f"  {'column':<24} {'kind':<9} {'status':<{width}} {'PSI':>7} {'KS':>7}  {'missing (training)':<20} unknown",
     ]
     for name, column in data["columns"].items():
         missing = f"{column['missing_rate']:.1%} ({column['reference_missing_rate']:.1%})"
         unknown = "-" if column["unknown_rate"] is None else f"{column['unknown_rate']:.1%}"
         lines.append(
-            f"  {name:<24} {column['kind']:<9} {column['status']:<6} {_cell(column['psi']):>7} "
+            f"  {name:<24} {column['kind']:<9} {column['status']:<{width}} {_cell(column['psi']):>7} "
             f"{_cell(column['ks']):>7}  {missing:<20} {unknown}"
         )
         lines += [f"      {reason}" for reason in column["reasons"]]
@@ -53,7 +55,7 @@ def _prediction_lines(predictions: Mapping[str, Any]) -> list[str]:
     if "recent_shares" in predictions:  # a classifier's predicted classes
         shares = ", ".join(f"{k}: {v:.1%}" for k, v in predictions["recent_shares"].items())
         reference = ", ".join(f"{k}: {v:.1%}" for k, v in predictions["reference_shares"].items())
-        verdict = f"PSI {predictions['psi']:.3f} {predictions['status']}"
+        verdict = f"PSI {_cell(predictions['psi'])} {predictions['status']}"
         return [f"  predictions: {verdict} (recent {shares}; held-out {reference})"]
     # a regressor's predicted values, judged as a number column is
     return [

@@ -1,7 +1,7 @@
 """The columns a prediction adds to a row: as ``info`` lists them and ``predict`` writes them.
 
 A classifier adds ``label`` and ``probability_<class>`` per class, in class order; a regressor adds
-``value``; ``--on-unknown flag`` adds ``flags``.
+``value``; ``--on-unknown flag`` or ``--on-out-of-range flag`` adds ``flags``.
 """
 
 from __future__ import annotations

@@ -22,10 +22,11 @@ import numpy as np
 from .._contract import ExitCode
 from .._errors import InputError
 from .._model import Model, RejectedRow, load
-from .._validation import ColumnRule, Problem, UnknownPolicy
+from .._validation import ColumnRule, first_per_column, policy_hints
 from ._base import BUNDLE_HELP, ON_UNKNOWN_CHOICES, CliError, Console, positive_int
+from .csv_dialect import DECIMAL_MARKS, CsvDialect
 from .outputs import prediction_columns, prediction_items
-from .sinks import Fields, Sink, open_sink
+from .sinks import EXTRA_FIELDS, Fields, Sink, open_sink
 from .tabular import (
     DEFAULT_MAX_LINE_BYTES,
     SUFFIX_FORMATS,
@@ -39,7 +40,7 @@ from .tabular import (
     open_input,
 )
 
-__all__ = ["CLI_FLAG_HINT", "DEFAULT_CHUNK_SIZE", "DESCRIPTION", "EXIT_CODES", "add_arguments", "run"]
+__all__ = ["CLI_FLAG_HINT", "CLI_HINTS", "DEFAULT_CHUNK_SIZE", "DESCRIPTION", "EXIT_CODES", "add_arguments", "run"]
 
 DESCRIPTION = """\
 Predict every row of a CSV or JSON Lines file and write the rows with their predictions.
@@ -53,20 +54,26 @@ Input:
     missing and anything else must be a number written like 12.5 or -3e-2 (nan is read as
     missing, inf is refused by validation); in a category column the text is the category and
     an empty field is missing. Nothing is coerced. Blank lines are ignored.
+    --delimiter ';' --decimal , read a European spreadsheet's export (298,1 is then a number and
+    298.1 is refused, never guessed); output and rejects CSV are written in the same dialect. A
+    header that reads as one column holding ';' (or a tab, or '|') is refused with the option to pass.
   JSON Lines: one JSON object per line, values passed as they are (a string "3.5" in a number
     column is refused). Each line must hold every model column. Blank lines are ignored.
   Columns the model does not know are refused, unless --keep-extra: then they are carried to
     the output unchanged and never given to the model. (With JSON Lines input, --keep-extra
     needs JSON Lines output and rejects, as the extra keys may differ from line to line.)
   Rows are numbered from 1, counting data rows only (not the header, not blank lines);
-  messages also give the line of the file where the row starts.
+  messages also give the line of the file where the row starts: "row 3 (line 4 of in.csv)".
+  (The Python API and the server count a batch's rows from 0, as list indices: row 3 here
+  is row 2 there.)
 
 Output: the input columns as read (names unchanged, spaces and brackets included), then
   label and probability_<class> for each class in class order (classifiers) or value
-  (regressors), then flags with --on-unknown flag (unknown categories, "; "-separated in CSV,
-  a list in JSON). JSON output is standard JSON: a missing number is written as null, and
-  from CSV input the model's number columns are written as numbers. A summary of rows read,
-  predicted and rejected goes to stderr at the end.
+  (regressors), then flags with --on-unknown flag or --on-out-of-range flag (unknown
+  categories, numbers outside the valid range; "; "-separated in CSV, a list in JSON). JSON
+  output is standard JSON: a missing number is written as null, and from CSV input the
+  model's number columns are written as numbers. A summary of rows read, predicted and
+  rejected goes to stderr at the end.
 
 Bad rows (not a number, out of range, missing where not allowed, an unknown category, not
 UTF-8, malformed JSON or JSON Python cannot hold (an integer of more than 4,300 digits,
@@ -74,10 +81,13 @@ nesting too deep, a lone \\ud800-\\udfff escape), the wrong number of fields, a 
 than --max-line-bytes):
   --on-error stop  (default) stop at the first bad row with exit code 2; the partial output
                    then holds every row before it, and the message says how many.
-  --on-error skip  write bad rows to --rejects FILE (.csv or .jsonl; the original fields plus
-                   row and reason, all reasons joined with "; "; created even when empty) and
-                   go on; the exit code is 1 if any row was rejected, and always
-                   read == predicted + rejected.
+  --on-error skip  write bad rows to --rejects FILE (.csv or .jsonl; created even when empty)
+                   and go on; the exit code is 1 if any row was rejected, and always
+                   read == predicted + rejected. Each reject holds row, input_line, reason
+                   (all reasons joined with "; "), then the row's fields exactly as read: a
+                   CSV row with too few or too many fields keeps its own count (never padded
+                   with empty fields, which would read back as missing values; in .jsonl the
+                   values past the header are listed under extra_fields).
   A file that cannot be parsed past some line (a CSV quote left open) stops with exit code 2
   under either policy, after writing every row before it.
 
@@ -91,9 +101,11 @@ EXIT_CODES = frozenset({ExitCode.OK, ExitCode.REJECTED_ROWS, ExitCode.BAD_INPUT,
 DEFAULT_CHUNK_SIZE = 10_000
 # The progress line is redrawn at most this often; a terminal flooded with redraws slows the run.
 PROGRESS_INTERVAL_S = 0.2
-# How an unknown-category reason tells a command-line user to accept such values.
-CLI_FLAG_HINT = "(pass --on-unknown flag to accept and flag it)"
-REJECT_COLUMNS = ("row", "reason")
+# How a reason tells a command-line user to accept an unknown category or a value out of range.
+CLI_HINTS = policy_hints("(pass {option} flag to accept and flag it)")
+CLI_FLAG_HINT = CLI_HINTS["on_unknown"]
+# A reject starts with where it was and why; its fields follow as read (Fields.as_read).
+REJECT_COLUMNS = ("row", "input_line", "reason")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +134,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the flags column (flag)",
     )
     parser.add_argument(
+        "--on-out-of-range",
+        choices=ON_UNKNOWN_CHOICES,
+        default="reject",
+        help="a number outside its column's valid range is a bad row (reject, default), or is "
+        "predicted as it is and listed in the flags column (flag)",
+    )
+    parser.add_argument(
         "--keep-extra",
         action="store_true",
         help="carry input columns the model does not know through to the output unchanged "
@@ -142,6 +161,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a longer line (or CSV field) is a bad row, skipped unread in bounded memory; a CSV "
         f"record with a longer quoted field stops the run (default: {DEFAULT_MAX_LINE_BYTES:,} = 1 MiB)",
     )
+    parser.add_argument(
+        "--delimiter",
+        default=",",
+        metavar="CHAR",
+        help="CSV field delimiter of the input, output and rejects (default ','; ';' for European "
+        "spreadsheet exports, '\\t' for tabs)",
+    )
+    parser.add_argument(
+        "--decimal",
+        choices=DECIMAL_MARKS,
+        default=".",
+        metavar="MARK",
+        help="CSV decimal mark (default '.'; ',' reads 298,1 and refuses 298.1, and writes numbers so)",
+    )
     parser.add_argument("--threads", type=positive_int, default=1, metavar="N", help="onnxruntime threads (default: 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr, even on a terminal")
 
@@ -150,7 +183,9 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
     formats = _check_options(args)
     with contextlib.ExitStack() as stack:
         lines, source = open_input(args.input, stack, max_line_bytes=args.max_line_bytes)
-        model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
+        model = load(
+            args.bundle, threads=args.threads, on_unknown=args.on_unknown, on_out_of_range=args.on_out_of_range
+        )
         counts = _Job(args, formats, model, lines, source, stack, console).run()
     return ExitCode.REJECTED_ROWS if counts.rejected else ExitCode.OK
 
@@ -164,6 +199,14 @@ class _Formats:
     input: str
     output: str
     rejects: str | None  # None: no rejects file (--on-error stop)
+    dialect: CsvDialect = CsvDialect()
+
+
+def _dialect(args: argparse.Namespace) -> CsvDialect:
+    try:
+        return CsvDialect("\t" if args.delimiter in ("\\t", "tab") else args.delimiter, args.decimal)
+    except ValueError as error:
+        raise CliError(str(error), ExitCode.USAGE) from None
 
 
 def _check_options(args: argparse.Namespace) -> _Formats:
@@ -171,7 +214,10 @@ def _check_options(args: argparse.Namespace) -> _Formats:
         input=format_of(args.input, args.input_format, "--input-format"),
         output=format_of(args.output, args.output_format, "--format", stdout_default="csv"),
         rejects=_rejects_format(args),
+        dialect=_dialect(args),
     )
+    if formats.dialect != CsvDialect() and "csv" not in (formats.input, formats.output, formats.rejects):
+        raise CliError("--delimiter and --decimal apply to CSV files; no file of this run is CSV", ExitCode.USAGE)
     if args.keep_extra and formats.input == "jsonl" and "csv" in (formats.output, formats.rejects):
         raise CliError(
             "--keep-extra with JSON Lines input needs JSON Lines output and rejects: the extra "
@@ -222,7 +268,7 @@ class _Predictor:
 
     def __init__(self, model: Model) -> None:
         self._model = model
-        self._policy: UnknownPolicy = model.on_unknown
+        self._flags = _flags_column(model)
 
     def run(self, chunk: Sequence[Record]) -> None:
         """Set each record's ``reasons`` (it is rejected) or its ``prediction``."""
@@ -239,9 +285,8 @@ class _Predictor:
         result = self._model.predict_batch(columns, errors="skip")
         for rejected in result.rejected:
             good[rejected.row].reasons = _batch_reasons(rejected)
-        flags = self._policy == "flag"
         for position, index in enumerate(result.rows.tolist()):
-            good[index].prediction = prediction_items(result, position, flags=flags)
+            good[index].prediction = prediction_items(result, position, flags=self._flags)
 
     def _unreadable_reasons(self, record: Record) -> list[str]:
         """Every reason of a row the batch never sees: what the reader found, then each value's check."""
@@ -250,34 +295,32 @@ class _Predictor:
             if rule.name in record.column_problems:
                 reasons.append(record.column_problems[rule.name])
             elif rule.name in record.values:
-                problem = _value_problem(rule, record.values[rule.name], self._policy)
+                problem = _value_problem(self._model, rule, record.values[rule.name])
                 if problem is not None:
                     reasons.append(problem)
         return reasons
 
 
-def _value_problem(rule: ColumnRule, value: Any, policy: UnknownPolicy) -> str | None:
-    """Why ``value`` is refused, worded for the command line; None when it is fine."""
+def _flags_column(model: Model) -> bool:
+    """Whether the output has a flags column: when either policy accepts and flags values."""
+    return "flag" in (model.on_unknown, model.on_out_of_range)
+
+
+def _value_problem(model: Model, rule: ColumnRule, value: Any) -> str | None:
+    """Why ``value`` is refused under ``model``'s policies, worded for the command line; None when it is fine."""
     try:
         if rule.is_number:
-            rule.number(value)
+            rule.number(value, [] if model.on_out_of_range == "flag" else None)
         else:
-            rule.category(value, policy, [])
+            rule.category(value, model.on_unknown, [])
     except InputError as error:
-        return error.render(row=False, hint=CLI_FLAG_HINT)
+        return error.render(row=False, hints=CLI_HINTS)
     return None
 
 
 def _batch_reasons(rejected: RejectedRow) -> list[str]:
-    """The reasons of a row the batch rejected, without the batch's row number, one per column.
-
-    The batch can report one value twice (a number given for a category of a column that refuses
-    missing values is also counted as missing); the first problem is what is wrong with the value.
-    """
-    first: dict[str | None, Problem] = {}
-    for problem in rejected.problems:
-        first.setdefault(problem.column, problem)
-    return [problem.render(row=False, hint=CLI_FLAG_HINT) for problem in first.values()]
+    """The reasons of a row the batch rejected, without the batch's row number, one per column."""
+    return [problem.render(row=False, hints=CLI_HINTS) for problem in first_per_column(rejected.problems)]
 
 
 def _column_array(rule: ColumnRule, values: list[Any]) -> np.ndarray:
@@ -329,28 +372,34 @@ class _Job:
         stack: contextlib.ExitStack,
         console: Console,
     ) -> None:
-        predictions = prediction_columns(model, flags=args.on_unknown == "flag")
+        predictions = prediction_columns(model, flags=_flags_column(model))
         layout = Layout(
             source=source,
             columns=model.columns,
             numbers=frozenset(rule.name for rule in model.rules if rule.is_number),
             specs={spec.name: spec for spec in model.manifest.inputs},
             keep_extra=args.keep_extra,
-            reserved=frozenset(predictions + (list(REJECT_COLUMNS) if formats.rejects else [])),
+            reserved=frozenset(predictions + ([*REJECT_COLUMNS, EXTRA_FIELDS] if formats.rejects else [])),
+            dialect=formats.dialect,
         )
         self._reader = _reader(formats.input, lines, layout, f"{model.name!r} {model.version}")
         self._fields = Fields(layout, formats.input, self._reader.header)
         self._where = layout.where
         columns = list(self._fields.columns)
         self._output_name = "stdout" if args.output == "-" else repr(args.output)
-        self._output = open_sink(args.output, formats.output, columns + predictions, stack, console.stdout, atomic=True)
+        dialect = layout.dialect
+        self._output = open_sink(
+            args.output, formats.output, columns + predictions, stack, console.stdout, atomic=True, dialect=dialect
+        )
         self._output_json = formats.output == "jsonl"
         self._rejects: Sink | None = None
         self._rejects_name = repr(args.rejects)
         self._rejects_json = formats.rejects == "jsonl"
         if formats.rejects is not None:
-            reject_columns = columns + list(REJECT_COLUMNS)
-            self._rejects = open_sink(args.rejects, formats.rejects, reject_columns, stack, console.stdout, atomic=True)
+            reject_columns = list(REJECT_COLUMNS) + columns
+            self._rejects = open_sink(
+                args.rejects, formats.rejects, reject_columns, stack, console.stdout, atomic=True, dialect=dialect
+            )
         self._chunk_size: int = args.chunk_size
         self._predictor = _Predictor(model)
         self._stderr = console.stderr
@@ -389,8 +438,8 @@ class _Job:
         self.counts.read += 1
         if record.reasons:
             assert self._rejects is not None
-            reason = [("row", record.row), ("reason", _joined(record.reasons))]
-            self._rejects.write(self._fields.items(record, for_json=self._rejects_json, typed=False) + reason)
+            where = [("row", record.row), ("input_line", record.line), ("reason", _joined(record.reasons))]
+            self._rejects.write(where + self._fields.as_read(record, for_json=self._rejects_json))
             self.counts.rejected += 1
         else:
             assert record.prediction is not None

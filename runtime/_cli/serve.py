@@ -161,6 +161,13 @@ _OPTIONS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
         {"choices": ON_UNKNOWN_CHOICES},
     ),
     (
+        "--on-out-of-range",
+        "on_out_of_range",
+        "a number outside its column's valid range is a 400 (reject, default), or is predicted and listed in "
+        "the flags (flag)",
+        {"choices": ON_UNKNOWN_CHOICES},
+    ),
+    (
         "--poll-s",
         "poll_s",
         "how often the model folder's CURRENT file is read for a new version (default: %(default)g; 0: never, "
@@ -284,7 +291,7 @@ def run(args: argparse.Namespace, console: Console) -> ExitCode:
                 read_token_file(path, option)
             except ValueError as error:
                 raise CliError(str(error), ExitCode.USAGE) from None
-    model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown)
+    model = load(args.bundle, threads=args.threads, on_unknown=args.on_unknown, on_out_of_range=args.on_out_of_range)
     config = ServeConfig(**{name: getattr(args, name) for name in DEFAULTS if hasattr(args, name)})
     if config.log_path is not None:
         try:

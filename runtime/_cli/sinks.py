@@ -17,13 +17,18 @@ from typing import Any, Protocol, TextIO
 from .._contract import ExitCode
 from .._text import json_safe
 from ._base import CliError
+from .csv_dialect import DEFAULT_DIALECT, CsvDialect
 from .tabular import Layout, Record
 
-__all__ = ["Fields", "Sink", "csv_text", "open_sink", "partial_name"]
+__all__ = ["EXTRA_FIELDS", "Fields", "Sink", "csv_text", "open_sink", "partial_name"]
+
+# The key of a JSON reject that holds the values of a CSV row beyond its header's columns.
+EXTRA_FIELDS = "extra_fields"
 
 
-def csv_text(value: Any) -> str:
-    """A value as a CSV field: numbers as Python writes them, missing as empty, flags "; "-joined."""
+def csv_text(value: Any, dialect: CsvDialect = DEFAULT_DIALECT) -> str:
+    """A value as a CSV field: numbers as Python writes them (with the dialect's decimal mark),
+    missing as empty, flags "; "-joined."""
     if type(value) is str:
         return value
     if value is None:
@@ -33,7 +38,7 @@ def csv_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
+        return "" if math.isnan(value) else dialect.format_float(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -73,13 +78,21 @@ class _Stream:
 
 
 class _CsvSink(_Stream):
-    def __init__(self, stream: TextIO, columns: Sequence[str], partial: str | None = None, final: str | None = None):
+    def __init__(
+        self,
+        stream: TextIO,
+        columns: Sequence[str],
+        partial: str | None = None,
+        final: str | None = None,
+        dialect: CsvDialect = DEFAULT_DIALECT,
+    ):
         super().__init__(stream, partial, final)
-        self._writer = csv.writer(stream, lineterminator="\n")
+        self._dialect = dialect
+        self._writer = csv.writer(stream, lineterminator="\n", delimiter=dialect.delimiter)
         self._writer.writerow(columns)
 
     def write(self, items: list[tuple[str, Any]]) -> None:
-        self._writer.writerow([csv_text(value) for _, value in items])
+        self._writer.writerow([csv_text(value, self._dialect) for _, value in items])
 
 
 class _JsonlSink(_Stream):
@@ -96,6 +109,25 @@ class Fields:
         self._csv_input = input_format == "csv"
         # the input columns of a CSV sink: the CSV header, or the model's columns for JSON Lines
         self.columns: tuple[str, ...] = tuple(header) if header is not None else layout.columns
+
+    def as_read(self, record: Record, *, for_json: bool) -> list[tuple[str, Any]]:
+        """A rejected row's fields exactly as read, for the rejects file.
+
+        A CSV row keeps its own number of fields: a short row is not padded with empty fields (which
+        would read back as missing values) and a long one keeps its extra values. In a CSV rejects
+        file they follow ``row``, ``input_line`` and ``reason`` in the order read; in JSON the
+        fields the row had are keyed by column and the extra ones listed under ``extra_fields``.
+        JSON Lines input keeps its object as read.
+        """
+        if not self._csv_input:
+            return self.items(record, for_json=for_json, typed=False)
+        raw = record.raw or []
+        if not for_json:
+            return [(self.columns[i] if i < len(self.columns) else "", value) for i, value in enumerate(raw)]
+        items: list[tuple[str, Any]] = [(name, record.fields[name]) for name in self.columns if name in record.fields]
+        if len(raw) > len(self.columns):
+            items.append((EXTRA_FIELDS, raw[len(self.columns) :]))
+        return items
 
     def items(self, record: Record, *, for_json: bool, typed: bool) -> list[tuple[str, Any]]:
         if not for_json:
@@ -128,8 +160,10 @@ def open_sink(
     stdout: TextIO,
     *,
     atomic: bool = False,
+    dialect: CsvDialect = DEFAULT_DIALECT,
 ) -> Sink:
-    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once.
+    """A writer of ``kind`` rows to ``path`` (``-``: ``stdout``); a CSV gets its header at once, and
+    its fields are separated and its numbers written as ``dialect`` says.
 
     ``atomic``: the file is written under :func:`partial_name` and renamed to ``path`` by the
     sink's ``finish()``; a run that stops, is interrupted or killed leaves no file named ``path``
@@ -147,4 +181,4 @@ def open_sink(
             raise CliError(f"cannot write {path!r}: {error.strerror or error}", ExitCode.USAGE) from None
         stack.enter_context(stream)
     final = path if partial is not None else None
-    return _CsvSink(stream, columns, partial, final) if kind == "csv" else _JsonlSink(stream, partial, final)
+    return _CsvSink(stream, columns, partial, final, dialect) if kind == "csv" else _JsonlSink(stream, partial, final)

@@ -24,6 +24,7 @@ from .._fields import refusing_duplicate_keys
 from .._manifest import ColumnSpec
 from .._validation import cap_list, describe_allowed
 from ._base import CliError
+from .csv_dialect import CsvDialect, delimiter_hint
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -40,11 +41,6 @@ __all__ = [
 ]
 
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-# What a number looks like in a CSV field. Python's float() also takes "1_000" and non-ASCII digits;
-# those are refused rather than read as something the writer may not have meant. nan/inf spellings
-# are let through so the runtime's validation words the refusal (inf is never valid, nan is
-# missing).
-_NUMBER_TEXT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE | re.ASCII)
 # A line that is not JSON, or a value, is quoted in a reason up to this many characters.
 _PREVIEW_CHARS = 60
 # Lines longer than this are not read (--max-line-bytes): one line must not take the memory of
@@ -97,7 +93,8 @@ class Record:
     ``values`` what is validated and fed for each model column that could be read, and
     ``column_problems`` why the others could not. ``problems`` are row-level (a malformed line,
     the wrong number of fields, missing keys). ``fatal`` marks the point past which the file
-    cannot be read (CSV syntax). ``reasons`` and ``prediction`` are the outcome.
+    cannot be read (CSV syntax). ``reasons`` and ``prediction`` are the outcome. ``raw`` is a CSV
+    row's fields in the order read, however many there were (None: no fields could be read).
     """
 
     row: int
@@ -109,6 +106,7 @@ class Record:
     fatal: str | None = None
     reasons: list[str] = field(default_factory=list)
     prediction: list[tuple[str, Any]] | None = None
+    raw: list[str] | None = None
 
     @property
     def readable(self) -> bool:
@@ -126,6 +124,7 @@ class Layout:
     specs: Mapping[str, ColumnSpec]
     keep_extra: bool
     reserved: frozenset[str]  # names the output or rejects file adds
+    dialect: CsvDialect = CsvDialect()  # of CSV input and output: --delimiter, --decimal
 
     def where(self, record: Record) -> str:
         return f"row {record.row} (line {record.line} of {self.source})"
@@ -241,7 +240,7 @@ class CsvReader:
         # bounds a quoted record spanning many lines as --max-line-bytes bounds one line (it is
         # the csv module's global setting: the command line reads one file per process).
         csv.field_size_limit(lines.max_line_bytes)
-        self._reader = csv.reader(lines, strict=True)
+        self._reader = csv.reader(lines, strict=True, delimiter=layout.dialect.delimiter)
         self.header: list[str] | None = self._read_header()
 
     def _read_header(self) -> list[str]:
@@ -295,7 +294,7 @@ class CsvReader:
     def _record(self, row: int, line: int, last_line: int, fields: list[str]) -> Record:
         header = self.header
         assert header is not None
-        record = Record(row, line, dict(zip(header, fields)))
+        record = Record(row, line, dict(zip(header, fields)), raw=fields)
         if self._lines.bad:
             record.problems.extend(self._lines.take(line, last_line))
         width = len(header)
@@ -319,13 +318,14 @@ class CsvReader:
             record.values[name] = text if text != "" else None
         elif text == "":
             record.values[name] = None
-        elif _NUMBER_TEXT.fullmatch(text.strip()):
-            record.values[name] = float(text)
+        elif (number := self._layout.dialect.number(text)) is not None:
+            record.values[name] = number
         else:
+            dialect = self._layout.dialect
             record.column_problems[name] = (
                 f"{name} == {preview(text)} is not a number, must be "
                 f"{_csv_number_allowed(self._layout.specs[name])}; numbers are written like "
-                "12.5 or -3e-2, and text is not converted."
+                f"{dialect.example()}, and text is not converted{dialect.decimal_hint(text)}."
             )
 
 
@@ -364,10 +364,8 @@ def _header_mismatch(
         parts.append(f"missing {cap_list(missing)}")
     if unknown:
         parts.append(f"unknown {cap_list(unknown)}")
-    fix = ""
-    if len(header) == 1 and any(mark in header[0] for mark in ";\t|"):
-        fix = "; the header looks delimited by something other than commas (only commas are read)"
-    elif unknown and not missing:
+    fix = delimiter_hint(header, layout.dialect)
+    if not fix and unknown and not missing:
         fix = "; pass --keep-extra to carry extra columns through unchanged (never to the model)"
     return (
         f"{layout.source} has {len(header)} columns, but model {model_label} expects "

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # How a connector is told to accept unknown categories (the runtime's own hint names load(on_unknown="flag")).
 CONNECT_FLAG_HINT = '(set on_unknown = "flag" in the connector\'s config to accept and flag it)'
+# A value out of range has no connector setting that accepts it: its message names none.
+CONNECT_HINTS = {"on_unknown": CONNECT_FLAG_HINT, "on_out_of_range": ""}
 _STOP = object()
 Outgoing = tuple[str, str, bytes]
 
@@ -69,7 +71,7 @@ def _alone(model: Model, record: Any) -> Predicted | str:
     try:
         prediction = model.predict(record)
     except InputError as error:
-        return error.render(hint=CONNECT_FLAG_HINT)
+        return error.render(hints=CONNECT_HINTS)
     probabilities = list(prediction.probabilities.values()) if prediction.probabilities is not None else None
     return Predicted(prediction.label, probabilities, prediction.value, prediction.flags)
 

@@ -38,7 +38,7 @@ import numpy as np
 from .._manifest import Manifest
 from .._text import utc_iso
 from .accumulators import DriftAccumulator
-from .drift import Thresholds, drift_report_from, worst
+from .drift import INSUFFICIENT, Thresholds, drift_report_from, worst
 from .logdb import connect
 
 __all__ = [
@@ -479,7 +479,7 @@ def _accuracy(confusion: Mapping[tuple[str, str], int], manifest: Manifest, *, m
     }
     if labelled < MIN_LABELLED_ROWS or baseline_accuracy is None:
         report.update(
-            status="ok",
+            status=INSUFFICIENT,
             note=f"too few labelled predictions to judge ({labelled} < {MIN_LABELLED_ROWS})"
             if baseline_accuracy is not None
             else "the manifest records no baseline accuracy",

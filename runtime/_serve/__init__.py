@@ -18,6 +18,7 @@ below it)::
             ├── metrics.py        Prometheus registry of one app
             ├── call.py           one request: id, arrival, deadline
             ├── errors.py         typed errors the endpoints map to statuses
+            ├── bad_rows.py       a batch's 400 naming every bad row (bounded)
             ├── access.py         bearer tokens, Host allowlist, cross-origin refusals (stdlib only)
             └── config.py         ServeConfig: serve's defaults, defined once
     runtime core (_model, _validation, _errors, _contract, _text; _holder: the served model and

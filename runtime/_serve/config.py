@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from .._monitor.predictlog import SyncMode
-from .._validation import UnknownPolicy
+from .._validation import RangePolicy, UnknownPolicy
 
 __all__ = ["ServeConfig"]
 
@@ -23,6 +23,8 @@ class ServeConfig:
     poll_s: float = 2.0
     threads: int = 1
     on_unknown: UnknownPolicy = "reject"
+    # a number outside its valid range is a 400 (reject), or is predicted and flagged (flag)
+    on_out_of_range: RangePolicy = "reject"
     worker_threads: int = max(1, os.cpu_count() or 1)
     access_log: bool = False
     log_path: str | None = None

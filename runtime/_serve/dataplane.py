@@ -40,6 +40,8 @@ from .._monitor.predictlog import LogEntry, PredictionLog
 from .._monitor.windows import MAX_WINDOW_ROWS, drift_from_log
 from .._process import current_rss_mb, peak_rss_mb
 from .._text import json_safe, utc_iso
+from .._validation import policy_hints
+from .bad_rows import rows_refused
 from .call import Call
 from .config import ServeConfig
 from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
@@ -58,8 +60,10 @@ INLINE_ROWS = 16
 INLINE_BODY_BYTES = 64 * 1024
 # However little of --timeout-s is left, the log gets this long to confirm a commit.
 LOG_WAIT_MIN_S = 1.0
-# How a server is told to accept unknown categories (the runtime's messages name load(on_unknown="flag")).
-SERVE_FLAG_HINT = "(start the server with --on-unknown flag to accept and flag it)"
+# How a server is told to accept unknown categories or values out of range (the runtime's messages
+# name load(on_unknown="flag")).
+SERVE_HINTS = policy_hints("(start the server with {option} flag to accept and flag it)")
+SERVE_FLAG_HINT = SERVE_HINTS["on_unknown"]
 _JSON = {"content-type": "application/json"}
 
 
@@ -86,10 +90,15 @@ def _predict_record(model: Model, record: Mapping[str, Any], *, row_numbers: boo
 
 
 def _predict_batch(model: Model, batch: Any) -> Outcome:
+    """A batch predicted, or refused naming every bad row (:mod:`.bad_rows`); a batch of the wrong
+    shape is refused as the runtime words it."""
     try:
-        return Outcome.of_batch(model.predict_batch(batch))
+        result = model.predict_batch(batch, errors="skip")
     except InputError as error:
         raise _as_served(error) from None
+    if result.rejected:
+        raise rows_refused(result.rejected, len(result) + len(result.rejected), SERVE_HINTS)
+    return Outcome.of_batch(result)
 
 
 def _predict_columns(model: Model, request: InferRequest) -> Outcome:
@@ -100,12 +109,13 @@ def _predict_columns(model: Model, request: InferRequest) -> Outcome:
 
 def _as_served(error: InputError) -> InputError:
     """``error`` worded for the server: an unknown category's hint names ``--on-unknown flag``
-    where the runtime's names ``load(on_unknown="flag")``; other errors are returned as they are."""
+    where the runtime's names ``load(on_unknown="flag")`` (and so for values out of range); other
+    errors are returned as they are."""
     problem = error.problem
     if problem is None or problem.hint is None:
         return error
     return InputError(
-        error.render(hint=SERVE_FLAG_HINT),
+        error.render(hints=SERVE_HINTS),
         column=error.column,
         value=error.value,
         row=error.row,
@@ -252,6 +262,8 @@ class DataPlane:
     ) -> Answer:
         """Count the rows, log them and wait for the log's commit, then hand the answer back."""
         self.metrics.predicted_rows.labels(outcome.version).inc(outcome.rows)
+        if outcome.flags:
+            self.metrics.count_flags(outcome.flags)
         entry = LogEntry(
             request_id=call.request_id,
             epoch=call.epoch,

@@ -8,7 +8,7 @@ the request metrics. What is answered is :class:`runtime._serve.dataplane.DataPl
 =====================================  ======  ===================
 error                                  status  metrics ``kind``
 =====================================  ======  ===================
-:class:`runtime.InputError`            400     ``bad_input``
+:class:`runtime.InputError`            400     ``bad_input`` (a batch's bad rows also in ``rejected``)
 :class:`.errors.NotServedError`        404     ``not_found``
 (no route; wrong method)               404/405 ``not_found``, ``method_not_allowed``
 :class:`.errors.RefusedError`          409
@@ -43,6 +43,7 @@ from starlette.responses import Response
 from .._errors import InputError
 from .._json_body import dump_json
 from .access import AccessPolicy, AccessRefusal, RouteClass
+from .bad_rows import RowsRefusedError
 from .call import Call
 from .dataplane import Answer, DataPlane
 from .errors import DeadlineError, LogRequiredError, LogUnreadableError, NotServedError, RefusedError
@@ -147,6 +148,8 @@ class Endpoints:
             return _error_response(error.status, str(error), {"Connection": "close"}), error.kind, str(error)
         if isinstance(error, AccessRefusal):
             return _error_response(error.status, str(error), error.headers), error.kind, str(error)
+        if isinstance(error, RowsRefusedError):
+            return _json_response({"error": str(error), **error.details()}, 400), "bad_input", str(error)
         for kind, status, label in _STATUS:
             if isinstance(error, kind):
                 return _error_response(status, str(error)), label, str(error)

@@ -13,6 +13,9 @@ Counted by the request handlers:
   waiting one, for a new connection at ``--max-connections``), ``over_capacity``;
 - ``factory_edge_http_request_duration_seconds{endpoint}``: latency histogram;
 - ``factory_edge_predicted_rows_total{version}``: rows predicted, by the version that served them;
+- ``factory_edge_flagged_values_total{policy}``: values accepted and flagged in predicted rows, by
+  the policy that accepted them: ``on_unknown`` (unknown categories, ``--on-unknown flag``) and
+  ``on_out_of_range`` (numbers outside the valid range, ``--on-out-of-range flag``);
 - ``factory_edge_prediction_log_unconfirmed_total``: answers sent before the log confirmed them.
 
 Read at scrape time from the model holder and the prediction log, so they cannot drift from
@@ -29,7 +32,7 @@ plus the standard ``process_*`` metrics (resident memory, CPU seconds, open file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
@@ -38,6 +41,7 @@ from prometheus_client.registry import Collector
 
 from .._holder import ModelHolder
 from .._monitor.predictlog import PredictionLog
+from .._validation import FLAG_KINDS, flag_kind
 
 __all__ = ["CLOSE_REASONS", "ERROR_KINDS", "ServerMetrics"]
 
@@ -110,11 +114,14 @@ class _StateCollector(Collector):
         yield from (written, failures, pruned, queued)
 
 
-_STATUS_VALUE = {"ok": 0.0, "warn": 1.0, "alert": 2.0}
+# -1: too few rows to judge ("insufficient data"), so an alert rule on >= 1 never fires on it
+_STATUS_VALUE = {"insufficient data": -1.0, "ok": 0.0, "warn": 1.0, "alert": 2.0}
+_POLICY_OF_KIND = {kind: policy for policy, kind in FLAG_KINDS.items()}
 
 
 class DriftCollector(Collector):
-    """Gauges from the server's last finished drift report: status per column (0 ok, 1 warn, 2 alert),
+    """Gauges from the server's last finished drift report: status per column (-1 insufficient data,
+    0 ok, 1 warn, 2 alert),
     PSI, the overall status, the window size, when the report finished and, with fed-back labels,
     accuracy. A scrape never computes one: the data plane refreshes the report in the background."""
 
@@ -132,7 +139,7 @@ class DriftCollector(Collector):
         if not report or report.get("status") not in _STATUS_VALUE:
             return
         overall = GaugeMetricFamily(
-            "factory_edge_drift_status", "Drift status: 0 ok, 1 warn, 2 alert", labels=["scope"]
+            "factory_edge_drift_status", "Drift status: -1 insufficient data, 0 ok, 1 warn, 2 alert", labels=["scope"]
         )
         overall.add_metric(["overall"], _STATUS_VALUE[report["status"]])
         if report.get("predictions"):
@@ -142,7 +149,7 @@ class DriftCollector(Collector):
         yield overall
         columns = GaugeMetricFamily(
             "factory_edge_drift_column_status",
-            "Drift status per input column: 0 ok, 1 warn, 2 alert",
+            "Drift status per input column: -1 insufficient data, 0 ok, 1 warn, 2 alert",
             labels=["column"],
         )
         psi = GaugeMetricFamily(
@@ -205,6 +212,14 @@ class ServerMetrics:
             ["version"],
             registry=self.registry,
         )
+        self.flagged_values = Counter(
+            "factory_edge_flagged_values",
+            "Values accepted and flagged in predicted rows, by the policy that accepted them",
+            ["policy"],
+            registry=self.registry,
+        )
+        for policy in FLAG_KINDS:
+            self.flagged_values.labels(policy)
         self.log_unconfirmed = Counter(
             "factory_edge_prediction_log_unconfirmed",
             "Predictions answered before the log confirmed their commit (the request's time ran out)",
@@ -218,6 +233,14 @@ class ServerMetrics:
         self.latency.labels(endpoint).observe(seconds)
         if error_kind is not None:
             self.errors.labels(error_kind).inc()
+
+    def count_flags(self, flags: Mapping[int, Iterable[str]]) -> None:
+        """Count the flags of one answer's rows (row -> flags) by the policy that accepted each value."""
+        for row_flags in flags.values():
+            for flag in row_flags:
+                policy = _POLICY_OF_KIND.get(flag_kind(flag))
+                if policy is not None:
+                    self.flagged_values.labels(policy).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

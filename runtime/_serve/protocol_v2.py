@@ -8,7 +8,9 @@ Tensors
 One input tensor per model column, named as the column (``GET /v2/models/{name}`` lists them):
 
 - number columns: datatype ``FP64`` or ``FP32`` (FP32 values are rounded to float32, as the client
-  declared them, then widened exactly); category columns: ``BYTES`` (UTF-8 text);
+  declared them, then widened exactly), or ``INT64`` / ``INT32`` (integers, taken when float64
+  holds them exactly: ``|v| <= 2**53``; a larger INT64 value is refused, never rounded);
+  category columns: ``BYTES`` (UTF-8 text);
 - shape ``[N]`` or ``[N, 1]``, the same N for every input;
 - values in ``"data"`` (flat, or nested one level as ``[[v], [v]]``) or in the binary tensor data
   extension (``parameters.binary_data_size`` and the ``Inference-Header-Content-Length`` header,
@@ -58,7 +60,12 @@ __all__ = [
     "output_names",
 ]
 
-NUMBER_DATATYPES = ("FP64", "FP32")
+NUMBER_DATATYPES = ("FP64", "FP32", "INT64", "INT32")
+INTEGER_DATATYPES = {"INT64": "<i8", "INT32": "<i4"}
+# The largest integer magnitude float64 holds exactly, with every integer below it.
+EXACT_INTEGER = 2**53
+_INT32_RANGE = (-(2**31), 2**31 - 1)
+_INT64_RANGE = (-(2**63), 2**63 - 1)
 HEADER_LENGTH = "Inference-Header-Content-Length"
 _SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
 
@@ -131,6 +138,7 @@ def model_metadata(model: Model) -> dict[str, Any]:
             "task": model.manifest.task,
             "classes": list(model.classes) if model.classes is not None else None,
             "on_unknown": model.on_unknown,
+            "on_out_of_range": model.on_out_of_range,
             "label_rule": model.manifest.label_rule(),
             "decision": model.manifest.decision.to_dict() if model.manifest.decision is not None else None,
         },
@@ -207,6 +215,8 @@ def _json_values(name: str, datatype: str, data: Any, rows: int, shape: Any) -> 
             f"{_dump(shape)} needs {rows}.",
             column=name,
         )
+    if datatype in INTEGER_DATATYPES:
+        return _json_integers(name, datatype, data)
     if datatype in NUMBER_DATATYPES and all(
         value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)) for value in data
     ):
@@ -232,16 +242,70 @@ def _json_values(name: str, datatype: str, data: Any, rows: int, shape: Any) -> 
     return values
 
 
+def _json_integers(name: str, datatype: str, data: list[Any]) -> np.ndarray:
+    """An INT64 / INT32 tensor's JSON data as float64 (null: missing), each value an integer of the
+    tensor's type that float64 holds exactly; InputError naming the first that is not."""
+    low, high = _INT32_RANGE if datatype == "INT32" else _INT64_RANGE
+    numbers = np.empty(len(data), dtype=np.float64)
+    for row, value in enumerate(data):
+        if value is None:
+            numbers[row] = math.nan
+        elif type(value) is not int:
+            raise InputError(
+                f"input {name!r} value {_shown_value(value)} in row {row} is not an integer, but the tensor is "
+                f"{datatype}: send integers, or the tensor as FP64.",
+                column=name,
+                row=row,
+            )
+        elif not low <= value <= high:
+            raise InputError(
+                f"input {name!r} value {_shown_value(value)} in row {row} does not fit {datatype} "
+                f"([{low}, {high}]): send it as FP64.",
+                column=name,
+                row=row,
+            )
+        else:
+            numbers[row] = _exact_float(name, value, row)
+    return numbers
+
+
+def _exact_float(name: str, value: int, row: int) -> float:
+    if abs(value) > EXACT_INTEGER:
+        raise InputError(
+            f"input {name!r} value {value} in row {row} is not exactly representable as a float64 "
+            f"(integers must be within +-2**53 = {EXACT_INTEGER}), and the model computes in float64: "
+            "send it as FP64 if a rounded value is what you mean.",
+            column=name,
+            row=row,
+        )
+    return float(value)
+
+
+def _shown_value(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _binary_numbers(name: str, datatype: str, raw: bytes, rows: int, shape: Any) -> np.ndarray:
+    dtype = INTEGER_DATATYPES.get(datatype) or ("<f8" if datatype == "FP64" else "<f4")
+    width = np.dtype(dtype).itemsize
+    if len(raw) != rows * width:
+        raise InputError(
+            f"input {name!r} has {len(raw)} bytes of binary data, but shape {_dump(shape)} of {datatype} "
+            f"needs {rows * width}.",
+            column=name,
+        )
+    values = np.frombuffer(raw, dtype=dtype)
+    if datatype == "INT64":  # compared as integers: as float64, 2**53 + 1 would pass as 2**53
+        inexact = np.flatnonzero((values > EXACT_INTEGER) | (values < -EXACT_INTEGER))
+        if inexact.size:
+            _exact_float(name, int(values[inexact[0]]), int(inexact[0]))
+    return values.astype(np.float64)
+
+
 def _binary_values(name: str, datatype: str, raw: bytes, rows: int, shape: Any) -> np.ndarray:
     if datatype in NUMBER_DATATYPES:
-        width = 8 if datatype == "FP64" else 4
-        if len(raw) != rows * width:
-            raise InputError(
-                f"input {name!r} has {len(raw)} bytes of binary data, but shape {_dump(shape)} of {datatype} "
-                f"needs {rows * width}.",
-                column=name,
-            )
-        return np.frombuffer(raw, dtype="<f8" if width == 8 else "<f4").astype(np.float64)
+        return _binary_numbers(name, datatype, raw, rows, shape)
     # Every string takes at least its 4-byte length prefix: a shape the data cannot fill is refused
     # before an array of that many rows is allocated.
     if rows * 4 > len(raw):
@@ -367,6 +431,11 @@ def _tensors_by_name(inputs: list[Any]) -> dict[str, dict[str, Any]]:
     return tensors
 
 
+def _one_of(names: Sequence[str]) -> str:
+    """``A``, ``A or B``, ``A, B or C``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def _datatype(name: str, tensor: Mapping[str, Any], kind: str) -> str:
     """The tensor's datatype, if the column's kind allows it."""
     datatype = tensor.get("datatype")
@@ -375,7 +444,7 @@ def _datatype(name: str, tensor: Mapping[str, Any], kind: str) -> str:
         holds = "numbers" if kind == "number" else "categories as strings"
         shown = datatype if isinstance(datatype, str) else _dump(datatype)
         raise InputError(
-            f"input {name!r} has datatype {shown}, must be {' or '.join(allowed)} (the column holds {holds}).",
+            f"input {name!r} has datatype {shown}, must be {_one_of(allowed)} (the column holds {holds}).",
             column=name,
         )
     return datatype

@@ -72,7 +72,11 @@ def serve(model: Model, path: str, config: ServeConfig, sock: socket.socket, str
             )
             stack.callback(log.close)  # a no-op after the lifespan closed it
         loader = functools.partial(
-            load, threads=config.threads, on_unknown=config.on_unknown, trusted_keys=config.trusted_keys
+            load,
+            threads=config.threads,
+            on_unknown=config.on_unknown,
+            on_out_of_range=config.on_out_of_range,
+            trusted_keys=config.trusted_keys,
         )
         holder = ModelHolder(
             path, model, loader=loader, poll_s=config.poll_s, allow_interface_change=config.allow_interface_change

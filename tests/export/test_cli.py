@@ -38,6 +38,8 @@ def test_the_export_codes_are_the_named_ones():
         "PARITY_FAILED": 9,
         "BUDGET_MISSED": 10,
         "WEAK_MODEL": 11,
+        "DATA_REFUSED": 12,
+        "INTERFACE_CHANGED": 13,
         "INTERRUPTED": 130,
     }
 
@@ -66,6 +68,14 @@ def _csv(tmp_path: Path) -> Path:
         (["--param", "max_depth"], "error: --param 'max_depth' must look like name=value, e.g. max_depth=8"),
         (["--estimator", "svm"], "error: estimator 'svm' is not known; choose one of "),
         (["--tune", "--pipeline", "user_pipelines:extra_trees"], "error: --tune has no grid for"),
+        (["--major", "--version", "2.0.0"], "error: --major picks the next major version itself; pass --major or"),
+        (["--range-margin", "-0.1"], "error: --range-margin -0.1 must be between 0 and 10 (a share of the span)"),
+        (["--delimiter", ",", "--decimal", ","], "error: --delimiter and --decimal are both ','; they must differ"),
+        (["--delimiter", ";;"], "error: argument --delimiter: ';;' is not one character"),
+        (
+            ["--data", "{csv}", "--target", "defect", "--allow-column", "nope"],
+            "error: --allow-column 'nope' is not a feature column; features are ['shift', 'temperature']",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_4(tmp_path, capsys, arguments, message):

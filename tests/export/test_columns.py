@@ -12,7 +12,14 @@ pytest.importorskip("sklearn")
 
 import runtime  # noqa: E402
 from export import ExportConfig, ExportError, run_export  # noqa: E402
-from export._columns import RANGE_MARGIN, column_specs, infer_spec, prepare_frame, read_schema_file  # noqa: E402
+from export._columns import (  # noqa: E402
+    RANGE_MARGIN,
+    column_specs,
+    describe_ranges,
+    infer_spec,
+    prepare_frame,
+    read_schema_file,
+)
 from export._config import TableSpec  # noqa: E402
 from tests.export.conftest import TINY  # noqa: E402
 
@@ -100,6 +107,26 @@ def test_ranges_nullable_and_categories_from_the_data():
     assert (wear.nullable, temp.nullable, shift.nullable) == (True, False, True)
     assert shift.kind == "category" and shift.categories == ("day", "night") and shift.valid_range is None
     assert [c.onnx_input for c in (wear, temp, shift)] == ["wear", "temp", "shift"]
+
+
+@pytest.mark.parametrize(
+    ("margin", "temp_range", "source"),
+    [
+        (0.25, (-5.0 - 7.5, 25.0 + 7.5), "training data min/max widened by 25% of the span"),
+        (0.0, (-5.0, 25.0), "training data min/max widened by 0% of the span"),
+        (1.5, (-5.0 - 45.0, 25.0 + 45.0), "training data min/max widened by 150% of the span"),
+    ],
+)
+def test_the_range_margin_sets_the_widening_and_is_recorded(margin, temp_range, source):
+    spec, features = _features()
+    wear, temp, _ = column_specs(spec, features, {}, range_margin=margin)
+    assert (temp.valid_range, temp.range_source) == (temp_range, source)
+    floor = ", not below 0" if margin else ""  # with no margin the training minimum 0 is the low end anyway
+    assert wear.valid_range == (0.0, 20.0 + margin * 20.0) and wear.range_source == source + floor
+    assert describe_ranges((wear, temp)) == [
+        f"wear: [0, {20.0 + margin * 20.0:.6g}] ({source}{floor})",
+        f"temp: [{temp_range[0]:.6g}, {temp_range[1]:.6g}] ({source})",
+    ]
 
 
 def test_the_schema_file_and_the_demo_limits_win_over_the_data():

@@ -113,7 +113,7 @@ def test_ai4i_exports_with_column_names_unchanged(tmp_path):
         "Tool wear [min]": 0,
     }
     assert model.predict(record).label in (0, 1)
-    assert result.bundle.parent.name == "ai4i2020"
+    assert result.bundle.parent.name == "ai4i2020-machine-failure"  # the file and the target
 
 
 @needs_ai4i

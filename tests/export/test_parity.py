@@ -202,3 +202,24 @@ def test_other_estimators_pass_parity(tmp_path, estimator):
     result = run_export(config)
     assert result.parity.passed and result.parity.label_mismatches == 0
     assert result.parity.max_abs_diff <= 1e-12
+
+
+def test_a_long_case_set_is_compared_in_chunks_with_progress_and_the_same_outcome(tiny_export, tiny_data, monkeypatch):
+    """The threshold cases of a big forest take ~20 s: they are compared in chunks that report progress."""
+    from export._parity import compare
+
+    model = device_model(tiny_export.manifest, (tiny_export.bundle / "model.onnx").read_bytes())
+    whole = prove_parity(tiny_export.pipeline, model, tiny_data, seed=0)
+    monkeypatch.setattr(compare, "CHUNK_ROWS", 1_000)
+    monkeypatch.setattr(compare, "PROGRESS_EVERY_S", 0.0)
+    said: list[str] = []
+    chunked = prove_parity(tiny_export.pipeline, model, tiny_data, seed=0, progress=said.append)
+    # the same cases and verdicts; differences move by an ulp or so (onnxruntime's batch size changes its summation)
+    assert chunked.passed and whole.passed and chunked.label_mismatches == whole.label_mismatches == 0
+    assert {k: r["cases"] for k, r in chunked.kinds.items()} == {k: r["cases"] for k, r in whole.kinds.items()}
+    assert abs(chunked.max_abs_diff - whole.max_abs_diff) <= 1e-15
+    recombined = chunked.kinds["recombined"]["cases"]
+    assert recombined > 2_000
+    steps = [line for line in said if line.startswith("parity: recombined: ")]
+    assert steps[0] == f"parity: recombined: 1,000 of {recombined:,} cases compared"
+    assert len(steps) == (recombined - 1) // 1_000  # every chunk but the last says how far it got

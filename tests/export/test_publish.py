@@ -39,7 +39,7 @@ def test_next_version(tmp_path, existing, expected):
 def test_destination_names_and_refusals(tmp_path):
     assert destination(ExportConfig(output=tmp_path)) == Destination("quality", tmp_path / "quality", "1.0.0")
     named = destination(ExportConfig(output=tmp_path, data=Path("Line 3 (A).csv"), target="y"))
-    assert (named.name, named.bundle) == ("line-3--a-", tmp_path / "line-3--a-" / "1.0.0")
+    assert (named.name, named.bundle) == ("line-3-a-y", tmp_path / "line-3-a-y" / "1.0.0")  # file and target
     with pytest.raises(ExportError, match=r"^--version '1.0' is not a semantic version like 1.0.0$"):
         destination(ExportConfig(output=tmp_path, version="1.0"))
     (tmp_path / "quality" / "1.0.0").mkdir(parents=True)

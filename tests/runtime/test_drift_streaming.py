@@ -178,7 +178,7 @@ def test_an_empty_window_is_judged_as_before():
     manifest = shipped_manifest()
     empty = {spec.name: np.array([], dtype=np.float64 if spec.kind == "number" else object) for spec in manifest.inputs}
     report = drift_report(manifest, empty)
-    assert report.rows == 0 and report.status == "ok" and report.predictions is None
+    assert report.rows == 0 and report.status == "insufficient data" and report.predictions is None
     assert {(c.psi, c.ks, c.missing_rate, c.unknown_rate) for c in report.columns.values()} == {(None, None, 0.0, None)}
     assert drift_report_from(DriftAccumulator(manifest)).to_dict() == report.to_dict()
 

@@ -21,6 +21,7 @@ GOOD = {
 }
 TEMPERATURE = "a finite number within [100.0, 300.0] or missing (None)"
 MACHINE = "a string, one of ['A', 'B', 'C']"
+RANGE_HINT = '(load with on_out_of_range="flag" to accept and flag it)'
 SPEED_STRICT = "a finite number within [0.0, 200.0]"
 
 
@@ -82,12 +83,14 @@ SINGLE_CASES = [
     (
         "above the valid range",
         with_(temperature=412.0),
-        "temperature == 412.0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits).",
+        "temperature == 412.0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits) "
+        f"{RANGE_HINT}.",
     ),
     (
         "below the valid range",
         with_(pressure=-1),
-        "pressure == -1, must be within [0.0, 120.0] (valid range from the demo data's physical sensor limits).",
+        "pressure == -1, must be within [0.0, 120.0] (valid range from the demo data's physical sensor limits) "
+        f"{RANGE_HINT}.",
     ),
     (
         "unknown category",

@@ -57,7 +57,7 @@ EXIT_CODES = {
 # The modules of runtime._cli each command loads: its own and the helpers it uses, nothing else.
 COMMAND_MODULES = {
     "info": {"info", "outputs"},
-    "predict": {"predict", "outputs", "tabular", "sinks"},
+    "predict": {"predict", "outputs", "tabular", "sinks", "csv_dialect"},
     "serve": {"serve"},
     "drift": {"drift", "drift_report"},
     "feedback": {"feedback"},

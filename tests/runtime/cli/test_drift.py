@@ -66,14 +66,18 @@ def test_help_states_the_defaults_the_code_uses(capsys: pytest.CaptureFixture[st
     assert (
         f"PSI warn {defaults.psi_warn:g}, alert {defaults.psi_alert:g}; KS warn {defaults.ks_warn:g}, alert "
         f"{defaults.ks_alert:g}; missing rate +5 / +10 points over training; unknown categories warn above 0 %, "
-        f"alert at 1 %; accuracy alert {defaults.accuracy_drop:g} below baseline (warn at half)."
+        f"alert at 1 %; accuracy alert {defaults.accuracy_drop:g} below baseline (warn at half). A column is "
+        f"judged from {defaults.min_rows} rows on (--min-rows); with fewer its status is insufficient data"
     ) in text
     assert "%%" not in out
     for field in dataclasses.fields(Thresholds):
-        assert f"--{field.name.replace('_', '-')} X" in out
+        assert f"--{field.name.replace('_', '-')} {'N' if field.name == 'min_rows' else 'X'}" in out
     assert "6 drift: something crossed a warning threshold" in text
     assert "7 drift: something crossed an alert threshold" in text
-    assert "8 drift: the window holds no rows of this model; nothing was judged" in text
+    assert (
+        "8 drift: the window holds no rows of this model, or too few to judge any column (--min-rows); "
+        "nothing was judged"
+    ) in text
 
 
 # -- verdicts --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 import runtime
 from runtime._cli import main
 from runtime._cli._base import command_exit_codes, load_command
-from runtime._cli.predict import CLI_FLAG_HINT, DEFAULT_CHUNK_SIZE
+from runtime._cli.predict import CLI_FLAG_HINT, CLI_HINTS, DEFAULT_CHUNK_SIZE
 from runtime._cli.sinks import partial_name
 from runtime._contract import exit_codes_text
 from tests.runtime.cli.invoke import counts, one_line, run
@@ -173,6 +173,28 @@ def test_on_unknown_flag_predicts_and_flags(
     ]
 
 
+def test_on_out_of_range_flag_predicts_and_flags(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundle: Path, model: runtime.Model, rows: list[dict[str, Any]]
+) -> None:
+    number = first_number_with_range(model)
+    assert number.valid_range is not None
+    low, high = number.valid_range
+    records = [rows[0], {**rows[1], number.name: high + 1000}]
+    source = write_csv(tmp_path / "in.csv", records)
+    code, out, err = run(capsys, "predict", bundle, "-i", source, "--on-out-of-range", "flag")
+    assert code == 0 and counts(err) == (2, 2, 0)
+    written = read_csv(out)
+    flag = f"out of range: {number.name} == {high + 1000!r}, outside [{low!r}, {high!r}]"
+    assert [record["flags"] for record in written] == ["", flag]
+    expected = model.predict_batch(records, on_out_of_range="flag")
+    assert expected.labels is not None
+    assert [record["label"] for record in written] == [str(label) for label in expected.labels.tolist()]
+    assert written[1][number.name] == csv_text(high + 1000)  # carried as read, never clipped
+    # the default refuses it, naming the option that would accept it
+    code, _, err = run(capsys, "predict", bundle, "-i", source)
+    assert code == 2 and f"{CLI_HINTS['on_out_of_range']}. 1 row before it was predicted" in one_line(err)
+
+
 # -- bad rows --------------------------------------------------------------------------------------
 
 
@@ -202,7 +224,8 @@ def bad_rows(model: runtime.Model, good: dict[str, Any]) -> list[tuple[dict[str,
         ),
         (
             {**good, number.name: high + 1000},
-            f"{number.name} == {high + 1000!r}, must be within {allowed} (valid range from {number.range_source}).",
+            f"{number.name} == {high + 1000!r}, must be within {allowed} (valid range from {number.range_source}) "
+            f"{CLI_HINTS['on_out_of_range']}.",
         ),
         (
             {**good, number.name: "inf"},
@@ -279,8 +302,9 @@ def test_skip_writes_every_bad_row_with_its_reasons(
     assert (read, predicted, rejected) == (len(records), len(records) - len(expected), len(expected))
     assert len(read_csv(tmp_path / "out.csv")) == predicted
     written = read_csv(rejects)
-    assert list(written[0]) == [*model.columns, "row", "reason"]
+    assert list(written[0]) == ["row", "input_line", "reason", *model.columns]
     assert [int(record["row"]) for record in written] == list(expected)
+    assert [int(record["input_line"]) for record in written] == [row + 1 for row in expected]  # after the header
     for record, reasons in zip(written, expected.values()):
         assert record["reason"] == "; ".join(reason.rstrip(".") for reason in reasons)
     assert written[0][number.name] == "hot"  # fields as read

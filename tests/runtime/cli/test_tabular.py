@@ -138,9 +138,13 @@ def test_csv_text_that_is_not_a_number_is_refused_in_a_number_column(
     values = {**{name: "" for name in model.columns}, "temperature": text, "machine_type": "B"}
     source = ",".join(model.columns) + "\n" + ",".join(f'"{values[name]}"' for name in model.columns) + "\n"
     [record] = csv_records(layout, source)
+    # a decimal comma is named as such, with the option that reads it
+    hint = (
+        " (it is written with ',' as the decimal mark: pass --decimal , if the file uses it)" if text == "1,5" else ""
+    )
     assert record.column_problems == {
         "temperature": f"temperature == {text!r} is not a number, must be a number within [100.0, 300.0], or an "
-        "empty field for missing; numbers are written like 12.5 or -3e-2, and text is not converted."
+        f"empty field for missing; numbers are written like 12.5 or -3e-2, and text is not converted{hint}."
     }
     assert "temperature" not in record.values and not record.readable
 
@@ -201,7 +205,8 @@ def test_a_header_that_cannot_be_read(layout: Layout, data: bytes, message: str)
             False,
             "'in' has 1 columns, but model 'quality' 1.0.0 expects 7: missing ['temperature', 'pressure', 'speed', "
             "'humidity', 'vibration', and 2 more]; unknown ['temperature;pressure;speed;humidity;vibration;"
-            "machine_type;shift']; the header looks delimited by something other than commas (only commas are read)",
+            "machine_type;shift']; the header looks separated by ';', not ',': pass --delimiter ';' (and --decimal , "
+            "if its numbers are written like 3,5)",
         ),
         (
             "{columns} extra",

@@ -18,6 +18,7 @@ import runtime
 from runtime._holder import ModelHolder
 from runtime._json_body import dump_json
 from runtime._monitor.predictlog import PredictionLog
+from runtime._serve.bad_rows import RowsRefusedError
 from runtime._serve.call import Call
 from runtime._serve.config import ServeConfig
 from runtime._serve.dataplane import INLINE_ROWS, DataPlane
@@ -198,6 +199,7 @@ def test_a_drift_report_is_made_json_safe_before_it_is_served(folder, model, tmp
 # bad inputs: exact type and message
 
 ROW_HINT = "(start the server with --on-unknown flag to accept and flag it)"  # not the Python API's load() hint
+RANGE_HINT = "(start the server with --on-out-of-range flag to accept and flag it)"
 Action = Callable[[DataPlane], Coroutine[Any, Any, Any]]
 
 
@@ -249,8 +251,9 @@ BAD_INPUTS = [
     (
         "v1 unknown categories in two records",
         _predict(json.dumps([{**EXAMPLE, "shift": "weekend"}, EXAMPLE, {**EXAMPLE, "machine_type": "Q"}]).encode()),
-        runtime.InputError,
+        RowsRefusedError,
         f"shift == 'weekend' in row 0 is not a known category, must be one of ['day', 'evening', 'night'] {ROW_HINT}. "
+        f"machine_type == 'Q' in row 2 is not a known category, must be one of ['A', 'B', 'C'] {ROW_HINT}. "
         "(2 of 3 rows are invalid.)",
     ),
     (
@@ -268,14 +271,15 @@ BAD_INPUTS = [
     (
         "v2 unknown category in its one row",
         _infer(v2([{**EXAMPLE, "machine_type": "Z"}])),
-        runtime.InputError,
+        RowsRefusedError,
         f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {ROW_HINT}.",
     ),
     (
         "v2 out of range",
         _infer(v2([EXAMPLE, {**EXAMPLE, "temperature": 412.0}])),
-        runtime.InputError,
-        "temperature == 412.0 in row 1, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits).",
+        RowsRefusedError,
+        "temperature == 412.0 in row 1, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits) "
+        f"{RANGE_HINT}.",
     ),
     (
         "v2 id not a string",

@@ -147,7 +147,10 @@ def test_malformed_binary_strings_are_named(model):
             "input 'temperature' has both \"data\" and binary_data_size; send one.",
         ),
         ({"data": "206.61"}, "input 'temperature' field \"data\" must be a list, got a string."),
-        ({"datatype": None}, "input 'temperature' has datatype null, must be FP64 or FP32 (the column holds numbers)."),
+        (
+            {"datatype": None},
+            "input 'temperature' has datatype null, must be FP64, FP32, INT64 or INT32 (the column holds numbers).",
+        ),
         ({"shape": "1"}, "input 'temperature' has shape \"1\", must be [N] or [N, 1] (one value per row)."),
         ({"shape": [True]}, "input 'temperature' has shape [true], must be [N] or [N, 1] (one value per row)."),
     ],

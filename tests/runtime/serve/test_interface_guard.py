@@ -53,6 +53,8 @@ def _holder(folder, **options) -> ModelHolder:
     [
         (_renamed_classes, "classes [0, 1] -> ['good', 'defect']"),
         (_without_category, "column 'machine_type' no longer accepts the categories ['C']"),
+        # another target with the same classes: the same shape of answer, a different question
+        (lambda manifest: manifest.update(target="scrap"), "target 'defect' -> 'scrap'"),
     ],
 )
 def test_an_interface_change_in_a_minor_version_is_refused(model_folder, change, what):

@@ -19,6 +19,7 @@ ORDER = (
     "config",
     "access",
     "errors",
+    "bad_rows",
     "call",
     "outcome",
     "metrics",

@@ -291,6 +291,7 @@ def _binary_fp64_too_short() -> tuple[bytes, dict[str, str]]:
 
 BINARY_BODY, BINARY_HEADERS = _binary_fp64_too_short()
 HINT = "(start the server with --on-unknown flag to accept and flag it)"
+RANGE_HINT = "(start the server with --on-out-of-range flag to accept and flag it)"
 LIMIT = 100_000
 
 BAD_REQUESTS = [
@@ -410,7 +411,7 @@ BAD_REQUESTS = [
         _v2(_set("pressure", datatype="INT8")),
         {},
         400,
-        "input 'pressure' has datatype INT8, must be FP64 or FP32 (the column holds numbers).",
+        "input 'pressure' has datatype INT8, must be FP64, FP32, INT64 or INT32 (the column holds numbers).",
     ),
     (
         "BYTES for a number",
@@ -419,7 +420,7 @@ BAD_REQUESTS = [
         _v2(_set("temperature", datatype="BYTES")),
         {},
         400,
-        "input 'temperature' has datatype BYTES, must be FP64 or FP32 (the column holds numbers).",
+        "input 'temperature' has datatype BYTES, must be FP64, FP32, INT64 or INT32 (the column holds numbers).",
     ),
     (
         "FP64 for a category",
@@ -501,7 +502,8 @@ BAD_REQUESTS = [
         _v2(_set("temperature", data=[412.0])),
         {},
         400,
-        "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits).",
+        "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits) "
+        f"{RANGE_HINT}.",
     ),
     (
         "null where not nullable",
@@ -528,7 +530,8 @@ BAD_REQUESTS = [
         _v2(_set("machine_type", shape=[3, 1], data=["Z", "B", "Q"]), rows=3),
         {},
         400,
-        f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {HINT}. (2 of 3 rows are invalid.)",
+        f"machine_type == 'Z' in row 0 is not a known category, must be one of ['A', 'B', 'C'] {HINT}. "
+        f"machine_type == 'Q' in row 2 is not a known category, must be one of ['A', 'B', 'C'] {HINT}. (2 of 3 rows are invalid.)",
     ),
     (
         "v1 unknown categories in two of three records",
@@ -537,7 +540,8 @@ BAD_REQUESTS = [
         json.dumps([EXAMPLE_ROW, {**EXAMPLE_ROW, "shift": "weekend"}, {**EXAMPLE_ROW, "machine_type": "Q"}]),
         {},
         400,
-        f"shift == 'weekend' in row 1 is not a known category, must be one of ['day', 'evening', 'night'] {HINT}. (2 of 3 rows are invalid.)",
+        f"shift == 'weekend' in row 1 is not a known category, must be one of ['day', 'evening', 'night'] {HINT}. "
+        f"machine_type == 'Q' in row 2 is not a known category, must be one of ['A', 'B', 'C'] {HINT}. (2 of 3 rows are invalid.)",
     ),
     (
         "v1 unknown category in one record",
@@ -555,7 +559,9 @@ BAD_REQUESTS = [
         json.dumps([{**EXAMPLE_ROW, "temperature": 412.0}, {**EXAMPLE_ROW, "shift": "weekend"}]),
         {},
         400,
-        "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits). (2 of 2 rows are invalid.)",
+        "temperature == 412.0 in row 0, must be within [100.0, 300.0] (valid range from the demo data's physical sensor limits) "
+        f"{RANGE_HINT}. shift == 'weekend' in row 1 is not a known category, must be one of ['day', 'evening', 'night'] "
+        f"{HINT}. (2 of 2 rows are invalid.)",
     ),
     (
         "binary data shorter than shape",
@@ -722,7 +728,10 @@ BAD_REQUESTS = [
 )
 def test_bad_request_gets_exact_status_and_error(shared_server, method, path, body, headers, status, error):
     reply = shared_server.request(method, path, body, headers=headers)
-    assert (reply.status, reply.json()) == (status, {"error": error})
+    answer = reply.json()
+    assert (reply.status, answer["error"]) == (status, error)
+    # a refusal of rows' values also lists them (test_every_bad_row_of_a_list_is_reported)
+    assert set(answer) == ({"error", "rejected_rows", "rejected"} if " in row " in error else {"error"})
     assert reply.headers["content-type"] == "application/json"
 
 
