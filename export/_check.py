@@ -52,7 +52,7 @@ def check_bundle(
     if data is not None:
         config.data = data
     progress(f"rebuilding the training split of {model.name} {model.version}")
-    prepared = prepare_data(config, regression=metadata["task"] == "regression")
+    prepared = prepare_data(config, task=metadata["task"])
     if prepared.summary["fingerprint_sha256"] != metadata["data_fingerprint_sha256"]:
         raise ExportError(
             f"the data at {config.data or 'demo'} differs from the data {model.name} {model.version} "

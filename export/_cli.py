@@ -23,8 +23,16 @@ from typing import TYPE_CHECKING, NoReturn
 from runtime import BundleError
 from runtime._contract import ExitCode, exit_codes_text
 
-from ._errors import BudgetError, ConversionError, DataRefusedError, ExportError, InterfaceChangedError, ParityError
-from ._format import format_bytes
+from ._errors import (
+    BudgetError,
+    ConversionError,
+    DataRefusedError,
+    ExportError,
+    InterfaceChangedError,
+    ParityError,
+    WeakModelError,
+)
+from ._format import format_bytes, metric_lines
 
 if TYPE_CHECKING:
     from ._config import ExportConfig, ExportResult, ParityReport
@@ -39,11 +47,12 @@ EXPORT_EXIT_CODES = (
     ExitCode.INTERNAL,
     ExitCode.PARITY_FAILED,
     ExitCode.BUDGET_MISSED,
+    ExitCode.WEAK_MODEL,
     ExitCode.DATA_REFUSED,
     ExitCode.INTERFACE_CHANGED,
     ExitCode.INTERRUPTED,
 )
-_EXPORT_ONLY = (ExitCode.BUDGET_MISSED, ExitCode.DATA_REFUSED, ExitCode.INTERFACE_CHANGED)
+_EXPORT_ONLY = (ExitCode.BUDGET_MISSED, ExitCode.WEAK_MODEL, ExitCode.DATA_REFUSED, ExitCode.INTERFACE_CHANGED)
 CHECK_EXIT_CODES = tuple(code for code in EXPORT_EXIT_CODES if code not in _EXPORT_ONLY)
 SIGN_EXIT_CODES = (ExitCode.OK, ExitCode.BUNDLE_REFUSED, ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
 EXAMPLES = """\
@@ -148,12 +157,22 @@ def _data_options(data: argparse._ArgumentGroup, defaults: ExportConfig) -> None
 
 
 def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> None:
+    from ._config import DEFAULT_ESTIMATORS
+
+    model.add_argument(
+        "--task",
+        choices=("binary", "multiclass", "regression"),
+        default=defaults.task,
+        help="what to predict (default: from the target, by scikit-learn's type_of_target: two values are "
+        "binary, more multiclass, fractional numbers regression; over 50 classes needs --task)",
+    )
     model.add_argument(
         "--estimator",
         default=defaults.estimator,
-        help="random_forest, gradient_boosting, "
-        "hist_gradient_boosting, logistic_regression, random_forest_regressor, "
-        "gradient_boosting_regressor, hist_gradient_boosting_regressor, ridge (default %(default)s)",
+        help="classifiers: random_forest, gradient_boosting, hist_gradient_boosting, logistic_regression; "
+        "regressors: random_forest_regressor, gradient_boosting_regressor, hist_gradient_boosting_regressor, "
+        f"ridge (default {DEFAULT_ESTIMATORS['binary_classification']} for classes, "
+        f"{DEFAULT_ESTIMATORS['regression']} for numbers: depth-limited forests for the device)",
     )
     model.add_argument(
         "--param",
@@ -170,6 +189,14 @@ def _model_options(model: argparse._ArgumentGroup, defaults: ExportConfig) -> No
         "(first steps preprocess one column per input, last step is the estimator)",
     )
     model.add_argument("--tune", action="store_true", help="GridSearchCV over the estimator's grid")
+    model.add_argument(
+        "--allow-weak",
+        action="store_true",
+        help="export even when the quality gate fails: by default a classifier needs balanced accuracy and "
+        "macro F1 each 0.10 above DummyClassifier(strategy=prior)'s, a regressor R2 0.10 above "
+        f"DummyRegressor(strategy=mean)'s, on the same held-out split, or the export stops (exit "
+        f"{int(ExitCode.WEAK_MODEL)}) and nothing becomes current",
+    )
     _decision_options(model)
     model.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     model.add_argument(
@@ -386,13 +413,7 @@ def _summary(result: ExportResult) -> str:
     lines = [
         f"exported {manifest.name} {manifest.version} ({manifest.task}) in {result.timings.get('total_s', 0):.1f}s"
     ]
-    if "accuracy" in metrics:
-        lines.append(
-            f"  held-out accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
-            + (f", ROC AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") is not None else "")
-        )
-    else:
-        lines.append(f"  held-out MAE {metrics['mae']:.4g}, RMSE {metrics['rmse']:.4g}, R2 {metrics['r2']:.4f}")
+    lines += [f"  {line}" for line in metric_lines(metrics)]
     lines += _decision_lines(result)
     lines += _parity_lines(parity)
     graph = manifest.device_graph
@@ -554,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), ExitCode.PARITY_FAILED, verbose)
     except BudgetError as error:
         return _fail(f"error: {error}", ExitCode.BUDGET_MISSED, verbose)
+    except WeakModelError as error:
+        return _fail(f"error: {error}", ExitCode.WEAK_MODEL, verbose)
     except DataRefusedError as error:
         return _fail(f"error: {error}", ExitCode.DATA_REFUSED, verbose)
     except InterfaceChangedError as error:

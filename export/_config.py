@@ -32,10 +32,12 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 __all__ = [
+    "DEFAULT_ESTIMATORS",
     "ConvertedModel",
     "Destination",
     "ExportConfig",
     "ExportResult",
+    "HeldOut",
     "ParityReport",
     "PreparedData",
     "TableSpec",
@@ -43,6 +45,14 @@ __all__ = [
     "config_from_record",
     "config_record",
 ]
+
+
+# The estimator of each task when --estimator is not given (export._pipeline.ESTIMATORS builds them).
+DEFAULT_ESTIMATORS: dict[str, str] = {
+    "binary_classification": "random_forest",
+    "multiclass_classification": "random_forest",
+    "regression": "random_forest_regressor",
+}
 
 
 @dataclasses.dataclass
@@ -62,7 +72,10 @@ class ExportConfig:
     decimal: str = "."
     # inferred valid ranges are widened by this share of the training span on each side
     range_margin: float = 0.10
-    estimator: str = "random_forest"
+    # "binary" | "multiclass" | "regression"; None: from the target (export._data.detect_task)
+    task: str | None = None
+    # None: the task's default (DEFAULT_ESTIMATORS)
+    estimator: str | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     pipeline: str | None = None
     tune: bool = False
@@ -85,6 +98,8 @@ class ExportConfig:
     max_latency_us: float | None = None
     # EC P-256 private key (PEM) to sign the bundle with: model.sig, written after every other file
     sign_key: Path | None = None
+    # export a model that fails the quality gate (export._gate) anyway; the checklist says so
+    allow_weak: bool = False
 
     @property
     def demo(self) -> bool:
@@ -94,7 +109,7 @@ class ExportConfig:
 
 def check_options(config: ExportConfig) -> None:
     """Refuse option combinations that cannot work, before any data is read."""
-    if config.pipeline and (config.estimator != "random_forest" or config.params):
+    if config.pipeline and (config.estimator is not None or config.params):
         raise ExportError("--pipeline replaces --estimator and --param; pass one or the other")
     if config.major and config.version:
         raise ExportError("--major picks the next major version itself; pass --major or --version, not both")
@@ -187,6 +202,17 @@ class PreparedData:
 
 
 @dataclasses.dataclass(frozen=True)
+class HeldOut:
+    """The fitted model's predictions on the held-out split, for the metrics, the quality gate and
+    the report's charts; never written into the bundle. ``probabilities`` follow ``classes``."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: tuple[Any, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ConvertedModel:
     """The ONNX graph as the bundle will hold it, and its shape (operators, trees, opsets)."""
 
@@ -259,3 +285,5 @@ class ExportResult:
     # and how the threshold was found with its held-out effect (export._train.FittedModel)
     classifier: Any = None
     threshold: dict[str, Any] | None = None
+    # the held-out predictions behind the metrics: the report draws its PR curve and residuals from them
+    held_out: HeldOut | None = None

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import type_of_target
 
 from runtime._contract import MISSING_CATEGORY
 
@@ -40,7 +41,17 @@ from ._columns import infer_spec, prepare_frame
 from ._config import ExportConfig, PreparedData
 from ._errors import ExportError
 
-__all__ = ["DEMO_NUMERIC_RANGES", "DEMO_TARGET", "check_dialect", "load_table", "make_demo_data", "prepare_data"]
+__all__ = [
+    "DEMO_NUMERIC_RANGES",
+    "DEMO_TARGET",
+    "MAX_DETECTED_CLASSES",
+    "TASK_OPTIONS",
+    "check_dialect",
+    "detect_task",
+    "load_table",
+    "make_demo_data",
+    "prepare_data",
+]
 
 DEMO_TARGET = "defect"
 # Physical valid ranges of the demo sensors: what the runtime accepts on the device.
@@ -51,6 +62,15 @@ DEMO_NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "humidity": (0.0, 100.0),
     "vibration": (0.0, 20.0),
 }
+# --task values and the manifest's task names they stand for.
+TASK_OPTIONS: dict[str, str] = {
+    "binary": "binary_classification",
+    "multiclass": "multiclass_classification",
+    "regression": "regression",
+}
+# More distinct target values than this are not taken for classes without --task: 246 whole numbers
+# (tool wear in minutes) are a quantity to regress, 10,000 product ids no target at all.
+MAX_DETECTED_CLASSES = 50
 
 
 def make_demo_data(n_rows: int = 20_000, seed: int = 42) -> pd.DataFrame:
@@ -158,18 +178,21 @@ def check_dialect(frame: pd.DataFrame, source: str, *, delimiter: str, decimal: 
             )
 
 
-def prepare_data(config: ExportConfig, *, regression: bool) -> PreparedData:
+def prepare_data(config: ExportConfig, *, task: str | None = None) -> PreparedData:
     """Load, type and split the data deterministically (``export check`` repeats this exactly).
 
-    Rows without a target value are left out; classes are stratified when every class has at
-    least two rows.
+    The task comes from the target (:func:`detect_task`, or ``config.task``); ``task`` (a
+    manifest task name) forces it, as ``export check`` does with the recorded one. Rows without a
+    target value are left out; classes are stratified when every class has at least two rows.
     """
     raw, target, source = _load(config)
     spec = infer_spec(raw, target, numeric=config.numeric, categorical=config.categorical, drop=config.drop)
     labelled = raw[raw[target].notna()].reset_index(drop=True)
     features = prepare_frame(labelled, spec)
     y = labelled[target].to_numpy()
-    task = _task(y, regression=regression)
+    task = task or detect_task(y, target, requested=config.task)
+    if task == "regression":
+        y = _numeric_target(y, target)
     stratify = y if task != "regression" and pd.Series(y).value_counts().min() >= 2 else None
     x_train, x_test, y_train, y_test = train_test_split(
         features, y, test_size=config.test_size, random_state=config.seed, stratify=stratify
@@ -203,10 +226,69 @@ def _load(config: ExportConfig) -> tuple[pd.DataFrame, str, str]:
     return load_table(config.data, delimiter=config.delimiter, decimal=config.decimal), config.target, str(config.data)
 
 
-def _task(y: np.ndarray, *, regression: bool) -> str:
-    if regression:
+def detect_task(y: np.ndarray, target: str, *, requested: str | None = None) -> str:
+    """The manifest's task for target values ``y``: scikit-learn's ``type_of_target`` rules, or
+    ``requested`` (a ``--task`` value) where the values allow it.
+
+    Two distinct values are binary, more are multiclass (whole numbers too, as scikit-learn reads
+    them), fractional numbers are continuous, hence regression. More than
+    :data:`MAX_DETECTED_CLASSES` classes need ``--task`` said out loud.
+
+    >>> detect_task(np.array([0, 1, 1]), "defect"), detect_task(np.array([1.5, 2.25]), "torque")
+    ('binary_classification', 'regression')
+    """
+    distinct = len(pd.unique(y))
+    if requested is not None:
+        return _requested_task(y, target, requested, distinct)
+    kind = type_of_target(y)
+    if kind == "continuous":
         return "regression"
-    return "binary_classification" if len(np.unique(y)) == 2 else "multiclass_classification"
+    if kind not in ("binary", "multiclass"):
+        raise ExportError(
+            f"target {target!r} is {kind!r} by scikit-learn's type_of_target: the export predicts one column "
+            "of classes (binary, multiclass) or of numbers (continuous)"
+        )
+    if distinct < 2:
+        raise ExportError(f"target {target!r} has a single value ({y[0]!r}) in every labelled row: nothing to learn")
+    if distinct > MAX_DETECTED_CLASSES:
+        whole = "whole numbers" if pd.api.types.is_numeric_dtype(y) else "values"
+        raise ExportError(
+            f"target {target!r} holds {distinct:,} distinct {whole}: pass --task regression to predict it as a "
+            f"number, or --task multiclass for {distinct:,} classes"
+        )
+    return "binary_classification" if kind == "binary" else "multiclass_classification"
+
+
+def _requested_task(y: np.ndarray, target: str, requested: str, distinct: int) -> str:
+    """``--task`` as the manifest's task name, once the target's values allow it."""
+    if requested not in TASK_OPTIONS:
+        raise ExportError(f"--task {requested!r} is not known; choose one of {', '.join(TASK_OPTIONS)}")
+    if requested == "regression":
+        _numeric_target(y, target)
+    elif type_of_target(y) == "continuous":
+        raise ExportError(
+            f"--task {requested} needs classes, but target {target!r} holds fractional numbers: "
+            "use --task regression, or leave out --task"
+        )
+    elif distinct < 2 or (distinct == 2) != (requested == "binary"):
+        other = "binary" if distinct == 2 else "multiclass"
+        raise ExportError(
+            f"--task {requested} does not fit target {target!r}, which has {distinct:,} distinct values"
+            + (f": use --task {other}" if distinct >= 2 else "")
+        )
+    return TASK_OPTIONS[requested]
+
+
+def _numeric_target(y: np.ndarray, target: str) -> np.ndarray:
+    """The target of a regression as float64, or an error naming a value that is not a number."""
+    numbers = pd.to_numeric(pd.Series(y), errors="coerce")
+    bad = numbers.isna().to_numpy()
+    if bad.any():
+        raise ExportError(
+            f"target {target!r} == {y[bad][0]!r} is not a number: a regression needs numbers; "
+            "leave out --task regression to predict classes"
+        )
+    return np.asarray(numbers, dtype=np.float64)
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

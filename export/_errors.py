@@ -5,6 +5,7 @@
     runtime.FactoryEdgeError
     ├── ExportError(ValueError)         the export was asked for something it cannot do (bad option, data)
     │   ├── BudgetError                 the bundle misses the device budget: nothing is made current
+    │   ├── WeakModelError              the model does not beat the baseline by the quality gate's margin
     │   ├── DataRefusedError            the column checks found an ID-like or leaking column: nothing is trained
     │   └── InterfaceChangedError       the interface differs from the current version's: nothing is made current
     ├── ConversionError(RuntimeError)   a Pipeline step skl2onnx cannot convert; the message names it
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import FactoryEdgeError
 
+from ._format import gate_sentence
+
 if TYPE_CHECKING:
     from ._config import ParityReport
 
@@ -29,6 +32,7 @@ __all__ = [
     "ExportError",
     "InterfaceChangedError",
     "ParityError",
+    "WeakModelError",
 ]
 
 
@@ -38,6 +42,20 @@ class ExportError(FactoryEdgeError, ValueError):
 
 class BudgetError(ExportError):
     """The measured memory or latency exceeds the device budget given to the export."""
+
+
+class WeakModelError(ExportError):
+    """The quality gate failed (``export._gate``): nothing was exported, ``CURRENT`` did not move.
+
+    ``gate`` is the gate's record, as ``metrics.quality_gate`` would have held it.
+    """
+
+    def __init__(self, gate: dict[str, Any]) -> None:
+        super().__init__(
+            f"quality gate {gate_sentence(gate)}; nothing was exported and CURRENT was not changed: check the "
+            "target and the --drop columns, or pass --allow-weak to export it anyway"
+        )
+        self.gate = gate
 
 
 class DataRefusedError(ExportError):

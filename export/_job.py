@@ -3,10 +3,13 @@
 :func:`run_export` is what ``python -m export`` calls: the stages in order, each given what it
 needs and returning its result, so data flows one way; every stage reports through ``progress``.
 
-1. options (:func:`check_options`), data (:mod:`._data`), column checks (:mod:`._column_checks`:
-   an ID-like or leaking column refuses the export here, before training), columns
-   (:mod:`._columns`), destination and interface guard (:mod:`._interface`)
-2. train (:mod:`._train`), metrics (:mod:`._metrics`), convert (:mod:`._convert`)
+1. options (:func:`check_options`), data (:mod:`._data`) and the task, from the target
+   (:func:`._data.detect_task`), column checks (:mod:`._column_checks`: an ID-like or leaking
+   column refuses the export here, before training), columns (:mod:`._columns`), destination and
+   interface guard (:mod:`._interface`), the estimator that fits the task
+2. train (:mod:`._train`), metrics (:mod:`._metrics`), the quality gate (:mod:`._gate`: a model no
+   better than the baseline raises :class:`WeakModelError` before anything is written), convert
+   (:mod:`._convert`)
 3. draft manifest (:mod:`._manifest`), parity proof (:mod:`._parity`): on failure the report goes
    to ``.rejected/`` and :class:`ParityError` is raised before anything a device could pick up
 4. evidence into the manifest, then in a staging folder (:mod:`._publish`): model and manifest,
@@ -23,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sklearn.base import is_regressor
+from sklearn.pipeline import Pipeline
 
 import runtime
 from runtime._contract import DEVICE_MODEL_FILE, MODEL_FILE
@@ -35,9 +38,10 @@ from ._config import ConvertedModel, Destination, ExportConfig, ExportResult, Pa
 from ._data import DEMO_NUMERIC_RANGES, prepare_data
 from ._documents import write_documents
 from ._errors import ParityError
+from ._gate import quality_gate
 from ._interface import interface_of
-from ._metrics import measure_quality
-from ._pipeline import build_pipeline, is_regression, load_user_pipeline
+from ._metrics import measure_quality, predict_held_out
+from ._pipeline import build_pipeline, check_user_pipeline, fitting_estimator, load_user_pipeline
 from ._sign import public_key_pem
 from ._train import check_training_options, fit_model, tuning_grid
 
@@ -64,8 +68,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     if config.sign_key is not None:
         public_key_pem(config.sign_key)  # a missing or wrong key fails now, not after training
     user_pipeline = load_user_pipeline(config.pipeline) if config.pipeline else None
-    regression = is_regressor(user_pipeline.steps[-1][1]) if user_pipeline else is_regression(config.estimator)
-    data = prepare_data(config, regression=regression)
+    data = prepare_data(config)
     findings = check_columns(data, allowed=config.allow_columns, progress=progress)
     refuse_hard_findings(findings, data.spec.target)
     for finding in findings:
@@ -74,14 +77,19 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
     demo_ranges = DEMO_NUMERIC_RANGES if config.demo else None
     columns = column_specs(data.spec, data.features, schema, demo_ranges=demo_ranges, range_margin=config.range_margin)
     where = _publish.destination(config, interface_of(data, columns))
-    pipeline = user_pipeline or build_pipeline(data.spec, config.estimator, seed=config.seed, params=config.params)
+    config, pipeline = _pipeline_for(config, user_pipeline, data)
     grid = tuning_grid(config.estimator, config.pipeline) if config.tune else None
 
     with _timed(timings, "train_s", progress):
         fitted = fit_model(pipeline, data, config, grid=grid, progress=progress)
     pipeline, search = fitted.pipeline, fitted.search  # with --threshold, fitted.classifier wraps pipeline
     with _timed(timings, "metrics_s", progress, "metrics: held-out split, permutation importance"):
-        metrics = measure_quality(pipeline, data, seed=config.seed, classifier=fitted.classifier)
+        held_out = predict_held_out(fitted.classifier, data)
+        positive = fitted.decision.positive_class if fitted.decision else None
+        metrics = measure_quality(
+            pipeline, data, held_out, seed=config.seed, schema=schema, classifier=fitted.classifier, positive=positive
+        )
+    metrics["quality_gate"] = quality_gate(data, metrics, allow_weak=config.allow_weak, progress=progress)
     with _timed(timings, "convert_s", progress, "converting to ONNX"):
         converted = _convert.convert(pipeline, data.spec, data.x_train)
         folded = _fold.fold_pipeline(pipeline, data.spec)
@@ -121,6 +129,7 @@ def run_export(config: ExportConfig, progress: Progress = lambda message: None) 
         column_findings=[finding.to_dict() for finding in findings],
         classifier=fitted.classifier,
         threshold=fitted.threshold,
+        held_out=held_out,
     )
     result = _publish_bundle(result, where, converted, folded, data, progress)
     timings["total_s"] = time.perf_counter() - started
@@ -131,6 +140,19 @@ def _fold_message(folded: _fold.FoldedGraph) -> str:
     if folded.onnx_bytes is None:
         return f"device graph: none, the runtime will run model.onnx (not folded: {'; '.join(folded.not_folded)})"
     return f"device graph: folded {', '.join(folded.folded)} into the trees ({len(folded.onnx_bytes):,} bytes)"
+
+
+def _pipeline_for(
+    config: ExportConfig, user_pipeline: Pipeline | None, data: PreparedData
+) -> tuple[ExportConfig, Pipeline]:
+    """The unfitted Pipeline for the data's task, and the config naming the estimator it got (the
+    task's default when none was named); one that does not fit the task is an ExportError."""
+    if user_pipeline is not None:
+        check_user_pipeline(user_pipeline, data.task, data.spec.target)
+        return config, user_pipeline
+    estimator = fitting_estimator(config.estimator, data.task, data.spec.target)
+    pipeline = build_pipeline(data.spec, estimator, seed=config.seed, params=config.params)
+    return dataclasses.replace(config, estimator=estimator), pipeline
 
 
 def _publish_bundle(

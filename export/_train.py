@@ -167,9 +167,9 @@ def train(
     return searcher.best_estimator_, record
 
 
-def tuning_grid(estimator: str, pipeline: str | None) -> dict[str, list[Any]]:
+def tuning_grid(estimator: str | None, pipeline: str | None) -> dict[str, list[Any]]:
     """The ``--tune`` grid of a built-in estimator; a user Pipeline has none."""
-    grid = TUNING_GRIDS.get(estimator) if not pipeline else None
+    grid = TUNING_GRIDS.get(estimator) if estimator and not pipeline else None
     if not grid:
         raise ExportError(f"--tune has no grid for {pipeline or estimator!r}")
     return grid

@@ -13,8 +13,8 @@ import runtime
 
 from .._column_checks import describe_finding
 from .._config import ExportResult
-from .._format import format_bytes, format_number
-from ._markup import Markup, capped
+from .._format import format_bytes, format_number, gate_sentence
+from ._markup import Markup, capped, sentence
 
 # Parameters worth a line in the card; all of them are in manifest.json training.estimator_params.
 KEY_PARAMS = (
@@ -67,26 +67,59 @@ def column_checks_text(result: ExportResult, markup: Markup) -> str:
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[list[str]]:
-    """Headline metrics of the held-out split, classification or regression."""
+    """Headline metrics of the held-out split, classification or regression (errors in the target's unit)."""
     rows = [["held-out rows", format_number(metrics.get("held_out_rows"))]]
     if "mae" in metrics:
+        unit = f" {metrics['target_unit']}" if metrics.get("target_unit") else ""
         return rows + [
-            ["MAE", format_number(metrics["mae"])],
-            ["RMSE", format_number(metrics["rmse"])],
+            ["MAE", format_number(metrics["mae"]) + unit],
+            ["RMSE", format_number(metrics["rmse"]) + unit],
             ["R²", format_number(metrics["r2"])],
         ]
-    rows += [["accuracy", format_number(metrics.get("accuracy"))], ["macro F1", format_number(metrics.get("macro_f1"))]]
-    auc = format_number(metrics.get("roc_auc"))
-    detail = metrics.get("roc_auc_kind") or metrics.get("roc_auc_note")
-    return rows + [["ROC AUC", f"{auc} ({detail})" if detail else auc]]
+    rows += [["accuracy", format_number(metrics.get("accuracy"))]]
+    if "balanced_accuracy" in metrics:
+        rows.append(["balanced accuracy", format_number(metrics["balanced_accuracy"])])
+    rows.append(["macro F1", format_number(metrics.get("macro_f1"))])
+    for key, name in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC")):
+        if key not in metrics:
+            continue
+        detail = metrics.get(f"{key}_kind") or metrics.get(f"{key}_note")
+        if metrics.get(f"{key}_chance") is not None:
+            detail = f"{detail}; chance level {format_number(metrics[f'{key}_chance'])}"
+        value = format_number(metrics.get(key))
+        rows.append([name, f"{value} ({detail})" if detail else value])
+    return rows
+
+
+PER_CLASS_HEADERS = ["class", "precision", "recall", "F1", "held-out rows"]
 
 
 def per_class_rows(metrics: dict[str, Any], markup: Markup) -> list[list[str]]:
-    support = metrics.get("class_balance_test", {})
+    """Precision, recall, F1 and support of each class; the class to catch is marked."""
+    positive = metrics.get("positive_class")
     return [
-        [markup.code(label), format_number(f1), format_number(support.get(label))]
-        for label, f1 in metrics.get("f1_per_class", {}).items()
+        [
+            markup.code(label) + (" (the class to catch)" if label == positive else ""),
+            format_number(scores["precision"]),
+            format_number(scores["recall"]),
+            format_number(scores["f1"]),
+            format_number(scores["support"]),
+        ]
+        for label, scores in metrics.get("per_class", {}).items()
     ]
+
+
+def in_words(metrics: dict[str, Any], markup: Markup) -> list[str]:
+    """The held-out results in plain words (``metrics.in_words``), as prose of this markup."""
+    return [markup.text(sentence(text)) for text in metrics.get("in_words", [])]
+
+
+def gate_text(metrics: dict[str, Any], markup: Markup) -> str:
+    """The quality gate's verdict, or that none was run."""
+    gate = metrics.get("quality_gate")
+    if not gate:
+        return "No quality gate was run."
+    return markup.text(f"Quality gate {gate_sentence(gate)}.")
 
 
 def confusion_table(metrics: dict[str, Any], markup: Markup) -> tuple[list[str], list[list[str]]] | None:

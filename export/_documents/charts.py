@@ -1,4 +1,5 @@
-"""The report's charts as self-contained PNG data URIs: confusion matrix and importance bars.
+"""The report's charts as self-contained PNG data URIs: confusion matrix, importance bars, the
+precision-recall curve of a classifier, and a regressor's predicted-vs-actual and residual plots.
 
 matplotlib is imported inside :func:`png_data_uri`, not at module level, so importing the export
 package stays cheap and never switches a caller's backend.
@@ -15,14 +16,29 @@ from typing import TYPE_CHECKING, Any
 from ._facts import top_values
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.axes import Axes
 
-__all__ = ["confusion_chart", "importance_chart", "png_data_uri"]
+    from .._config import HeldOut
+
+__all__ = [
+    "confusion_chart",
+    "importance_chart",
+    "png_data_uri",
+    "pr_curve_chart",
+    "predicted_vs_actual_chart",
+    "residual_chart",
+]
 
 CHART_COLUMNS = 15
 # Annotating every cell of a larger confusion matrix makes the numbers unreadable.
 ANNOTATED_CLASSES = 20
 CHART_LABEL_CHARS = 40
+# one-vs-rest precision-recall curves drawn for a multiclass model (the largest classes)
+PR_CURVES = 8
+# points drawn in a scatter plot: a sample of a large held-out split reads the same, and stays small
+SCATTER_POINTS = 5000
+POINT_COLOUR = "#3b75af"
 
 
 def _chart_label(text: str) -> str:
@@ -99,3 +115,77 @@ def importance_chart(values: dict[str, float], title: str, errors: dict[str, flo
         axes.set_title(title)
 
     return png_data_uri(draw, (7.0, 1.2 + 0.35 * len(ranked)))
+
+
+def pr_curve_chart(truth: np.ndarray, probabilities: np.ndarray, classes: list[Any], positive: Any | None) -> str:
+    """Precision against recall as the threshold moves: of the class to catch (binary), or one curve
+    per class (one-vs-rest), each with its average precision and its chance level as a dashed line.
+
+    ``probabilities`` has one column per class of ``classes``."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    largest = sorted(classes, key=lambda label: -int((truth == label).sum()))[:PR_CURVES]
+    shown = [positive] if positive is not None else largest
+
+    def draw(axes: Axes) -> None:
+        for label in shown:
+            caught = truth == label
+            scores = probabilities[:, classes.index(label)]
+            precision, recall, _ = precision_recall_curve(caught, scores)
+            area = average_precision_score(caught, scores)
+            line = axes.step(recall, precision, where="post", label=f"class {_chart_label(str(label))} (AP {area:.3f})")
+            axes.axhline(caught.mean(), color=line[0].get_color(), linestyle="--", linewidth=0.8)
+        axes.set_xlim(0.0, 1.0)
+        axes.set_ylim(0.0, 1.02)
+        axes.set_xlabel("recall (share of the class caught)")
+        axes.set_ylabel("precision (share of alarms that are right)")
+        axes.set_title("Precision-recall curve, held-out split (dashed: chance)")
+        axes.legend(loc="lower left", fontsize="small")
+
+    return png_data_uri(draw, (6.5, 4.8))
+
+
+def _sample(held_out: HeldOut) -> tuple[Any, Any]:
+    truth, predicted = held_out.truth, held_out.predicted
+    if len(truth) <= SCATTER_POINTS:
+        return truth, predicted
+    every = len(truth) / SCATTER_POINTS
+    picked = [int(i * every) for i in range(SCATTER_POINTS)]
+    return truth[picked], predicted[picked]
+
+
+def _axis_name(target: str, unit: str | None) -> str:
+    name = _chart_label(target)
+    return f"{name} ({unit})" if unit and unit not in target else name
+
+
+def predicted_vs_actual_chart(held_out: HeldOut, target: str, unit: str | None) -> str:
+    """Each held-out row's prediction against its true value, with the diagonal a perfect model draws."""
+    truth, predicted = _sample(held_out)
+    name = _axis_name(target, unit)
+
+    def draw(axes: Axes) -> None:
+        axes.scatter(truth, predicted, s=6, alpha=0.4, color=POINT_COLOUR, linewidths=0)
+        low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
+        axes.plot([low, high], [low, high], color="#c62828", linewidth=1.0, label="perfect prediction")
+        axes.set_xlabel(f"actual {name}")
+        axes.set_ylabel(f"predicted {name}")
+        axes.set_title("Predicted vs actual, held-out split")
+        axes.legend(loc="upper left", fontsize="small")
+
+    return png_data_uri(draw, (6.0, 5.0))
+
+
+def residual_chart(held_out: HeldOut, target: str, unit: str | None) -> str:
+    """Residuals (actual minus predicted) against the prediction: a band around 0 is what a good model leaves."""
+    truth, predicted = _sample(held_out)
+    name = _axis_name(target, unit)
+
+    def draw(axes: Axes) -> None:
+        axes.scatter(predicted, truth - predicted, s=6, alpha=0.4, color=POINT_COLOUR, linewidths=0)
+        axes.axhline(0.0, color="#c62828", linewidth=1.0)
+        axes.set_xlabel(f"predicted {name}")
+        axes.set_ylabel("residual: actual − predicted" + (f" ({unit})" if unit else ""))
+        axes.set_title("Residuals, held-out split")
+
+    return png_data_uri(draw, (6.0, 4.0))

@@ -18,7 +18,7 @@ from pathlib import Path
 from runtime._contract import MANIFEST_FILE, is_semver
 
 from .._config import ExportResult
-from .._format import format_bytes, format_number
+from .._format import format_bytes, format_number, gate_sentence
 from ._facts import metric_rows, not_measured, parity_figures
 from ._markup import MARKDOWN, capped
 
@@ -41,6 +41,14 @@ def _check_metrics(folder: Path, result: ExportResult) -> ChecklistItem:
     headline = ", ".join(f"{name} {value}" for name, value in metric_rows(metrics)[1:])
     rows = format_number(metrics.get("held_out_rows"))
     return ChecklistItem(title, True, f"{headline} on {rows} held-out rows")
+
+
+def _check_gate(folder: Path, result: ExportResult) -> ChecklistItem:
+    """Done only when the model beat the baseline; a gate overridden with --allow-weak is not done."""
+    title, gate = "Quality gate", result.metrics.get("quality_gate")
+    if not gate:
+        return ChecklistItem(title, False, "no quality gate was run")
+    return ChecklistItem(title, bool(gate["passed"]), gate_sentence(gate))
 
 
 def _sha256(path: Path) -> str:
@@ -180,6 +188,7 @@ def _check_golden(folder: Path, result: ExportResult) -> ChecklistItem:
 
 CHECKS: tuple[Callable[[Path, ExportResult], ChecklistItem], ...] = (
     _check_metrics,
+    _check_gate,
     _check_bundle,
     _check_schema,
     _check_missing,

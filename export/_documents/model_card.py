@@ -16,10 +16,13 @@ from .._format import format_number, size_limit_sentence
 from ._facts import (
     INPUT_HEADERS,
     JOBLIB_HEADERS,
+    PER_CLASS_HEADERS,
     bundle_path,
     confusion_table,
     estimator_name,
+    gate_text,
     importance_rows,
+    in_words,
     input_rows,
     joblib_rows,
     key_params,
@@ -61,9 +64,8 @@ def _card_purpose(result: ExportResult) -> list[str]:
 def _card_model(result: ExportResult) -> list[str]:
     md, summary, config = MARKDOWN, result.onnx_summary, result.config
     steps = " → ".join(f"{md.code(name)} ({type(step).__name__})" for name, step in result.pipeline.steps)
-    origin = (
-        f"user Pipeline from {md.code(config.pipeline)}" if config.pipeline else f"built-in {md.code(config.estimator)}"
-    )
+    built_in = f"built-in {md.code(str(config.estimator))}"
+    origin = f"user Pipeline from {md.code(config.pipeline)}" if config.pipeline else built_in
     nodes = format_number(summary.get("tree_nodes", 0))
     trees = (
         f"{format_number(summary['trees'])} trees, {nodes} tree nodes"
@@ -120,13 +122,14 @@ def _card_data(result: ExportResult) -> list[str]:
 def _card_metrics(metrics: dict[str, Any]) -> list[str]:
     md = MARKDOWN
     lines = ["## Metrics (held-out split)", "", md_table(["metric", "value"], metric_rows(metrics)), ""]
+    lines += [f"- {text}" for text in in_words(metrics, md)] + ([""] if metrics.get("in_words") else [])
     per_class = per_class_rows(metrics, md)
     if per_class:
-        lines += ["Per class:", "", md_table(["class", "F1", "held-out rows"], per_class), ""]
+        lines += ["Per class:", "", md_table(PER_CLASS_HEADERS, per_class), ""]
     confusion = confusion_table(metrics, md)
     if confusion:
         lines += ["Confusion matrix (rows: true class, columns: predicted class):", "", md_table(*confusion), ""]
-    return lines
+    return lines + [gate_text(metrics, md), ""]
 
 
 def _card_decision(result: ExportResult) -> list[str]:

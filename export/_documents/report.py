@@ -1,5 +1,6 @@
-"""The HTML report (``report.html``): one self-contained page with the metrics, importance charts,
-the parity summary and scikit-learn's Pipeline diagram.
+"""The HTML report (``report.html``): one self-contained page with the metrics (in words too), the
+PR curve or the predicted-vs-actual and residual plots, importance charts, the quality gate, the
+parity summary and scikit-learn's Pipeline diagram.
 
 Charts are embedded as base64 PNG and the page has no external assets, so it opens offline.
 """
@@ -7,14 +8,16 @@ Charts are embedded as base64 PNG and the page has no external assets, so it ope
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from .._config import ExportResult
 from ._facts import (
     INPUT_HEADERS,
     JOBLIB_HEADERS,
+    PER_CLASS_HEADERS,
     confusion_table,
     estimator_name,
+    gate_text,
+    in_words,
     input_rows,
     joblib_rows,
     metric_rows,
@@ -29,7 +32,7 @@ from ._facts import (
     tuning_summary,
 )
 from ._markup import HTML, html_table, sentence
-from .charts import confusion_chart, importance_chart
+from .charts import confusion_chart, importance_chart, pr_curve_chart, predicted_vs_actual_chart, residual_chart
 
 __all__ = ["report_html"]
 
@@ -60,11 +63,15 @@ def _html_note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
-def _html_metrics(metrics: dict[str, Any]) -> str:
+def _html_metrics(result: ExportResult) -> str:
+    metrics = result.metrics
     parts = [html_table(["metric", "value"], metric_rows(metrics))]
+    words = in_words(metrics, HTML)
+    if words:
+        parts.append("<ul>" + "".join(f"<li>{text}</li>" for text in words) + "</ul>")
     per_class = per_class_rows(metrics, HTML)
     if per_class:
-        parts.append(html_table(["class", "F1", "held-out rows"], per_class))
+        parts.append(html_table(PER_CLASS_HEADERS, per_class))
     confusion = confusion_table(metrics, HTML)
     if confusion:
         heatmap = confusion_chart(metrics["confusion_matrix"])
@@ -73,7 +80,29 @@ def _html_metrics(metrics: dict[str, Any]) -> str:
             html_table(*confusion),
             _html_image(heatmap, "confusion matrix heatmap"),
         ]
+    parts += _held_out_charts(result)
+    css = "passed" if metrics.get("quality_gate", {}).get("passed") else "failed"
+    parts.append(f'<p class="{css}">{gate_text(metrics, HTML)}</p>')
     return _html_section("Metrics (held-out split)", *parts)
+
+
+def _held_out_charts(result: ExportResult) -> list[str]:
+    """The PR curve of a classifier, or a regressor's predicted-vs-actual and residual plots."""
+    held_out, target = result.held_out, str(result.manifest.target)
+    if held_out is None:
+        return []
+    if result.manifest.is_classifier:
+        if held_out.probabilities is None:
+            return []
+        classes = list(held_out.classes or ())
+        label = result.metrics.get("positive_class")
+        positive = next((c for c in classes if str(c) == label), None)
+        return [_html_image(pr_curve_chart(held_out.truth, held_out.probabilities, classes, positive), "PR curve")]
+    unit = result.metrics.get("target_unit")
+    return [
+        _html_image(predicted_vs_actual_chart(held_out, target, unit), "predicted vs actual values"),
+        _html_image(residual_chart(held_out, target, unit), "residuals against predicted values"),
+    ]
 
 
 def _html_importance(result: ExportResult) -> str:
@@ -153,7 +182,7 @@ def report_html(result: ExportResult) -> str:
         f"<h1>Model report: {title}</h1>",
         f"<p>{html.escape(manifest.description)}</p>",
         html_table(["", ""], summary_rows(result, HTML)),
-        _html_metrics(result.metrics),
+        _html_metrics(result),
         _html_importance(result),
         _html_section("Inputs", html_table(INPUT_HEADERS, input_rows(manifest, HTML))),
         _html_parity(result),

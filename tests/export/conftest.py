@@ -71,7 +71,7 @@ def tiny_data() -> Any:
     from export._config import ExportConfig
     from export._data import prepare_data
 
-    return prepare_data(ExportConfig(demo_rows=TINY["demo_rows"]), regression=False)
+    return prepare_data(ExportConfig(demo_rows=TINY["demo_rows"]))
 
 
 @pytest.fixture()

@@ -26,6 +26,7 @@ def test_help_lists_the_exit_codes_from_the_shared_table(capsys, command, codes)
     for code in codes:
         assert EXIT_CODES_HELP[code] in text
     assert (ExitCode.BUDGET_MISSED in codes) == (not command)
+    assert (ExitCode.WEAK_MODEL in codes) == (not command)
 
 
 def test_the_export_codes_are_the_named_ones():
@@ -36,6 +37,7 @@ def test_the_export_codes_are_the_named_ones():
         "INTERNAL": 5,
         "PARITY_FAILED": 9,
         "BUDGET_MISSED": 10,
+        "WEAK_MODEL": 11,
         "DATA_REFUSED": 12,
         "INTERFACE_CHANGED": 13,
         "INTERRUPTED": 130,

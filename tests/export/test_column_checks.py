@@ -52,7 +52,7 @@ def test_ai4i_without_drop_is_refused_before_training_naming_every_fix(tmp_path,
 def _data(frame: pd.DataFrame, target: str, *, regression: bool = False, tmp_path: Path) -> object:
     path = tmp_path / "table.parquet"
     frame.to_parquet(path)
-    return prepare_data(ExportConfig(data=path, target=target), regression=regression)
+    return prepare_data(ExportConfig(data=path, target=target, task="regression" if regression else None))
 
 
 def _demo(rows: int = 400) -> pd.DataFrame:

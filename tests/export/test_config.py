@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from export._config import ExportConfig, config_from_record, config_record
+from export._config import DEFAULT_ESTIMATORS, ExportConfig, config_from_record, config_record
 
 
 def test_the_command_line_defaults_are_exportconfigs():
@@ -37,7 +37,8 @@ def test_help_shows_the_defaults_of_exportconfig(capsys):
         f"held-out share (default {defaults.test_size})",
         f"models folder (default {defaults.output})",
         f"joblib compression level (default {defaults.compress})",
-        f"(default {defaults.estimator})",
+        f"(default {DEFAULT_ESTIMATORS['binary_classification']} for classes, "
+        f"{DEFAULT_ESTIMATORS['regression']} for numbers",
     ):
         assert shown in text
 

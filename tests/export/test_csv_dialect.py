@@ -51,7 +51,8 @@ def test_a_european_csv_exports_and_predicts_with_the_flags_and_gets_a_hint_with
     )
     assert not output.exists()
 
-    assert main([*argv, "--delimiter", ";", "--decimal", ","]) == ExitCode.OK
+    # 8 depth-4 trees on 400 rows catch too few defects for the quality gate; the dialect is the point here
+    assert main([*argv, "--delimiter", ";", "--decimal", ",", "--allow-weak"]) == ExitCode.OK
     capsys.readouterr()
     model = runtime.load(output / "linie3-defect")
     assert [c.kind for c in model.manifest.inputs] == ["number"] * 5 + ["category"] * 2  # numbers stay numbers

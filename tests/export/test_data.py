@@ -22,10 +22,10 @@ def test_demo_data_is_deterministic_and_has_dropouts():
 
 
 def test_the_split_is_deterministic_and_stratified(tiny_data):
-    again = prepare_data(ExportConfig(demo_rows=400), regression=False)
+    again = prepare_data(ExportConfig(demo_rows=400))
     pd.testing.assert_frame_equal(again.x_test, tiny_data.x_test)
     assert again.summary == tiny_data.summary
-    other_seed = prepare_data(ExportConfig(demo_rows=400, seed=1), regression=False)
+    other_seed = prepare_data(ExportConfig(demo_rows=400, seed=1))
     assert other_seed.summary["fingerprint_sha256"] != tiny_data.summary["fingerprint_sha256"]
     assert (tiny_data.task, len(tiny_data.x_train), len(tiny_data.x_test)) == ("binary_classification", 320, 80)
     share = tiny_data.y.mean()
@@ -39,7 +39,7 @@ def test_rows_without_a_target_are_left_out(tmp_path):
     frame.loc[:9, DEMO_TARGET] = np.nan
     path = tmp_path / "line.parquet"
     frame.to_parquet(path)
-    data = prepare_data(ExportConfig(data=path, target=DEMO_TARGET), regression=False)
+    data = prepare_data(ExportConfig(data=path, target=DEMO_TARGET))
     assert (data.summary["rows"], data.summary["rows_without_target"]) == (300, 10)
     assert data.summary["train_rows"] + data.summary["test_rows"] == 290
     assert data.summary["source"] == str(path)
@@ -64,4 +64,4 @@ def test_unreadable_data_files(tmp_path, name, content, message):
 
 def test_a_data_file_needs_a_target(tmp_path):
     with pytest.raises(ExportError, match="^--target COLUMN is required with --data$"):
-        prepare_data(ExportConfig(data=tmp_path / "x.csv"), regression=False)
+        prepare_data(ExportConfig(data=tmp_path / "x.csv"))

@@ -37,6 +37,7 @@ MEASURED = {
 }
 DONE_IN_THE_TINY_EXPORT = (
     "Metrics recorded",
+    "Quality gate",
     "Bundle saved and versioned",
     "Input schema",
     "Missing-value handling",
@@ -124,10 +125,32 @@ def test_model_card_metrics_limitations_and_usage(tiny_export):
     assert "runtime.load(" in card and "model.predict(record)" in card
 
 
+def test_card_and_report_tell_the_truth_about_the_rare_class(tiny_export):
+    card, report = _read(tiny_export, "model_card.md"), _read(tiny_export, "report.html")
+    metrics = tiny_export.metrics
+    matrix = metrics["confusion_matrix"]["matrix"]
+    words = (
+        f'Catches {matrix[1][1]:,} of {sum(matrix[1]):,} "defect" cases ({matrix[1][0]:,} missed); '
+        f'{matrix[0][1]:,} false alarm{"" if matrix[0][1] == 1 else "s"} among {sum(matrix[0]):,} rows without "defect".'
+    )
+    assert f"- {words}" in card and f"<li>{html.escape(words)}</li>" in report
+    caught = metrics["per_class"]["1"]
+    row = (
+        f"| `1` (the class to catch) | {caught['precision']:.4g} | {caught['recall']:.4g} | {caught['f1']:.4g} | "
+        f"{caught['support']:,} |"
+    )
+    assert row in card
+    assert f"| balanced accuracy | {metrics['balanced_accuracy']:.4g} |" in card
+    assert f"| PR AUC | {metrics['pr_auc']:.4g} (average precision of class 1; chance level " in card
+    assert 'Quality gate passed: against DummyClassifier(strategy="prior") on the same held-out split' in card
+    assert '<p class="passed">Quality gate passed: against DummyClassifier' in report
+
+
 def test_report_is_self_contained_with_charts_and_pipeline_diagram(tiny_export):
     report = _read(tiny_export, "report.html")
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report)
-    assert len(images) == 3  # confusion matrix, feature importance, permutation importance
+    assert len(images) == 4  # confusion matrix, PR curve, feature importance, permutation importance
+    assert 'alt="PR curve"' in report
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
     assert 'class="sk-container"' in report  # scikit-learn's own Pipeline diagram
     assert not re.search(r"""src=["']?(https?:)?//""", report)
@@ -144,7 +167,7 @@ def test_checklist_of_the_tiny_export(tiny_export):
     for title in DONE_IN_THE_TINY_EXPORT:
         assert _checklist_line(checklist, title).startswith("- [x] "), title
     assert f"{len(tiny_export.manifest.golden_cases)} golden cases" in checklist
-    assert "9 of 10 done" in checklist
+    assert "10 of 11 done" in checklist
 
 
 # -- variations written into a copy of the bundle ------------------------------------------------
@@ -228,6 +251,7 @@ def test_checklist_ticks_nothing_without_evidence(tiny_export, tmp_path):
     items = {item.title: item for item in checklist_items(tmp_path, empty)}
     for title in (
         "Metrics recorded",
+        "Quality gate",
         "Bundle saved and versioned",
         "Input schema",
         "Example input and output",
@@ -260,7 +284,7 @@ def test_awkward_column_names_are_escaped(tiny_export, tmp_path):
     assert f"<code>{html.escape(AWKWARD_NAME)}</code>" in report
     assert AWKWARD_NAME not in report
     assert "<blink>" not in report
-    assert report.count(PNG_URI) == 3
+    assert report.count(PNG_URI) == 4
     row = f"| `{AWKWARD_NAME}` | number | yes | [0, 10] | the schema file |"
     assert row in documents["model_card.md"]
 
@@ -282,6 +306,7 @@ def test_regression_documents(tiny_export, tmp_path):
         "mae": 0.25,
         "rmse": 0.5,
         "r2": 0.875,
+        "target_unit": "mm/s",
         "feature_importance": None,
         "permutation_importance": {
             "scoring": "r2",
@@ -300,10 +325,10 @@ def test_regression_documents(tiny_export, tmp_path):
         metrics=runtime.Metrics.from_dict(metrics),
         training=dataclasses.replace(tiny_export.manifest.training, estimator="Ridge"),
     )
-    result = dataclasses.replace(tiny_export, manifest=manifest, metrics=metrics)
+    result = dataclasses.replace(tiny_export, manifest=manifest, metrics=metrics, held_out=None)
     documents = _write_and_read(_bundle_copy(tiny_export, tmp_path), result)
     card = documents["model_card.md"]
-    assert "| MAE | 0.25 |" in card and "| RMSE | 0.5 |" in card and "| R² | 0.875 |" in card
+    assert "| MAE | 0.25 mm/s |" in card and "| RMSE | 0.5 mm/s |" in card and "| R² | 0.875 |" in card
     assert "accuracy" not in card and "Confusion matrix" not in card
     assert "Ridge reports no feature importance of its own." in card
     assert "`value`: the predicted `vibration`" in card
@@ -311,9 +336,10 @@ def test_regression_documents(tiny_export, tmp_path):
     assert "| tie |" not in card
     assert "by at most this times max(1, |value|)" in card
     assert "label mismatches" not in documents["deployment_checklist.md"]
-    assert documents["report.html"].count(PNG_URI) == 1  # the permutation importance only
+    assert documents["report.html"].count(PNG_URI) == 1  # the permutation importance only (no predictions given)
     line = _checklist_line(documents["deployment_checklist.md"], "Metrics recorded")
-    assert line.startswith("- [x] ") and "MAE 0.25, RMSE 0.5, R² 0.875" in line
+    assert line.startswith("- [x] ") and "MAE 0.25 mm/s, RMSE 0.5 mm/s, R² 0.875" in line
+    assert _checklist_line(documents["deployment_checklist.md"], "Quality gate").startswith("- [ ] ")
 
 
 def test_tuning_results_are_reported(tiny_export, tmp_path):

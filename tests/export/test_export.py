@@ -186,19 +186,16 @@ def test_regression_export(tmp_path, estimator, params):
 
 
 def test_user_pipeline(tmp_path):
+    # 20 depth-8 extra trees catch about 1 in 5 demo defects, which the quality gate refuses; the
+    # Pipeline's mechanics are what this test is about
+    options = {"output": tmp_path, "demo_rows": 3000, "measure": False, "allow_weak": True}
     sys.path.insert(0, str(Path(__file__).parent))
     try:
-        result = run_export(
-            ExportConfig(output=tmp_path, demo_rows=3000, measure=False, pipeline="user_pipelines:extra_trees")
-        )
+        result = run_export(ExportConfig(**options, pipeline="user_pipelines:extra_trees"))
         assert result.manifest.training.estimator == "ExtraTreesClassifier"
         assert result.parity.passed
         with pytest.raises(export._convert.ConversionError) as caught:
-            run_export(
-                ExportConfig(
-                    output=tmp_path, demo_rows=3000, measure=False, pipeline="user_pipelines:with_unconvertible_step"
-                )
-            )
+            run_export(ExportConfig(**options, pipeline="user_pipelines:with_unconvertible_step"))
         assert str(caught.value).startswith("step 'clip' (ClipOutliers) cannot be converted to ONNX by skl2onnx")
     finally:
         sys.path.remove(str(Path(__file__).parent))

@@ -107,7 +107,7 @@ def test_the_tiny_proof_passes_with_golden_cases_of_every_kind(tiny_export):
     ],
 )
 def test_other_estimators_agree_on_tiny_data(estimator, params, regression):
-    data = prepare_data(ExportConfig(demo_rows=400), regression=regression)
+    data = prepare_data(ExportConfig(demo_rows=400, task="regression" if regression else None))
     parity = _proof(data, estimator, params)
     assert parity.passed and parity.label_mismatches == 0
     assert parity.max_abs_diff <= 1e-12
@@ -200,7 +200,9 @@ def test_fully_grown_forest_ties_are_broken_like_scikit_learn(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["gradient_boosting", "hist_gradient_boosting", "logistic_regression"])
 def test_other_estimators_pass_parity(tmp_path, estimator):
-    result = run_export(ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator))
+    # parity is the point here, not quality: a linear model of the demo's band rules misses the quality gate
+    config = ExportConfig(output=tmp_path, demo_rows=3000, measure=False, estimator=estimator, allow_weak=True)
+    result = run_export(config)
     assert result.parity.passed and result.parity.label_mismatches == 0
     assert result.parity.max_abs_diff <= 1e-12
     # a linear model does not fold into trees: no device graph, the runtime runs model.onnx

@@ -223,7 +223,7 @@ def test_held_out_metrics_are_those_of_the_thresholded_labels(tmp_path):
     model = runtime.load(result.bundle, on_unknown="flag")
     from export._data import prepare_data
 
-    data = prepare_data(ExportConfig(demo_rows=TINY["demo_rows"]), regression=False)
+    data = prepare_data(ExportConfig(demo_rows=TINY["demo_rows"]))
     labels = model.predict_batch(data.x_test).labels
     assert result.metrics["accuracy"] == pytest.approx(float(np.mean(labels == data.y_test)))
     assert result.manifest.decision.objective == "balanced_accuracy" and result.manifest.decision.source == "tuned"
@@ -250,7 +250,7 @@ def test_ai4i_threshold_tuned_for_f1_catches_more_failures(tmp_path, capsys):
     # failure recall through the device path itself: the threshold's labels against the default rule's
     from export._data import prepare_data
 
-    data = prepare_data(ExportConfig(data=AI4I, target="Machine failure", drop=AI4I_DROP), regression=False)
+    data = prepare_data(ExportConfig(data=AI4I, target="Machine failure", drop=AI4I_DROP))
     batch = model.predict_batch(data.x_test, on_unknown="flag")
     failures = data.y_test == 1
     default_recall = float(np.mean(np.argmax(batch.probabilities, axis=1)[failures] == 1))
