@@ -173,7 +173,7 @@ def test_every_tree_reaches_the_same_leaf_as_forest_apply(tiny_data, forest):
 
 @pytest.mark.slow
 def test_every_tree_of_a_fully_grown_forest_reaches_the_same_leaf_as_apply():
-    data = prepare_data(ExportConfig(demo_rows=3000), regression=False)
+    data = prepare_data(ExportConfig(demo_rows=3000))
     assert _same_leaves_as_apply(data, _fitted(data, params={"n_estimators": 30, "max_depth": None})) > 40_000
 
 
@@ -198,7 +198,7 @@ def test_a_step_that_cannot_fold_means_no_device_graph_and_says_which(tiny_data,
     ],
 )
 def test_other_tree_models_fold_exactly(estimator, params, regression):
-    data = prepare_data(ExportConfig(demo_rows=400), regression=regression)
+    data = prepare_data(ExportConfig(demo_rows=400, task="regression" if regression else None))
     pipeline = _fitted(data, estimator, params)
     report = prove_graphs(pipeline, _models(data, pipeline), data, seed=0)
     assert report.passed and report.graphs["device.onnx"]["max_abs_diff"] <= 1e-12
