@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import runtime
-from runtime._connect.batcher import CONNECT_FLAG_HINT
+from runtime._connect.batcher import CONNECT_HINTS
 from runtime._errors import InputError
 from runtime._json_body import parse_json
 from tests.connect.clients import Collector, Publisher, wait_for
@@ -38,7 +38,7 @@ def api_message(model: runtime.Model, payload: bytes) -> str:
         data.pop("id", None)
         model.predict(data)
     except InputError as error:
-        return error.render(hint=CONNECT_FLAG_HINT)
+        return error.render(hints=CONNECT_HINTS)
     raise AssertionError(f"{payload!r} was expected to be refused")
 
 

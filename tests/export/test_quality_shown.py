@@ -97,7 +97,7 @@ def test_ai4i_failure_console_shows_recall_precision_and_words(tmp_path, capsys)
     out = capsys.readouterr().out
     import runtime
 
-    metrics = runtime.load(tmp_path / "ai4i2020").manifest.metrics.to_dict()
+    metrics = runtime.load(tmp_path / "ai4i2020-machine-failure").manifest.metrics.to_dict()
     failure = metrics["per_class"]["1"]
     line = (
         f"class 1 (the one to catch): recall {failure['recall']:.4f}, precision {failure['precision']:.4f}, "

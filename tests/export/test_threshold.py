@@ -241,7 +241,7 @@ def test_ai4i_threshold_tuned_for_f1_catches_more_failures(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0, out
-    bundle = tmp_path / "ai4i2020" / "1.0.0"
+    bundle = tmp_path / "ai4i2020-machine-failure" / "1.0.0"
     model = _assert_device_follows_the_rule(bundle, within=0.01)
     decision = model.manifest.decision
     assert decision.source == "tuned" and decision.objective == "f1" and decision.threshold < 0.5
