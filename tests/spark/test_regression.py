@@ -24,9 +24,11 @@ def test_a_regressor_adds_value_equal_to_predict_batch(spark, tmp_path):
     config = ExportConfig(
         output=tmp_path / "models",
         demo_rows=400,
+        task="regression",  # the demo's 0/1 target read as a number: a regressor to score
         estimator="random_forest_regressor",
         params={"n_estimators": 5, "max_depth": 4},
         measure=False,
+        allow_weak=True,  # a 5-tree regressor on 400 rows; this test is about Spark, not the gate
     )
     bundle = run_export(config).bundle
     model = runtime.load(bundle)
