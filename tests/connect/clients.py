@@ -82,6 +82,7 @@ class Publisher:
 
     def __init__(self, address: str, secure: Secure | None = None) -> None:
         self.acknowledged = 0
+        self._lock = threading.Lock()
         self._connected = threading.Event()
         self.client = _client(address, "publisher", secure)
         self.client.on_connect = lambda *_: self._connected.set()
@@ -91,7 +92,8 @@ class Publisher:
             raise RuntimeError("the publisher did not connect within 10 s")
 
     def _on_publish(self, *_: Any) -> None:
-        self.acknowledged += 1
+        with self._lock:  # counted on paho's network thread, read on the test's
+            self.acknowledged += 1
 
     def send(self, topic: str, payload: bytes | dict[str, Any]) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
