@@ -50,3 +50,20 @@ def test_a_tiny_run_measures_every_path_and_every_target(tiny_export, tmp_path):
         quick=True,
     )
     assert "| 10,000 | 2 |" in text
+
+
+def test_a_fully_grown_forest_is_judged_by_its_own_memory_bound_and_the_rest_by_the_defaults():
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+
+    from benchmarks.device_graph import targets_for
+
+    def bound(estimator):
+        return {t["key"]: t["bound"] for t in targets_for(estimator)}
+
+    assert bound(RandomForestClassifier(max_depth=None))["peak_rss_over_sklearn"] == 0.6
+    assert bound(RandomForestClassifier(max_depth=10))["peak_rss_over_sklearn"] == 0.35
+    assert bound(HistGradientBoostingClassifier())["peak_rss_over_sklearn"] == 0.35
+    grown = bound(RandomForestClassifier(max_depth=None))
+    assert {k: v for k, v in grown.items() if k != "peak_rss_over_sklearn"} == {
+        k: v for k, v in bound(RandomForestClassifier(max_depth=10)).items() if k != "peak_rss_over_sklearn"
+    }
