@@ -28,7 +28,7 @@ CONFIG is a TOML file (paths in it are relative to its folder):
   metrics_port = 9108                 # /metrics, /v2/health/live|ready, /v1/status, /v1/drift
                                       # on 127.0.0.1 (0: a free port, named on stderr)
   # on_unknown = "reject"             # or "flag"; poll_s = 2.0 (CURRENT), allow_interface_change
-  # batch_max_rows = 64, batch_max_wait_ms = 0 (extra latency a record may wait for a batch)
+  # batch_max_rows = 64, batch_max_wait_ms = 5.0 (extra latency a record may wait for a batch)
   # outbox_max_messages = 100000, outbox_max_age_s = 604800 (beyond: oldest dropped, counted)
   # [columns] "Air temperature" = "temperature"   incoming name -> model column
   # [units] temperature = { scale = 1.0, offset = -273.15 }   value * scale + offset

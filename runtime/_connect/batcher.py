@@ -3,10 +3,10 @@ together, and only then acknowledged.
 
 One thread takes everything queued (up to ``max_rows``), and when that is less than ``max_rows``
 waits up to ``max_wait_ms`` after the first record for more. So the extra latency a record can get
-from batching is bounded: at most ``max_wait_ms`` (default 0: no waiting at all; batches form from
-what arrived while the previous batch was predicted and committed) plus one batch's own processing.
-Under load one ``predict_batch`` and one outbox commit serve many messages; idle, a record goes
-through alone at once.
+from batching is bounded: at most ``max_wait_ms`` (the config's ``batch_max_wait_ms``, default 5 ms)
+plus one batch's own processing. With 0 nothing waits: batches form only from what arrived while the
+previous batch was predicted and committed. Under load one ``predict_batch`` and one outbox commit
+serve many messages; idle, a record goes through alone once its window has passed.
 
 Per batch, in order: the model is read once from the holder (a hot reload swaps it between
 batches, never within one); the records are predicted with :meth:`runtime.Model.predict_batch`;

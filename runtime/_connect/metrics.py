@@ -13,7 +13,7 @@ Counted as things happen (plain integers, written by one thread each, read at sc
 
 Read from the outbox, the holder and the log at scrape time:
 
-- ``factory_edge_connect_messages_out_total{channel}`` (delivered and confirmed),
+- ``factory_edge_connect_messages_out_total`` (delivered and confirmed),
   ``factory_edge_connect_outbox_depth`` (queued), ``factory_edge_connect_outbox_oldest_age_seconds``,
   ``factory_edge_connect_outbox_dropped_total{reason="overflow"|"expired"}``,
   ``factory_edge_connect_outbox_resent_total`` (sent again: possible duplicates);
