@@ -33,6 +33,7 @@ from ._errors import (
     WeakModelError,
 )
 from ._format import format_bytes, metric_lines
+from ._heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from ._config import ExportConfig, ExportResult, ParityReport
@@ -353,7 +354,8 @@ def _run_kit(argv: Sequence[str]) -> int:
 
     extras = [extra.strip() for extra in args.extras.split(",") if extra.strip()]
     request = KitRequest(args.path, args.output, args.platform, args.python, extras)
-    result = build_kit(request, progress=_progress(time.perf_counter()))
+    with Heartbeat(_progress(time.perf_counter())) as progress:  # pip downloads run silent for a while
+        result = build_kit(request, progress=progress)
     size = format_bytes(result.output.stat().st_size)
     print(f"kit {result.output} ({size}): {result.model} {result.version}, {result.requirement}")
     for target, wheels in result.wheels.items():
@@ -395,15 +397,17 @@ def _progress(start: float) -> Callable[[str], None]:
 
 def _parity_lines(parity: ParityReport) -> list[str]:
     """The parity proof in a few lines: the totals, then one line per kind of case."""
-    lines = [
-        f"  parity: {parity.total_cases:,} cases, {parity.label_mismatches} label mismatches, "
-        f"max |diff| {parity.max_abs_diff:.3g} (tolerance {parity.tolerance:g}), {parity.ties} exact ties"
-    ]
+    if parity.classifier:
+        totals = f"{parity.label_mismatches} label mismatches, max |diff| {parity.max_abs_diff:.3g}"
+        ties = f", {parity.ties} exact ties"
+    else:  # a regressor has values, no labels: its difference is relative to max(1, |value|)
+        totals, ties = f"max relative |diff| of values {parity.max_abs_diff:.3g}", ""
+    lines = [f"  parity: {parity.total_cases:,} cases, {totals} (tolerance {parity.tolerance:g}){ties}"]
     for kind, row in parity.kinds.items():
         if kind != "tie":
+            mismatches = f"{row['label_mismatches']} mismatches  " if parity.classifier else ""
             lines.append(
-                f"    {kind:<17} {row['cases']:>9,} cases  {row['label_mismatches']} mismatches  "
-                f"max |diff| {row.get('max_abs_diff', 0.0):.3g}"
+                f"    {kind:<17} {row['cases']:>9,} cases  {mismatches}max |diff| {row.get('max_abs_diff', 0.0):.3g}"
             )
     return lines
 
@@ -526,17 +530,17 @@ def _run_check(argv: Sequence[str]) -> int:
         return ExitCode.USAGE
     from ._check import check_bundle
 
-    report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=_progress(time.perf_counter()))
+    with Heartbeat(_progress(time.perf_counter())) as progress:
+        report = check_bundle(args.path, joblib_path=args.joblib, data=args.data, progress=progress)
     if args.json:
         print(json.dumps(report.summary().to_dict(), indent=2))
     else:
         print("\n".join([f"parity {'holds' if report.passed else 'FAILED'} ({args.path})", *_parity_lines(report)]))
     if not report.passed:
         raise ParityError(report)
+    mismatches = f"{report.label_mismatches} label mismatches, " if report.classifier else ""
     print(
-        f"parity holds: {report.total_cases:,} cases, {report.label_mismatches} label mismatches, "
-        f"max |diff| {report.max_abs_diff:.3g}",
-        file=sys.stderr,
+        f"parity holds: {report.total_cases:,} cases, {mismatches}max |diff| {report.max_abs_diff:.3g}", file=sys.stderr
     )
     return ExitCode.OK
 

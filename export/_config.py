@@ -238,6 +238,8 @@ class ParityReport:
     # graph file -> its own figures, when the proof ran on more than one graph (export._parity.graphs)
     graphs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     golden_graph: str | None = None
+    # a regressor's proof compares values only: it has no labels to mismatch (not in the manifest: its task says so)
+    classifier: bool = True
 
     def summary(self) -> runtime.ParitySummary:
         """The manifest's ``parity`` section: everything but the worst cases and the golden cases."""

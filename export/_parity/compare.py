@@ -111,6 +111,7 @@ def run_parity(
         ties=ties_total,
         notes=[f"{case_set.kind}: {case_set.note}" for case_set in sets if case_set.note],
         golden=golden,
+        classifier=model.manifest.is_classifier,
     )
 
 

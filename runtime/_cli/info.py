@@ -137,7 +137,7 @@ def info_text(model: Model) -> str:
     if manifest.is_classifier:
         lines.append(_labelled("label", _label_rule_text(manifest)))
     lines.append(_labelled("metrics", _metrics_text(manifest.metrics)))
-    lines.append(_labelled("parity", _parity_text(manifest.parity)))
+    lines.append(_labelled("parity", _parity_text(manifest.parity, manifest.is_classifier)))
     libraries = ", ".join(f"{name} {version}" for name, version in manifest.libraries.items())
     lines.append(_labelled("exported by", libraries or "not recorded"))
     lines.append(_labelled("performance", _performance_text(manifest.performance)))
@@ -212,11 +212,15 @@ def _metrics_text(metrics: Metrics) -> str:
     return ", ".join(shown) + held_out
 
 
-def _parity_text(parity: ParitySummary) -> str:
+def _parity_text(parity: ParitySummary, classifier: bool) -> str:
     if not parity.recorded:
         return "not recorded"
     verdict = "passed" if parity.passed else "FAILED"
     diff = f"{parity.max_abs_diff:.3g}" if parity.max_abs_diff is not None else "?"
+    if not classifier:  # values only, no labels; the difference is relative to max(1, |value|)
+        return f"{verdict}: {format_number(parity.total_cases)} cases, max relative |diff| of values {diff} " + (
+            f"(tolerance {parity.tolerance:g})"
+        )
     return (
         f"{verdict}: {format_number(parity.total_cases)} cases, {format_number(parity.label_mismatches)} label "
         f"mismatches, max |diff| {diff} (tolerance {parity.tolerance:g})"

@@ -125,3 +125,21 @@ def test_ai4i_torque_exports_a_small_regressor_with_both_plots(tmp_path):
     assert metrics["r2"] > 0.8 and metrics["quality_gate"]["passed"]
     assert metrics["versus_unconstrained"]["difference_pp"]["r2"] > -0.5  # no quality lost to the limit
     _assert_charts_drawn(result.bundle / "report.html", REGRESSION_PLOTS, tmp_path)
+
+
+def test_a_regressors_parity_is_told_in_values_not_labels(torque_slice_export, capsys):
+    """A regressor has no labels: the console, ``export check`` and ``runtime info`` speak of values."""
+    from export._cli import _parity_lines
+    from export._cli import main as export_main
+    from runtime._cli import main as runtime_main
+
+    result = torque_slice_export
+    lines = _parity_lines(result.parity)
+    assert lines[0].startswith(f"  parity: {result.parity.total_cases:,} cases, max relative |diff| of values ")
+    assert not any("mismatch" in line for line in lines)
+    assert export_main(["check", str(result.bundle)]) == 0
+    captured = capsys.readouterr()
+    assert "mismatch" not in captured.out + captured.err and "parity holds: " in captured.err
+    assert runtime_main(["info", str(result.bundle)]) == 0
+    [parity_line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("parity ")]
+    assert "max relative |diff| of values" in parity_line and "mismatch" not in parity_line
