@@ -39,6 +39,7 @@ from ._data import DEMO_NUMERIC_RANGES, prepare_data
 from ._documents import write_documents
 from ._errors import ParityError
 from ._gate import quality_gate
+from ._heartbeat import Heartbeat
 from ._interface import interface_of
 from ._metrics import measure_quality, predict_held_out
 from ._pipeline import build_pipeline, check_user_pipeline, fitting_estimator, load_user_pipeline
@@ -60,7 +61,16 @@ def _timed(timings: dict[str, float], key: str, progress: Progress, message: str
 
 
 def run_export(config: ExportConfig, progress: Progress = lambda message: None) -> ExportResult:
-    """Run the whole export; see the module docstring for the order of things and guarantees."""
+    """Run the whole export; see the module docstring for the order of things and guarantees.
+
+    No step stays silent for more than a few seconds: :class:`._heartbeat.Heartbeat` speaks up for
+    the steps that cannot report their own progress.
+    """
+    with Heartbeat(progress) as heartbeat:
+        return _run_stages(config, heartbeat)
+
+
+def _run_stages(config: ExportConfig, progress: Progress) -> ExportResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     check_options(config)
