@@ -160,6 +160,7 @@ def check_interface(
     raise InterfaceChangedError(
         f"model {current.name!r} {current.version} (the version {model_folder / 'CURRENT'} names) has another "
         f"interface: {'; '.join(changes)}. Its clients would break; nothing was trained. Pass --major to export "
-        f"{following} (servers do not hot-swap across a major version unless told), or a new --name",
+        f"{following} (a new major version announces the break: servers reload it, and refuse an interface change "
+        "within a major version), or a new --name",
         changes,
     )

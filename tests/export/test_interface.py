@@ -45,8 +45,8 @@ def test_another_target_under_an_existing_name_is_refused_and_major_exports_it(t
     assert message == (
         f"error: model 'line3' 1.0.0 (the version {output / 'line3' / 'CURRENT'} names) has another interface: "
         "input columns added: ['defect']; input columns removed: ['scrap']; target 'defect' -> 'scrap'. Its "
-        "clients would break; nothing was trained. Pass --major to export 2.0.0 (servers do not hot-swap across "
-        "a major version unless told), or a new --name"
+        "clients would break; nothing was trained. Pass --major to export 2.0.0 (a new major version announces the "
+        "break: servers reload it, and refuse an interface change within a major version), or a new --name"
     )
     assert read_current(output / "line3") == "1.0.0" and sorted(p.name for p in (output / "line3").iterdir()) == [
         "1.0.0",
