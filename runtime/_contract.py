@@ -32,7 +32,6 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -212,6 +211,10 @@ def write_current(model_folder: str | os.PathLike[str], version: str) -> None:
     """Point ``CURRENT`` at ``version`` atomically: readers see the old or the new name, never half."""
     if not is_semver(version):
         raise ValueError(f"{version!r} is not a semantic version such as '1.0.0'")
+    # imported here: tempfile brings shutil, bz2, lzma and random (about 1 MiB and a few ms) into every
+    # device process, which only reads CURRENT (benchmarks/reports/device_imports.md)
+    import tempfile
+
     folder = Path(model_folder)
     with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".CURRENT-", delete=False, encoding="utf-8") as handle:
         handle.write(version + "\n")

@@ -35,3 +35,19 @@ def test_load_and_predict_import_nothing_heavy(shipped_bundle):
     report = json.loads(probe.stdout)
     assert report["batch"] == 5
     assert report["label"] == report["expected"]
+
+
+# Measured costs of a device process (benchmarks/reports/device_imports.md): tempfile brings shutil,
+# bz2, lzma and random, about 1 MiB and a few ms, and only writing CURRENT needs it.
+NOT_ON_THE_DEVICE_PATH = ("tempfile", "shutil", "bz2", "lzma", "random")
+
+
+def test_load_and_predict_leave_out_the_stdlib_modules_they_do_not_need(shipped_bundle):
+    version = shipped_bundle / "1.0.0"
+    probe = modules_after(
+        PROBE,
+        NOT_ON_THE_DEVICE_PATH,
+        argv=[str(shipped_bundle), str(version / "example_input.json"), str(version / "example_output.json")],
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.modules == ()

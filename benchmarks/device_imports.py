@@ -1,0 +1,168 @@
+"""What each import of the device costs (issue 13): not a test, a script.
+
+    python -m benchmarks.device_imports [BUNDLE] [--runs 7] [--output DIR]
+
+Each figure comes from fresh interpreters (``--runs`` of each, medians): the resident memory
+(``VmRSS``) and wall time after each cumulative step of a device process (the interpreter, numpy,
+onnxruntime, ``import runtime``, ``runtime.load``, one prediction), and then, on top of numpy and
+onnxruntime, what each module that ``import runtime`` adds beyond them costs alone. The second
+table is how an import that is not needed gets found: its cost alone, and whether the process
+still imports it once ``runtime`` is loaded.
+
+It writes ``device_imports.md`` and ``device_imports.json`` into ``--output``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from export._performance import compile_runtime
+
+from ._run import REPO_ROOT
+
+__all__ = ["main"]
+
+# The child reads its own /proc/self/status: importing anything of this project to do it would
+# import numpy and onnxruntime into every step.
+_CHILD = r"""
+import sys, time
+start = time.perf_counter()
+def status(field):
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+exec(sys.argv[1])
+elapsed = time.perf_counter() - start
+import json
+print(json.dumps({"rss_mib": status("VmRSS"), "peak_mib": status("VmHWM"), "seconds": elapsed,
+                  "modules": sorted(sys.modules)}))
+"""
+
+_LIBRARIES = "import numpy, onnxruntime"
+
+
+def _steps(bundle: Path) -> list[tuple[str, str]]:
+    load = f"import runtime; m = runtime.load({str(bundle)!r})"
+    record = (
+        "import json, pathlib; r = json.loads(pathlib.Path(m.path, 'example_input.json').read_text()); "
+        "r = r[0] if isinstance(r, list) else r"
+    )
+    return [
+        ("the interpreter", "pass"),
+        ("+ numpy", "import numpy"),
+        ("+ onnxruntime", _LIBRARIES),
+        ("+ import runtime", _LIBRARIES + "; import runtime"),
+        ("+ runtime.load(bundle)", f"{_LIBRARIES}; {load}"),
+        ("+ one prediction", f"{_LIBRARIES}; {load}; {record}; m.predict(r)"),
+    ]
+
+
+def _run(code: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, code], capture_output=True, text=True, cwd=REPO_ROOT, check=True, timeout=120
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _median_of(code: str, runs: int) -> dict[str, Any]:
+    results = [_run(code) for _ in range(runs)]
+    return {
+        "rss_mib": statistics.median(r["rss_mib"] for r in results),
+        "peak_mib": statistics.median(r["peak_mib"] for r in results),
+        "seconds": statistics.median(r["seconds"] for r in results),
+        "modules": results[-1]["modules"],
+    }
+
+
+def _top_level(modules: Sequence[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def measure(bundle: Path, runs: int) -> dict[str, Any]:
+    """The cumulative steps, and each module ``import runtime`` adds beyond numpy and onnxruntime."""
+    compile_runtime()  # as installed on a device: pip byte-compiles the wheel
+    steps = [{"step": name, "code": code, **_median_of(code, runs)} for name, code in _steps(bundle)]
+    libraries, with_runtime, loaded = steps[2], steps[3], steps[-1]
+    added = sorted(_top_level(with_runtime["modules"]) - _top_level(libraries["modules"]) - {"runtime"})
+    after_load = _top_level(loaded["modules"])
+    alone = []
+    for module in added:
+        if module.startswith("_") and module not in ("_hashlib", "_ssl", "_decimal"):
+            continue  # private helpers come with their public module
+        result = _median_of(f"{_LIBRARIES}; import {module}", runs)
+        alone.append(
+            {
+                "module": module,
+                "rss_mib": result["rss_mib"] - libraries["rss_mib"],
+                "seconds": result["seconds"] - libraries["seconds"],
+                "brings": sorted(_top_level(result["modules"]) - _top_level(libraries["modules"]) - {module}),
+                "loaded_after_predict": module in after_load,
+            }
+        )
+    alone.sort(key=lambda entry: -entry["rss_mib"])
+    for step in steps:
+        step.pop("modules")
+    return {"steps": steps, "added_by_runtime": alone}
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# What each import of the device costs (issue 13)",
+        "",
+        f"`{report['command']}`, {report['started']}, Python {report['python']}; medians of "
+        f"{report['runs']} fresh interpreters per row.",
+        "",
+        "| step (cumulative) | resident MiB | + MiB | wall time from the first line |",
+        "|---|---:|---:|---:|",
+    ]
+    previous = None
+    for step in report["steps"]:
+        delta = "" if previous is None else f"{step['rss_mib'] - previous:+.1f}"
+        lines.append(f"| {step['step']} | {step['rss_mib']:.1f} | {delta} | {step['seconds'] * 1000:.1f} ms |")
+        previous = step["rss_mib"]
+    lines += [
+        "",
+        "Each module `import runtime` adds beyond numpy and onnxruntime, imported alone on top of them:",
+        "",
+        "| module | + MiB | + ms | brings along |",
+        "|---|---:|---:|---|",
+    ]
+    for entry in report["added_by_runtime"]:
+        brings = ", ".join(entry["brings"][:8]) + (" …" if len(entry["brings"]) > 8 else "")
+        lines.append(f"| {entry['module']} | {entry['rss_mib']:+.2f} | {entry['seconds'] * 1000:+.1f} | {brings} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.device_imports", description=__doc__.split("\n")[0])
+    parser.add_argument("bundle", nargs="?", type=Path, default=REPO_ROOT / "models" / "quality")
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per row (default 7)")
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "benchmarks" / "reports")
+    args = parser.parse_args(argv)
+    report = {
+        "command": "python -m benchmarks.device_imports " + " ".join(sys.argv[1:] if argv is None else argv),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "runs": args.runs,
+        **measure(args.bundle.resolve(), args.runs),
+    }
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "device_imports.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    text = _markdown(report)
+    (args.output / "device_imports.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
