@@ -1,9 +1,10 @@
 """``python -m export kit`` (issue 12): the offline install kit, its refusals, and installing it as a device would.
 
 The fast tests build the parts from small real inputs (wheels made here, a kit folder without wheels,
-the shipped bundle). The slow ones build one real kit per module (x86_64 and aarch64, this Python,
-plus Python 3.10 when this machine has it) from the package registry, install its x86_64 half with
-its own ``install.sh`` into a fresh prefix, resolve its aarch64 half with pip, and build refused ones.
+the shipped bundle). The slow ones build one real kit per module (x86_64 and aarch64, this Python) from the package
+registry, install its x86_64 half with its own ``install.sh`` into a fresh prefix, resolve its
+aarch64 half with pip, build refused ones, and download another Python's wheels (3.10, when this
+machine has it) for one small package.
 """
 
 from __future__ import annotations
