@@ -16,6 +16,7 @@ __all__ = [
     "cpu_share",
     "cpu_snapshot",
     "libraries",
+    "load_average",
     "machine",
     "model_description",
     "onnx_operators",
@@ -53,8 +54,13 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "cores_usable": usable,
         "memory_gb": round(int(memory_line.split()[1]) / 1024**2, 1) if memory_line else None,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average": load_average(),
     }
+
+
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages (``None`` where the platform has none)."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def libraries() -> dict[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from export._performance import RUNTIME_PROBE, ProbeError, compile_runtime, probe_script
+from export._performance import RUNTIME_PROBE, ProbeError, probe_script
 from export._performance import run_probe as _run_probe
 
 from ._errors import MeasurementError
@@ -91,7 +91,6 @@ def cold_start(
             ],
         ),
     }
-    compile_runtime()  # as installed on a device (pip byte-compiles wheels), like scikit-learn beside it
     for script, args in arguments.values():
         run_probe(script, args, cwd)
     results: dict[str, list[dict[str, Any]]] = {"runtime": [], "sklearn": []}

@@ -326,14 +326,19 @@ def _context_section(results: Mapping[str, Any]) -> list[str]:
             )
         for section, share in (noise.get("cpu_share") or {}).items():
             if share:
-                parts.append(
-                    f"{SECTION_NAMES.get(section, section)}: this run used {share['own']:.0%} of the machine's "
-                    f"CPU time, other processes {share['others']:.0%}, steal {share['steal']:.0%}"
-                )
+                parts.append(f"{SECTION_NAMES.get(section, section)}: {cpu_share_sentence(share)}")
         lines[-1] += "; ".join(parts) + "." if parts else "not measured."
     if context.get("timer_overhead_ns") is not None:
         lines += ["", f"Timer overhead (one `perf_counter_ns` pair): {context['timer_overhead_ns']:.0f} ns per call."]
     return lines
+
+
+def cpu_share_sentence(share: Mapping[str, float]) -> str:
+    """``this run used 55% of the machine's CPU time, other processes 0%, steal 0%`` (:func:`._context.cpu_share`)."""
+    return (
+        f"this run used {share['own']:.0%} of the machine's CPU time, other processes {share['others']:.0%}, "
+        f"steal {share['steal']:.0%}"
+    )
 
 
 def _size_limit_lines(check: Mapping[str, Any] | None) -> list[str]:

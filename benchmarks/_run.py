@@ -138,7 +138,7 @@ def run_benchmarks(
 ) -> dict[str, Any]:
     """Measure ``bundle`` against its joblib twin; return the results dict written to ``benchmark.json``."""
     started = time.perf_counter()
-    noise: dict[str, Any] = {"load_average_start": _load_average()}
+    noise: dict[str, Any] = {"load_average_start": _context.load_average()}
     progress(f"loading {bundle} (threads 1 and {settings.threads})")
     model = runtime.load(bundle)
     twin = find_twin(model)
@@ -159,17 +159,13 @@ def run_benchmarks(
         results[name] = measure()
         results[name]["duration_s"] = time.perf_counter() - section_started
         noise["cpu_share"][name] = _context.cpu_share(before, _context.cpu_snapshot())
-    noise["load_average_end"] = _load_average()
+    noise["load_average_end"] = _context.load_average()
     results["context"]["noise"] = noise
     results["ratios"] = collect_ratios(results)
     results["targets"] = evaluate_targets(results["ratios"])
     results["notes"] = notes
     results["duration_s"] = time.perf_counter() - started
     return results
-
-
-def _load_average() -> list[float] | None:
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def _description(

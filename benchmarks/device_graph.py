@@ -29,7 +29,6 @@ import functools
 import gc
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -43,10 +42,11 @@ import numpy as np
 import runtime
 from export._performance import time_calls, untimed_calls
 
-from ._context import cpu_share, cpu_snapshot, libraries, machine
+from ._context import cpu_share, cpu_snapshot, libraries, load_average, machine
 from ._measure import output_names, sklearn_threads
 from ._probes import cold_start
 from ._records import benchmark_records, onnx_feeds, sklearn_frame, sklearn_record, synthetic_columns
+from ._report import cpu_share_sentence
 from ._run import REPO_ROOT, find_twin
 from ._stats import ratio_spread, spread
 from ._targets import evaluate_target
@@ -304,7 +304,8 @@ def batches(
 
 
 def _load_average() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    loads = load_average()
+    return loads[0] if loads else None
 
 
 def _bench_bundle(folder: Path, work: Path, *, quick: bool, progress: Progress) -> dict[str, Any]:
@@ -404,12 +405,7 @@ def _noise_line(noise: Mapping[str, Any] | None) -> list[str]:
         return []
     load = " → ".join("?" if value is None else f"{value:.2f}" for value in noise["load_average_1min"])
     share = noise.get("cpu_share")
-    used = (
-        f"this run used {share['own']:.0%} of the machine's CPU time, other processes {share['others']:.0%}, "
-        f"steal {share['steal']:.0%}"
-        if share
-        else "CPU shares not readable"
-    )
+    used = cpu_share_sentence(share) if share else "CPU shares not readable"
     return [f"Noise: 1-minute load average {load}; {used}; {noise['duration_s']:.0f} s.", ""]
 
 

@@ -2,12 +2,12 @@
 
     python -m benchmarks.device_imports [BUNDLE] [--runs 7] [--output DIR]
 
-Each figure comes from fresh interpreters (``--runs`` of each, medians): the resident memory
-(``VmRSS``) and wall time after each cumulative step of a device process (the interpreter, numpy,
-onnxruntime, ``import runtime``, ``runtime.load``, one prediction), and then, on top of numpy and
-onnxruntime, what each module that ``import runtime`` adds beyond them costs alone. The second
-table is how an import that is not needed gets found: its cost alone, and whether the process
-still imports it once ``runtime`` is loaded.
+Each figure comes from fresh interpreters (``--runs`` of each, medians), run by the export's own
+probe (:func:`export._performance.probe_script`): the peak resident memory (``VmHWM``) and wall time
+after each cumulative step of a device process (the interpreter, numpy, onnxruntime, ``import
+runtime``, ``runtime.load``, one prediction), and then, on top of numpy and onnxruntime, what each
+module that ``import runtime`` adds beyond them costs alone: how an import that is not needed gets
+found.
 
 It writes ``device_imports.md`` and ``device_imports.json`` into ``--output``.
 """
@@ -18,35 +18,24 @@ import argparse
 import datetime
 import json
 import statistics
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from export._performance import compile_runtime
+from export._performance import probe_script, run_probe
 
 from ._run import REPO_ROOT
 
 __all__ = ["main"]
 
-# The child reads its own /proc/self/status: importing anything of this project to do it would
-# import numpy and onnxruntime into every step.
-_CHILD = r"""
-import sys, time
-start = time.perf_counter()
-def status(field):
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+# the step's code in argv[1], then the modules it left imported as the probe's one line of output
+_STEP_PROBE = probe_script(
+    """
 exec(sys.argv[1])
-elapsed = time.perf_counter() - start
-import json
-print(json.dumps({"rss_mib": status("VmRSS"), "peak_mib": status("VmHWM"), "seconds": elapsed,
-                  "modules": sorted(sys.modules)}))
+print(json.dumps(sorted(sys.modules)), flush=True)
 """
-
+)
 _LIBRARIES = "import numpy, onnxruntime"
 
 
@@ -66,21 +55,12 @@ def _steps(bundle: Path) -> list[tuple[str, str]]:
     ]
 
 
-def _run(code: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, code], capture_output=True, text=True, cwd=REPO_ROOT, check=True, timeout=120
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def _median_of(code: str, runs: int) -> dict[str, Any]:
-    results = [_run(code) for _ in range(runs)]
+    results = [run_probe(_STEP_PROBE, [code], REPO_ROOT) for _ in range(runs)]
     return {
-        "rss_mib": statistics.median(r["rss_mib"] for r in results),
-        "peak_mib": statistics.median(r["peak_mib"] for r in results),
-        "seconds": statistics.median(r["seconds"] for r in results),
-        "modules": results[-1]["modules"],
+        "rss_mib": statistics.median(r["peak_rss_mb"] for r in results),
+        "seconds": statistics.median(r["in_process_s"] for r in results),
+        "modules": json.loads(results[-1]["first_output"]),
     }
 
 
@@ -90,11 +70,9 @@ def _top_level(modules: Sequence[str]) -> set[str]:
 
 def measure(bundle: Path, runs: int) -> dict[str, Any]:
     """The cumulative steps, and each module ``import runtime`` adds beyond numpy and onnxruntime."""
-    compile_runtime()  # as installed on a device: pip byte-compiles the wheel
     steps = [{"step": name, "code": code, **_median_of(code, runs)} for name, code in _steps(bundle)]
-    libraries, with_runtime, loaded = steps[2], steps[3], steps[-1]
+    libraries, with_runtime = steps[2], steps[3]
     added = sorted(_top_level(with_runtime["modules"]) - _top_level(libraries["modules"]) - {"runtime"})
-    after_load = _top_level(loaded["modules"])
     alone = []
     for module in added:
         if module.startswith("_") and module not in ("_hashlib", "_ssl", "_decimal"):
@@ -105,7 +83,6 @@ def measure(bundle: Path, runs: int) -> dict[str, Any]:
                 "module": module,
                 "rss_mib": result["rss_mib"] - libraries["rss_mib"],
                 "brings": sorted(_top_level(result["modules"]) - _top_level(libraries["modules"]) - {module}),
-                "loaded_after_predict": module in after_load,
             }
         )
     alone.sort(key=lambda entry: -entry["rss_mib"])
@@ -121,7 +98,7 @@ def _markdown(report: dict[str, Any]) -> str:
         f"`{report['command']}`, {report['started']}, Python {report['python']}; medians of "
         f"{report['runs']} fresh interpreters per row.",
         "",
-        "| step (cumulative) | resident MiB | + MiB | wall time from the first line |",
+        "| step (cumulative) | peak resident MiB | + MiB | wall time from the first line |",
         "|---|---:|---:|---:|",
     ]
     previous = None
@@ -141,7 +118,7 @@ def _markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {entry['module']} | {entry['rss_mib']:+.2f} | {brings} |")
     lines += [
         "",
-        "Resident memory repeats to within 0.1 MiB between runs; the wall time of a fresh interpreter varies by",
+        "Peak resident memory repeats to within 0.1 MiB between runs; the wall time of a fresh interpreter varies by",
         "tens of ms on this shared machine, so no per-module time is given (the benchmarks' cold start compares",
         "whole processes, interleaved).",
     ]

@@ -397,12 +397,13 @@ def _progress(start: float) -> Callable[[str], None]:
 
 def _parity_lines(parity: ParityReport) -> list[str]:
     """The parity proof in a few lines: the totals, then one line per kind of case."""
-    if parity.classifier:
-        totals = f"{parity.label_mismatches} label mismatches, max |diff| {parity.max_abs_diff:.3g}"
-        ties = f", {parity.ties} exact ties"
-    else:  # a regressor has values, no labels: its difference is relative to max(1, |value|)
-        totals, ties = f"max relative |diff| of values {parity.max_abs_diff:.3g}", ""
-    lines = [f"  parity: {parity.total_cases:,} cases, {totals} (tolerance {parity.tolerance:g}){ties}"]
+    # a regressor has values, no labels: its difference is relative to max(1, |value|)
+    diff = "max |diff|" if parity.classifier else "max relative |diff| of values"
+    ties = f", {parity.ties} exact ties" if parity.classifier else ""
+    lines = [
+        f"  parity: {parity.total_cases:,} cases, {parity.mismatch_phrase}{diff} {parity.max_abs_diff:.3g} "
+        f"(tolerance {parity.tolerance:g}){ties}"
+    ]
     for kind, row in parity.kinds.items():
         if kind != "tie":
             mismatches = f"{row['label_mismatches']} mismatches  " if parity.classifier else ""
@@ -538,9 +539,9 @@ def _run_check(argv: Sequence[str]) -> int:
         print("\n".join([f"parity {'holds' if report.passed else 'FAILED'} ({args.path})", *_parity_lines(report)]))
     if not report.passed:
         raise ParityError(report)
-    mismatches = f"{report.label_mismatches} label mismatches, " if report.classifier else ""
     print(
-        f"parity holds: {report.total_cases:,} cases, {mismatches}max |diff| {report.max_abs_diff:.3g}", file=sys.stderr
+        f"parity holds: {report.total_cases:,} cases, {report.mismatch_phrase}max |diff| {report.max_abs_diff:.3g}",
+        file=sys.stderr,
     )
     return ExitCode.OK
 

@@ -241,6 +241,11 @@ class ParityReport:
     # a regressor's proof compares values only: it has no labels to mismatch (not in the manifest: its task says so)
     classifier: bool = True
 
+    @property
+    def mismatch_phrase(self) -> str:
+        """``"3 label mismatches, "`` for a classifier; empty for a regressor, which has no labels."""
+        return f"{self.label_mismatches} label mismatches, " if self.classifier else ""
+
     def summary(self) -> runtime.ParitySummary:
         """The manifest's ``parity`` section: everything but the worst cases and the golden cases."""
         return runtime.ParitySummary.from_dict(self._summary_dict())

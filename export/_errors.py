@@ -98,9 +98,8 @@ class ParityError(FactoryEdgeError, RuntimeError):
 
     def __init__(self, report: ParityReport, report_path: Path | None = None) -> None:
         failed = [case for case in report.worst if case.get("failed")]
-        mismatches = f"{report.label_mismatches} label mismatches, " if report.classifier else ""
         lines = [
-            f"parity failed: {mismatches}largest difference "
+            f"parity failed: {report.mismatch_phrase}largest difference "
             f"{report.max_abs_diff:.3g} (tolerance {report.tolerance:g}) over {report.total_cases:,} cases; "
             "the current version was not changed. Worst cases:"
         ]
