@@ -146,7 +146,12 @@ class Model:
         self._local = threading.local()
         # the session runs the manifest's device graph (one packed input) when it is given
         self.graph_file = device_graph.file.path if device_graph is not None else manifest.model_file.path
-        self._packed = PackedInput(device_graph, self._rules) if device_graph is not None else None
+        outputs = len(self.classes) if self.classes is not None else 1
+        self._packed = (
+            PackedInput(device_graph, self._rules, session, self._output_names[0], outputs)
+            if device_graph is not None
+            else None
+        )
 
     # -- descriptive ------------------------------------------------------------------------------
     @property
@@ -186,7 +191,7 @@ class Model:
         on_unknown = self.on_unknown
         out_of_range = flags if self.on_out_of_range == "flag" else None
         if self._packed is not None:
-            feeds = self._packed.record(record, on_unknown, flags, out_of_range)
+            output = self._packed.run(record, on_unknown, flags, out_of_range)
         else:
             buffers, feeds = self._single_record_buffers()
             for rule, buffer in zip(self._rules, buffers):
@@ -194,7 +199,7 @@ class Model:
                 buffer[0, 0] = (
                     rule.number(value, out_of_range) if rule.is_number else rule.category(value, on_unknown, flags)
                 )
-        output = self._session.run(self._output_names, feeds)[0]
+            output = self._session.run(self._output_names, feeds)[0]
         if self.classes is None:
             return Prediction(None, None, float(output[0, 0]), self._model_name, self._model_version, tuple(flags))
         probabilities = output[0].tolist()

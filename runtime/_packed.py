@@ -1,4 +1,4 @@
-"""Building the device graph's packed input from validated column values.
+"""Building the device graph's packed input from validated column values, and running one record.
 
 The values are checked by the same :class:`ColumnRule` as for the public graph (one record:
 ``rule.number`` / ``rule.category``; a batch: the columns :meth:`Model.validate_batch` returns);
@@ -6,7 +6,10 @@ this module only places them. Everything about the layout is worked out once, at
 
 - one record writes into a per-thread ``[1, width]`` buffer through a memoryview (a slot write is
   a C store, not a numpy item assignment), numbers and their negations slot by slot, and each
-  category column as one slice copy of a precomputed pattern (its indicator set, the others 0);
+  category column as one slice copy of a precomputed pattern (its indicator set, the others 0).
+  The buffer and a per-thread ``[1, outputs]`` result are bound to the session once (onnxruntime's
+  IOBinding), so a call neither converts a feeds dict nor allocates its output: about 5 µs of the
+  18 µs a plain ``session.run`` of the default graph takes on a 2-core gateway;
 - a batch is filled column by column with numpy (no Python per row): numbers and ``-numbers``
   into their slots, and each indicator as ``column == category``.
 """
@@ -18,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import numpy as np
+import onnxruntime as ort
 
 from ._device_graph import DeviceColumn, DeviceGraph
 from ._validation import ColumnRule, UnknownPolicy
@@ -54,34 +58,62 @@ class _Column:
         self.indicators = [([name for name, at in column.categories.items() if at == slot], slot) for slot in slots]
 
 
-class PackedInput:
-    """Fills the device graph's one input from validated values; built once per loaded model."""
+class _BoundRow:
+    """One thread's input buffer and result, bound to the session (``run`` is synchronous, and each
+    thread has its own, so reusing them is safe)."""
 
-    def __init__(self, graph: DeviceGraph, rules: tuple[ColumnRule, ...]) -> None:
+    __slots__ = ("view", "result", "binding")
+
+    def __init__(self, session: ort.InferenceSession, name: str, width: int, output: str, outputs: int) -> None:
+        buffer = np.zeros((1, width))
+        self.view = _view(buffer)
+        self.result = np.zeros((1, outputs))
+        self.binding = session.io_binding()
+        self.binding.bind_cpu_input(name, buffer)
+        self.binding.bind_output(output, "cpu", 0, np.float64, list(self.result.shape), self.result.ctypes.data)
+
+
+class PackedInput:
+    """Fills the device graph's one input from validated values and runs it; built once per loaded model.
+
+    ``output`` is the graph output the model reads, ``outputs`` its width (the classes, or 1).
+    """
+
+    def __init__(
+        self,
+        graph: DeviceGraph,
+        rules: tuple[ColumnRule, ...],
+        session: ort.InferenceSession,
+        output: str,
+        outputs: int,
+    ) -> None:
         self.name = graph.input
         self.width = graph.width
         self._columns = tuple(_Column(rule, graph.columns.get(rule.name)) for rule in rules)
+        self._session, self._output, self._outputs = session, output, outputs
         self._local = threading.local()
 
-    def _row(self) -> tuple[Any, dict[str, np.ndarray]]:
-        """The calling thread's [1, width] buffer (``run`` is synchronous, so reusing it is safe)."""
+    def _row(self) -> _BoundRow:
         try:
-            return self._local.view, self._local.feeds
+            row: _BoundRow = self._local.row
         except AttributeError:
-            buffer = np.zeros((1, self.width))
-            self._local.view, self._local.feeds = _view(buffer), {self.name: buffer}
-            return self._local.view, self._local.feeds
+            row = self._local.row = _BoundRow(self._session, self.name, self.width, self._output, self._outputs)
+        return row
 
-    def record(
+    def run(
         self,
         record: Mapping[str, Any],
         on_unknown: UnknownPolicy,
         flags: list[str],
         out_of_range: list[str] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Validate one record (every column, slots or not) and return the feeds for it; ``out_of_range``
-        as for :meth:`ColumnRule.number`."""
-        view, feeds = self._row()
+    ) -> np.ndarray:
+        """Validate one record (every column, slots or not), run the graph on it and return the
+        ``[1, outputs]`` result; ``out_of_range`` as for :meth:`ColumnRule.number`.
+
+        The result is the calling thread's buffer: read it before this thread's next call.
+        """
+        row = self._row()
+        view = row.view
         for column in self._columns:
             rule = column.rule
             if rule.is_number:
@@ -94,7 +126,8 @@ class PackedInput:
                 category = rule.category(record[rule.name], on_unknown, flags)
                 if column.stop:
                     view[column.start : column.stop] = column.patterns.get(category, column.zeros)
-        return feeds
+        self._session.run_with_iobinding(row.binding)
+        return row.result
 
     def batch(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The packed [N, width] feeds from the validated per-column feeds ([N, 1] each)."""

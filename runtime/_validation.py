@@ -487,10 +487,14 @@ def _raw_columns(data: Any, expected: Sequence[str], model: str) -> dict[str, An
 def _records_to_columns(records: list[Any], expected: Sequence[str], model: str) -> dict[str, list[Any]]:
     if not records:
         raise InputError("batch is empty: at least one row is needed.")
-    reference = dict.fromkeys(expected).keys()
-    if set(map(type, records)) == {dict} and all(map(reference.__eq__, map(dict.keys, records))):
-        # every record a dict with exactly the model's columns: read them out without Python per row
-        return {name: list(map(operator.itemgetter(name), records)) for name in expected}
+    if set(map(type, records)) == {dict} and set(map(len, records)) == {len(expected)}:
+        # every record a dict with as many keys as the model has columns: if each has every column,
+        # its keys are exactly the model's (the names are distinct), so read them out without Python
+        # per row; a missing one falls through to the row-by-row check, which names it
+        try:
+            return {name: list(map(operator.itemgetter(name), records)) for name in expected}
+        except KeyError:
+            pass
     for row, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise InputError(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,31 @@ def test_load_runs_the_device_graph_and_agrees_with_the_public_graph(tiny_export
         one = device.predict(record)
         assert one.label == expected.labels[index]
         assert list(one.probabilities.values()) == pytest.approx(expected.probabilities[index].tolist(), abs=1e-12)
+
+
+def test_threads_predicting_at_once_each_get_their_own_answer(tiny_export, tiny_data):
+    """One record runs on a per-thread input and result buffer bound to the session (IOBinding):
+    threads that share a model must never see each other's rows or results."""
+    model = runtime.load(tiny_export.bundle, threads=2)
+    frame = tiny_data.x_test
+    records = [
+        {name: (None if value != value or value == "" else value) for name, value in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+    expected = [model.predict(record) for record in records]  # one thread: the answers to keep
+    assert len({tuple(one.probabilities.values()) for one in expected}) > 20  # distinct answers to mix up
+    start = threading.Barrier(4)
+
+    def worker(offset: int) -> int:
+        start.wait()
+        wrong = 0
+        for turn in range(6 * len(records)):
+            index = (offset + 7 * turn) % len(records)
+            wrong += model.predict(records[index]) != expected[index]
+        return wrong
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(worker, range(4))) == [0, 0, 0, 0]
 
 
 def test_unknown_and_missing_categories_on_the_device_graph(tiny_export, tiny_data, tmp_path):
