@@ -194,6 +194,11 @@ BATCH_SHAPE_CASES = [
         "row 1 is a list, but a list batch must hold mappings of column -> value (one per record).",
     ),
     (
+        "a record with a renamed column (as many keys as the model's)",
+        [GOOD, {**{name: value for name, value in GOOD.items() if name != "shift"}, "Shift": "night"}, GOOD],
+        "row 1 has 7 columns, but model 'quality' 1.0.0 expects 7: missing ['shift']; unknown ['Shift'].",
+    ),
+    (
         "not a batch at all",
         42,
         "batch is a int; expected a mapping of column -> values, a list of records, or a DataFrame.",
