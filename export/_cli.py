@@ -423,8 +423,9 @@ def _summary(result: ExportResult) -> str:
     lines += _parity_lines(parity)
     graph = manifest.device_graph
     lines.append(
-        f"  device graph: {graph.file.path} ({format_bytes(graph.file.size)}), {', '.join(graph.folded)} folded "
-        f"into the trees; every case above ran on {' and '.join(parity.graphs)}"
+        f"  device graph: {graph.file.path} ({format_bytes(graph.file.size)}), {', '.join(graph.folded) or 'nothing'} "
+        f"folded into the trees{'; kept as nodes: ' + ', '.join(graph.kept) if graph.kept else ''}; "
+        f"every case above ran on {' and '.join(parity.graphs)}"
         if graph is not None
         else "  device graph: none (a step does not fold into trees): the runtime runs model.onnx"
     )

@@ -183,7 +183,15 @@ def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelP
     merged.graph.doc_string = ""
     merged.producer_name = "factory-edge"
     merged.doc_string = f"{type(estimator).__name__} pipeline converted by factory-edge with skl2onnx"
-    onnx.checker.check_model(merged, full_check=True)
+    try:
+        onnx.checker.check_model(merged, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
+        node = next((line for line in str(error).splitlines() if "node name" in line), str(error).splitlines()[0])
+        raise ConversionError(
+            f"skl2onnx converted the Pipeline into a graph that does not check ({node.strip()}): a step's "
+            "converter mixes float32 and float64 (skl2onnx's PolynomialFeatures does). Replace the step or "
+            "register a converter for it."
+        ) from error
     return merged
 
 

@@ -149,7 +149,9 @@ def _run_stages(config: ExportConfig, progress: Progress) -> ExportResult:
 def _fold_message(folded: _fold.FoldedGraph) -> str:
     if folded.onnx_bytes is None:
         return f"device graph: none, the runtime will run model.onnx (not folded: {'; '.join(folded.not_folded)})"
-    return f"device graph: folded {', '.join(folded.folded)} into the trees ({len(folded.onnx_bytes):,} bytes)"
+    kept = f"; kept as nodes: {', '.join(folded.kept)}" if folded.kept else ""
+    size = f"{len(folded.onnx_bytes):,} bytes"
+    return f"device graph: folded {', '.join(folded.folded) or 'nothing'} into the trees{kept} ({size})"
 
 
 def _pipeline_for(

@@ -78,6 +78,7 @@ class DeviceGraph:
     columns: Mapping[str, DeviceColumn]
     input: str = DEVICE_GRAPH_INPUT
     folded: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()  # steps that did not fold and run as nodes inside the graph
 
     def check(self, kinds: Mapping[str, str], categories: Mapping[str, tuple[str, ...]]) -> None:
         """Refuse a layout that names unknown columns, mixes kinds or does not fill every slot once."""
@@ -110,15 +111,17 @@ class DeviceGraph:
             "width": self.width,
             "columns": {name: column.to_dict() for name, column in self.columns.items()},
             "folded": list(self.folded),
+            "kept": list(self.kept),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], file: FileSpec) -> DeviceGraph:
         where = "device_graph."
         columns = require(data, "columns", dict, where)
-        folded = optional(data, "folded", list, where) or []
-        if not all(isinstance(step, str) for step in folded):
-            raise BundleError("manifest field device_graph.folded must hold strings only")
+        steps = {key: optional(data, key, list, where) or [] for key in ("folded", "kept")}
+        for key, names in steps.items():
+            if not all(isinstance(step, str) for step in names):
+                raise BundleError(f"manifest field device_graph.{key} must hold strings only")
         for name, raw in columns.items():
             if not isinstance(raw, Mapping):
                 raise BundleError(f"manifest field {where}columns[{shown(name)}] == {shown(raw)}, expected an object")
@@ -133,5 +136,6 @@ class DeviceGraph:
                 for name, raw in columns.items()
             },
             input=require(data, "input", str, where),
-            folded=tuple(folded),
+            folded=tuple(steps["folded"]),
+            kept=tuple(steps["kept"]),
         )

@@ -3,8 +3,10 @@
 :func:`fold_pipeline` plans the fold (:mod:`.plan`), rewrites the trees (:mod:`.graph`, with
 :mod:`.thresholds`, :mod:`.routing` and :mod:`.onehot`) and returns the graph's bytes with the
 manifest section that tells the runtime how to pack a row, or no graph and the reasons (the steps
-that cannot be folded exactly). The export proves the graph like the public one, by the full
-parity proof against scikit-learn, before it ships it.
+that can neither be folded exactly nor kept as nodes). Number branches that do not fold keep their
+nodes in the device graph (:mod:`.kept`); the section lists which steps were folded and which kept.
+The export proves the graph like the public one, by the full parity proof against scikit-learn,
+before it ships it.
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ __all__ = ["FoldedGraph", "fold_pipeline"]
 
 @dataclass(frozen=True)
 class FoldedGraph:
-    """The device graph's bytes and manifest section, or None and why not; the steps folded."""
+    """The device graph's bytes and manifest section, or None and why not; the steps folded and kept."""
 
     onnx_bytes: bytes | None
     section: runtime.DeviceGraph | None
     folded: tuple[str, ...] = ()
     not_folded: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
 
 
-def _section(layout: PackedLayout, onnx_bytes: bytes, folded: tuple[str, ...]) -> runtime.DeviceGraph:
+def _section(
+    layout: PackedLayout, onnx_bytes: bytes, folded: tuple[str, ...], kept: tuple[str, ...]
+) -> runtime.DeviceGraph:
     return runtime.DeviceGraph(
         file=runtime.FileSpec(DEVICE_MODEL_FILE, hashlib.sha256(onnx_bytes).hexdigest(), len(onnx_bytes)),
         width=layout.width,
@@ -48,6 +53,7 @@ def _section(layout: PackedLayout, onnx_bytes: bytes, folded: tuple[str, ...]) -
             for name, entry in layout.columns.items()
         },
         folded=folded,
+        kept=kept,
     )
 
 
@@ -70,5 +76,5 @@ def fold_pipeline(pipeline: Pipeline, spec: TableSpec, *, rule: ThresholdRule = 
         return FoldedGraph(None, None, tuple(plan.folded), (str(error),))
     model.ir_version = IR_VERSION
     onnx_bytes = model.SerializeToString()
-    folded = tuple(plan.folded)
-    return FoldedGraph(onnx_bytes, _section(layout, onnx_bytes, folded), folded)
+    folded, kept = tuple(plan.folded), tuple(plan.kept_steps)
+    return FoldedGraph(onnx_bytes, _section(layout, onnx_bytes, folded, kept), folded, kept=kept)

@@ -1,15 +1,19 @@
 """The device graph: one packed ``[N, k]`` double input straight into the folded ``TreeEnsemble``.
 
 It starts from the public graph's tree part (:func:`export._trees.tree_ensemble_model`, the same
-leaves, averaging and link function) and rewrites only the split nodes: each split on a model input
-becomes a split on a slot of the packed input (a raw number, its negation, or a category's
-indicator) with the folded threshold, branches swapped where the negated column is used, no
-missing-value tracks, every node ``BRANCH_LEQ``. The float32 casts before the trees are dropped:
+leaves, averaging and link function) and rewrites only the split nodes: each split on a folded
+model input becomes a split on a slot of the packed input (a raw number, its negation, or a
+category's indicator) with the folded threshold, branches swapped where the negated column is used,
+no missing-value tracks, every node ``BRANCH_LEQ``. The float32 casts before the trees are dropped:
 the fold already includes them (see :mod:`.thresholds`).
 
+A branch kept as nodes (:mod:`.kept`) computes its outputs from the packed input; the trees then
+read ``Concat(packed, kept outputs...)``, and a split on a kept output keeps its threshold and its
+missing-value track.
+
 Slots are laid out column by column in the manifest's order (value, negation, then indicators in
-category order, each category column's indicators adjacent), and only the slots some split reads
-exist.
+category order, each category column's indicators adjacent), and only the slots some split or kept
+branch reads exist.
 """
 
 from __future__ import annotations
@@ -24,15 +28,18 @@ from onnx import TensorProto, numpy_helper
 
 from .. import _trees
 from .._errors import ConversionError
+from .kept import KeptNodes, kept_nodes
 from .onehot import indicator_splits
-from .plan import FoldPlan, IndicatorSource, NumberSource
+from .plan import FoldPlan, IndicatorSource, KeptSource, NumberSource
 from .routing import ThresholdRule, number_splits
 
 __all__ = ["PACKED_INPUT", "PackedLayout", "device_graph"]
 
 PACKED_INPUT = "packed"
+TREE_INPUT = "tree_input"
 _CASTS = ("as_float32", "as_double")
 SlotKey = tuple[str, str, str]  # (column, "value" | "negated" | "indicator", category or "")
+KEPT = "kept"  # a SlotKey (str(branch), KEPT, str(output)) names a kept branch's output, not a slot
 
 
 @dataclass
@@ -74,14 +81,17 @@ def _fold_splits(
             folded[nodes] = indicator_splits(thresholds[nodes])
             for node in nodes.tolist():
                 keys[node] = (source.column, "indicator", source.category)
+        elif isinstance(source, KeptSource):  # computed by the branch's own nodes: threshold as it is
+            for node in nodes.tolist():
+                keys[node] = (str(source.branch), KEPT, str(source.output))
         else:
             raise ConversionError(f"model input {feature} has no folded source")
     return keys, folded, swap
 
 
 def _layout(keys: list[SlotKey], plan: FoldPlan, column_order: list[str]) -> tuple[PackedLayout, dict[SlotKey, int]]:
-    """Slot numbers for the keys in use, column by column."""
-    used = set(keys)
+    """Slot numbers for the keys in use (and the value of every kept branch's column), column by column."""
+    used = set(keys) | {(column, "value", "") for branch in plan.kept for column in branch.columns}
     categories: dict[str, list[IndicatorSource]] = {}
     for source in plan.sources:
         if isinstance(source, IndicatorSource):
@@ -128,6 +138,16 @@ def device_graph(
     layout, slots = _layout(keys, plan, column_order)
     if not layout.width:
         raise ConversionError("no tree splits on any input: there is nothing to fold")
+    float32 = type(estimator).__name__ in _trees.FLOAT32_INPUT
+    kept = [
+        kept_nodes(branch, index, PACKED_INPUT, [slots[(column, "value", "")] for column in branch.columns], float32)
+        for index, branch in enumerate(plan.kept)
+    ]
+    offsets = np.cumsum([layout.width] + [branch.width for branch in plan.kept]).tolist()
+    for index in range(len(plan.kept)):
+        slots.update(
+            {(str(index), KEPT, str(output)): offsets[index] + output for output in range(plan.kept[index].width)}
+        )
     new_features = np.zeros(len(features), dtype=np.int64)
     new_features[real] = [slots[key] for key in keys]
     new_thresholds = thresholds.copy()
@@ -143,8 +163,35 @@ def device_graph(
     _set(trees, "nodes_falsenodeids", false_ids)
     _set(trees, "nodes_trueleafs", true_leafs)
     _set(trees, "nodes_falseleafs", false_leafs)
-    _set(trees, "nodes_missing_value_tracks_true", [0] * len(features))
+    # NaN reaches a split only on a kept output (packed slots are routed by the fold): keep its track
+    tracks = np.zeros(len(features), dtype=np.int64)
+    on_kept = np.zeros(len(features), dtype=bool)
+    on_kept[real] = [key[1] == KEPT for key in keys]
+    tracks[on_kept] = np.asarray(attributes.get("nodes_missing_value_tracks_true", tracks), dtype=np.int64)[on_kept]
+    _set(trees, "nodes_missing_value_tracks_true", tracks.tolist())
     del graph.input[:]
     graph.input.append(onnx.helper.make_tensor_value_info(PACKED_INPUT, TensorProto.DOUBLE, [None, layout.width]))
+    if kept:
+        _wire_kept(model, trees, kept)
     graph.name = "device"
     return model, layout
+
+
+def _wire_kept(model: onnx.ModelProto, trees: onnx.NodeProto, kept: list[KeptNodes]) -> None:
+    """Put the kept branches' nodes before the trees, which then read the packed slots and their outputs."""
+    graph = model.graph
+    concat = onnx.helper.make_node(
+        "Concat", [PACKED_INPUT, *(part.output for part in kept)], [TREE_INPUT], "with_kept_outputs", axis=1
+    )
+    trees.input[0] = TREE_INPUT
+    nodes = [node for part in kept for node in part.nodes] + [concat] + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    for part in kept:
+        graph.initializer.extend(part.initializers)
+    versions = {opset.domain: opset.version for opset in model.opset_import}
+    for part in kept:
+        for domain, version in part.opsets.items():
+            versions[domain] = max(versions.get(domain, 0), version)
+    del model.opset_import[:]
+    model.opset_import.extend(onnx.helper.make_opsetid(domain, version) for domain, version in sorted(versions.items()))

@@ -4,12 +4,18 @@ Folding is exact only for per-column monotone steps whose output the trees compa
 threshold: on numbers a ``SimpleImputer`` (its fill value decides where a missing value goes) and
 one ``StandardScaler`` (its map decides where the threshold lands on the raw column); on
 categories an imputer and a ``OneHotEncoder`` (each output is an indicator of one category).
-Anything else (PCA, polynomial features, custom transformers, a non-tree estimator) is not folded:
-the plan lists it, and the export then ships no device graph and says why.
+
+A number branch of the ColumnTransformer that does not fold (PCA, polynomial features, a second
+scaler) keeps its nodes: the device graph runs that branch as the public graph does, on the raw
+numbers of its columns, and the trees split on its outputs with their own thresholds. What cannot
+be kept that way (a category branch that does not fold, passthrough columns, a step after the
+ColumnTransformer, a non-tree estimator) means no device graph: the plan lists why, and the export
+says so and ships ``model.onnx`` alone.
 
 :func:`plan_fold` maps every model input (the estimator's input column) to its source: a
 :class:`NumberSource` (a raw number column and the map from its raw values to what the trees
-compare) or an :class:`IndicatorSource` (one category of a category column).
+compare), an :class:`IndicatorSource` (one category of a category column) or a
+:class:`KeptSource` (one output of a :class:`KeptBranch`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from runtime._contract import MISSING_CATEGORY
 from .. import _trees
 from .._config import TableSpec
 
-__all__ = ["FoldPlan", "IndicatorSource", "NumberSource", "plan_fold"]
+__all__ = ["FoldPlan", "IndicatorSource", "KeptBranch", "KeptSource", "NumberSource", "plan_fold"]
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,38 @@ class IndicatorSource:
     missing_as: str | None
 
 
+@dataclass(frozen=True)
+class KeptBranch:
+    """A number branch that keeps its nodes: its fitted transformer, input columns and output width."""
+
+    name: str
+    transformer: Any
+    columns: tuple[str, ...]
+    width: int
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeptSource:
+    """Output ``output`` of the kept branch ``branch`` (an index into :attr:`FoldPlan.kept`)."""
+
+    branch: int
+    output: int
+
+
 @dataclass
 class FoldPlan:
-    """The source of each model input (None where it cannot be folded) and what was (not) folded."""
+    """The source of each model input (None where it cannot be used), the branches kept as nodes,
+    and the steps folded, kept or in the way."""
 
-    sources: list[NumberSource | IndicatorSource | None] = field(default_factory=list)
+    sources: list[NumberSource | IndicatorSource | KeptSource | None] = field(default_factory=list)
+    kept: list[KeptBranch] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)
     not_folded: list[str] = field(default_factory=list)
+
+    @property
+    def kept_steps(self) -> list[str]:
+        return [step for branch in self.kept for step in branch.steps]
 
     @property
     def complete(self) -> bool:
@@ -106,8 +137,7 @@ def _number_sources(name: str, transformer: Any, columns: list[str], float32: bo
     elif rest and scaler is None:
         problem = f"steps {[type(step).__name__ for _, step in rest]} (only one StandardScaler folds)"
     if problem is not None:
-        plan.not_folded.append(f"{name}: {problem}")
-        return [None] * len(columns)
+        return _kept_sources(name, transformer, columns, problem, plan)
     plan.folded += [f"{name}/{step_name}" for step_name, _ in steps]
     assert imputer is not None
     mean = scaler.mean_ if scaler is not None and scaler.mean_ is not None else np.zeros(len(columns))
@@ -122,6 +152,19 @@ def _number_sources(name: str, transformer: Any, columns: list[str], float32: bo
         )
         for index, column in enumerate(columns)
     ]
+
+
+def _kept_sources(name: str, transformer: Any, columns: list[str], problem: str, plan: FoldPlan) -> list[Any]:
+    """The branch keeps its nodes: one source per output, or ``problem`` when its width is unknown."""
+    try:
+        width = len(transformer.get_feature_names_out(columns))
+    except Exception:  # a step without get_feature_names_out: its output width cannot be read
+        plan.not_folded.append(f"{name}: {problem}, and its output width cannot be read to keep its nodes")
+        return [None] * len(columns)
+    plan.kept.append(
+        KeptBranch(name, transformer, tuple(columns), width, tuple(f"{name}/{step}" for step, _ in _steps(transformer)))
+    )
+    return [KeptSource(len(plan.kept) - 1, output) for output in range(width)]
 
 
 def _indicator_sources(name: str, transformer: Any, columns: list[str], plan: FoldPlan) -> list[Any]:

@@ -46,3 +46,20 @@ def test_an_unconvertible_step_is_named(tiny_data):
         "step 'clip' (ClipOutliers) cannot be converted to ONNX by skl2onnx: it has no registered converter. "
         "Replace the step or register a converter for it."
     )
+
+
+def test_a_converter_that_gives_a_broken_graph_is_a_conversion_error(tiny_data):
+    """skl2onnx's PolynomialFeatures emits float32 beside the float64 numbers: the checker refuses the
+    merged graph, and the export says so in one line instead of an internal error."""
+    from sklearn.preprocessing import PolynomialFeatures
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from user_pipelines import extra_trees
+    finally:
+        sys.path.remove(str(Path(__file__).parent))
+    pipeline = extra_trees()
+    pipeline.steps[0][1].transformers[0][1].steps.append(("poly", PolynomialFeatures(2)))
+    pipeline, _ = train(pipeline, tiny_data.x_train, tiny_data.y_train, task=tiny_data.task)
+    with pytest.raises(ConversionError, match=r"^skl2onnx converted the Pipeline into a graph that does not check \("):
+        convert(pipeline, tiny_data.spec, tiny_data.x_train)

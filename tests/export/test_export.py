@@ -17,6 +17,8 @@ pytest.importorskip("skl2onnx")
 import export  # noqa: E402
 import runtime  # noqa: E402
 from export import ExportConfig, run_export  # noqa: E402
+from export._config import ParityReport  # noqa: E402
+from export._data import prepare_data  # noqa: E402
 from tests.export.conftest import BUNDLE_FILES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +26,12 @@ AI4I = ROOT.parent / "shared" / "datasets" / "ai4i2020.csv"
 AI4I_DROP = ("UDI", "Product ID", "TWF", "HDF", "PWF", "OSF", "RNF")
 pytestmark = pytest.mark.slow
 needs_ai4i = pytest.mark.skipif(not AI4I.is_file(), reason="shared/datasets/ai4i2020.csv is not beside the repo")
+
+
+def _device_graph_exact(parity: ParityReport) -> None:
+    """The device graph passed the full proof on its own: 0 label mismatches, within 1e-12 (issue 13)."""
+    device = parity.graphs["device.onnx"]
+    assert device["passed"] and device["label_mismatches"] == 0 and device["max_abs_diff"] <= 1e-12, device
 
 
 def test_default_export_writes_a_complete_bundle(demo_export):
@@ -46,6 +54,7 @@ def test_default_export_writes_a_complete_bundle(demo_export):
     ]
     assert manifest.parity.passed and manifest.parity.label_mismatches == 0
     assert manifest.parity.max_abs_diff <= 1e-6
+    _device_graph_exact(demo_export.parity)
     kinds = manifest.parity.kinds
     for kind in ("held-out", "threshold", "missing", "unknown-category", "range-boundary"):
         assert kinds[kind].cases > 0, kind
@@ -92,6 +101,7 @@ def test_ai4i_exports_with_column_names_unchanged(tmp_path):
         ExportConfig(data=AI4I, target="Machine failure", drop=AI4I_DROP, output=tmp_path, measure=False)
     )
     assert result.parity.passed and result.parity.label_mismatches == 0
+    _device_graph_exact(result.parity)
     model = runtime.load(result.bundle)
     names = [
         "Type",
@@ -148,7 +158,7 @@ def test_multiclass_failure_mode_keeps_string_labels(tmp_path, estimator, params
     assert result.manifest.task == "multiclass_classification"
     assert set(result.manifest.classes) == {"none", "TWF", "HDF", "PWF", "OSF", "RNF"}
     assert result.parity.passed and result.parity.label_mismatches == 0
-    assert result.parity.graphs["device.onnx"]["max_abs_diff"] <= 1e-12  # the device graph, on every case kind
+    _device_graph_exact(result.parity)  # the device graph, on every case kind
     batch = runtime.load(result.bundle).predict_batch(
         frame.drop(columns=["Failure mode", *AI4I_DROP, "Machine failure"]).head(50)
     )
@@ -179,6 +189,7 @@ def test_regression_export(tmp_path, estimator, params):
     )
     assert result.manifest.task == "regression"
     assert result.parity.passed and result.manifest.parity.golden_graph == "device.onnx"
+    _device_graph_exact(result.parity)  # for values: the largest relative difference
     assert result.metrics["r2"] > 0.5
     model = runtime.load(result.bundle)
     prediction = model.predict(json.loads((result.bundle / "example_input.json").read_text()))
@@ -194,6 +205,20 @@ def test_user_pipeline(tmp_path):
         result = run_export(ExportConfig(**options, pipeline="user_pipelines:extra_trees"))
         assert result.manifest.training.estimator == "ExtraTreesClassifier"
         assert result.parity.passed
+        # PCA does not fold: its branch keeps its nodes in the device graph, the one-hot branch folds
+        lines: list[str] = []
+        mixed = run_export(
+            ExportConfig(**options, pipeline="user_pipelines:forest_on_principal_components"), lines.append
+        )
+        graph = mixed.manifest.device_graph
+        assert graph is not None and graph.kept == ("num/impute", "num/scale", "num/pca")
+        assert graph.folded == ("cat/impute", "cat/onehot")
+        assert "kept as nodes: num/impute, num/scale, num/pca" in "\n".join(lines)
+        _device_graph_exact(mixed.parity)
+        model = runtime.load(mixed.bundle)
+        assert model.graph_file == "device.onnx"
+        frame = prepare_data(ExportConfig(demo_rows=3000)).x_test
+        np.testing.assert_array_equal(model.predict_batch(frame).labels, mixed.pipeline.predict(frame))
         with pytest.raises(export._convert.ConversionError) as caught:
             run_export(ExportConfig(**options, pipeline="user_pipelines:with_unconvertible_step"))
         assert str(caught.value).startswith("step 'clip' (ClipOutliers) cannot be converted to ONNX by skl2onnx")

@@ -19,6 +19,7 @@ pytest.importorskip("skl2onnx")
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
@@ -186,6 +187,27 @@ def test_a_step_that_cannot_fold_means_no_device_graph_and_says_which(tiny_data,
     assert fold_pipeline(with_pca, tiny_data.spec).not_folded == (
         "preprocessing: only one ColumnTransformer before the trees folds",
     )
+
+
+def test_a_number_branch_that_cannot_fold_keeps_its_nodes_and_passes_the_full_proof(tiny_data, forest):
+    """PCA mixes the numbers, so no threshold maps back to one column: the branch runs as nodes on
+    the packed numbers, the one-hot branch still folds, and the proof covers every case kind."""
+    preprocess = clone(forest.steps[0][1])
+    number_steps = preprocess.transformers[0][1]
+    number_steps.steps.append(("pca", PCA(3, random_state=0)))
+    pipeline = Pipeline([("preprocess", preprocess), ("model", clone(forest.steps[-1][1]))])
+    pipeline.fit(tiny_data.x_train, tiny_data.y_train)
+    folded = fold_pipeline(pipeline, tiny_data.spec)
+    assert folded.kept == ("num/impute", "num/scale", "num/pca") and folded.folded == ("cat/impute", "cat/onehot")
+    assert folded.section is not None and folded.section.kept == folded.kept and not folded.not_folded
+    graph = onnx.load_from_string(folded.onnx_bytes)
+    assert [tensor.name for tensor in graph.graph.input] == ["packed"]
+    assert {node.op_type for node in graph.graph.node} >= {"Gather", "MatMul", "Concat", "TreeEnsemble"}
+    assert not {"OneHotEncoder", "LabelEncoder"} & {node.op_type for node in graph.graph.node}  # categories folded
+    report = prove_graphs(pipeline, _models(tiny_data, pipeline), tiny_data, seed=0)
+    device = report.graphs["device.onnx"]
+    assert device["passed"] and device["label_mismatches"] == 0 and device["max_abs_diff"] <= 1e-12
+    assert {"held-out", "threshold", "missing", "unknown-category", "recombined"} <= set(report.kinds)
 
 
 @pytest.mark.parametrize(

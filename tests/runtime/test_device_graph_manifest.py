@@ -16,7 +16,8 @@ SECTION: dict[str, Any] = {
     "input": "packed",
     "width": 4,
     "columns": {"temperature": {"value": 0, "negated": 1}, "shift": {"categories": {"day": 2, "night": 3, "": 2}}},
-    "folded": ["num/impute", "num/scale"],
+    "folded": ["cat/impute", "cat/onehot"],
+    "kept": ["num/impute", "num/scale", "num/pca"],
 }
 
 
@@ -37,6 +38,7 @@ def test_a_valid_section_round_trips():
     manifest = runtime.Manifest.from_dict(_manifest(SECTION))
     graph = manifest.device_graph
     assert graph is not None and graph.width == 4 and graph.columns["shift"].categories == {"day": 2, "night": 3, "": 2}
+    assert graph.kept == ("num/impute", "num/scale", "num/pca")
     assert runtime.Manifest.from_dict(manifest.to_dict()) == manifest
 
 
@@ -85,6 +87,8 @@ def test_the_committed_bundle_has_none_and_its_manifest_keeps_its_keys():
         (_changed(columns=[]), "manifest field device_graph.columns == [] has type list, expected dict"),
         (_changed(file={"path": "device.onnx", "sha256": "x", "size": 1}), "device_graph.file.sha256 == 'x'"),
         ("packed", "manifest field device_graph == 'packed' has type str, expected dict"),
+        (_changed(kept=["num/pca", 3]), "manifest field device_graph.kept must hold strings only"),
+        (_changed(kept="num/pca"), "manifest field device_graph.kept == 'num/pca' has type str, expected list"),
     ],
 )
 def test_a_malformed_section_is_refused(section, message):
