@@ -7,9 +7,12 @@ file) and where each column goes in that tensor:
 
 - a number column fills ``value`` with the number and ``negated`` with its negation (NaN in both
   when missing), where the graph reads them;
-- a category column sets the slot ``categories[value]`` to 1.0 and its other slots to 0.0; a
-  missing value is looked up as ``""`` (the export maps it to the category its imputer fills in),
-  and a value without a slot (unknown, or a category no split reads) leaves every slot 0.0.
+- a category column sets the slot ``categories[value]`` to 1.0 and its other indicator slots to
+  0.0; a missing value is looked up as ``""`` (the export maps it to the category its imputer fills
+  in), and a value without a slot (unknown, or a category no split reads) leaves every slot 0.0;
+- a category column folded from an ordinal encoder also (or only) has a ``code`` slot, set to
+  ``codes[value]``, or to ``unknown_code`` for a value not in ``codes``; it sits right after the
+  column's indicator slots.
 
 Every slot ``0 .. width-1`` is filled by exactly one column entry, so the packed row is complete;
 the loader checks that before it opens the graph. An optional section: older runtimes ignore it
@@ -19,6 +22,7 @@ and run ``model.onnx``, and bundles without it load as before (no schema bump).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +44,12 @@ def _slot(value: Any, where: str) -> int:
     return value
 
 
+def _code(value: Any, where: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise BundleError(f"manifest field {where} == {shown(value)}, expected a finite number")
+    return float(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class DeviceColumn:
     """Where one column goes in the packed input (see the module docstring)."""
@@ -47,25 +57,38 @@ class DeviceColumn:
     value: int | None = None
     negated: int | None = None
     categories: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    code: int | None = None
+    codes: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    unknown_code: float = 0.0
+
+    def category_slots(self) -> list[int]:
+        """A category column's slots, in order: its indicators (an alias ``""`` counted once), then its code."""
+        return sorted(set(self.categories.values())) + ([self.code] if self.code is not None else [])
 
     def slots(self) -> list[int]:
-        """The slots this column fills (a category's alias ``""`` counted once)."""
-        numbers = [slot for slot in (self.value, self.negated) if slot is not None]
-        return numbers + sorted(set(self.categories.values()))
+        """The slots this column fills."""
+        return [slot for slot in (self.value, self.negated) if slot is not None] + self.category_slots()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "negated": self.negated, "categories": dict(self.categories)}
+        data: dict[str, Any] = {"value": self.value, "negated": self.negated, "categories": dict(self.categories)}
+        if self.code is not None:
+            data.update(code=self.code, codes=dict(self.codes), unknown_code=self.unknown_code)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> DeviceColumn:
-        raw_value, raw_negated = data.get("value"), data.get("negated")
+        raw_value, raw_negated, raw_code = data.get("value"), data.get("negated"), data.get("code")
         categories = optional(data, "categories", dict, where) or {}
+        codes = optional(data, "codes", dict, where) or {}
         return cls(
             value=None if raw_value is None else _slot(raw_value, f"{where}value"),
             negated=None if raw_negated is None else _slot(raw_negated, f"{where}negated"),
             categories={
                 str(name): _slot(slot, f"{where}categories[{shown(name)}]") for name, slot in categories.items()
             },
+            code=None if raw_code is None else _slot(raw_code, f"{where}code"),
+            codes={str(name): _code(code, f"{where}codes[{shown(name)}]") for name, code in codes.items()},
+            unknown_code=_code(data.get("unknown_code", 0.0), f"{where}unknown_code"),
         )
 
 
@@ -87,16 +110,19 @@ class DeviceGraph:
             where = f"manifest field device_graph.columns[{shown(name)}]"
             if name not in kinds:
                 raise BundleError(f"{where} is not one of the input columns")
-            if kinds[name] == "number" and column.categories:
+            if kinds[name] == "number" and (column.categories or column.code is not None or column.codes):
                 raise BundleError(f"{where} is a number column but lists category slots")
             if kinds[name] == "category" and (column.value is not None or column.negated is not None):
                 raise BundleError(f"{where} is a category column but has number slots")
-            unknown = sorted(set(column.categories) - set(categories.get(name, ())) - {""})
-            if unknown:
-                raise BundleError(f"{where}.categories names {shown(unknown)}, which the column does not accept")
-            indicators = sorted(set(column.categories.values()))
-            if indicators and indicators != list(range(indicators[0], indicators[-1] + 1)):
-                raise BundleError(f"{where}.categories uses the slots {shown(indicators)}, which must be adjacent")
+            for field in ("categories", "codes"):
+                unknown = sorted(set(getattr(column, field)) - set(categories.get(name, ())) - {""})
+                if unknown:
+                    raise BundleError(f"{where}.{field} names {shown(unknown)}, which the column does not accept")
+            if column.codes and column.code is None:
+                raise BundleError(f"{where} lists codes but no code slot")
+            used = column.category_slots()
+            if used and used != list(range(used[0], used[-1] + 1)):
+                raise BundleError(f"{where}.categories uses the slots {shown(used)}, which must be adjacent")
             filled += column.slots()
         if sorted(filled) != list(range(self.width)):
             raise BundleError(

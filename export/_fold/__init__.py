@@ -48,7 +48,12 @@ def _section(
         width=layout.width,
         columns={
             name: runtime.DeviceColumn(
-                value=entry.get("value"), negated=entry.get("negated"), categories=entry.get("categories", {})
+                value=entry.get("value"),
+                negated=entry.get("negated"),
+                categories=entry.get("categories", {}),
+                code=entry.get("code"),
+                codes=entry.get("codes", {}),
+                unknown_code=entry.get("unknown_code", 0.0),
             )
             for name, entry in layout.columns.items()
         },

@@ -30,7 +30,7 @@ from .. import _trees
 from .._errors import ConversionError
 from .kept import KeptNodes, kept_nodes
 from .onehot import indicator_splits
-from .plan import FoldPlan, IndicatorSource, KeptSource, NumberSource
+from .plan import CodeSource, FoldPlan, IndicatorSource, KeptSource, NumberSource
 from .routing import ThresholdRule, number_splits
 
 __all__ = ["PACKED_INPUT", "PackedLayout", "device_graph"]
@@ -38,13 +38,14 @@ __all__ = ["PACKED_INPUT", "PackedLayout", "device_graph"]
 PACKED_INPUT = "packed"
 TREE_INPUT = "tree_input"
 _CASTS = ("as_float32", "as_double")
-SlotKey = tuple[str, str, str]  # (column, "value" | "negated" | "indicator", category or "")
+SlotKey = tuple[str, str, str]  # (column, "value" | "negated" | "indicator" | "code", category or "")
 KEPT = "kept"  # a SlotKey (str(branch), KEPT, str(output)) names a kept branch's output, not a slot
 
 
 @dataclass
 class PackedLayout:
-    """Column -> its slots: ``value`` and ``negated`` for numbers, ``categories`` (value -> slot)."""
+    """Column -> its slots: ``value`` and ``negated`` for numbers; ``categories`` (value -> indicator
+    slot) and ``code`` (with ``codes``, value -> code, and ``unknown_code``) for categories."""
 
     width: int = 0
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -81,6 +82,9 @@ def _fold_splits(
             folded[nodes] = indicator_splits(thresholds[nodes])
             for node in nodes.tolist():
                 keys[node] = (source.column, "indicator", source.category)
+        elif isinstance(source, CodeSource):  # the code itself is in the slot: threshold as it is
+            for node in nodes.tolist():
+                keys[node] = (source.column, "code", "")
         elif isinstance(source, KeptSource):  # computed by the branch's own nodes: threshold as it is
             for node in nodes.tolist():
                 keys[node] = (str(source.branch), KEPT, str(source.output))
@@ -93,9 +97,12 @@ def _layout(keys: list[SlotKey], plan: FoldPlan, column_order: list[str]) -> tup
     """Slot numbers for the keys in use (and the value of every kept branch's column), column by column."""
     used = set(keys) | {(column, "value", "") for branch in plan.kept for column in branch.columns}
     categories: dict[str, list[IndicatorSource]] = {}
+    codes: dict[str, CodeSource] = {}
     for source in plan.sources:
         if isinstance(source, IndicatorSource):
             categories.setdefault(source.column, []).append(source)
+        elif isinstance(source, CodeSource):
+            codes[source.column] = source
     layout, slots = PackedLayout(), {}
     for column in column_order:
         entry: dict[str, Any] = {}
@@ -111,6 +118,14 @@ def _layout(keys: list[SlotKey], plan: FoldPlan, column_order: list[str]) -> tup
                 if source.missing_as == source.category:
                     entry["categories"][""] = layout.width  # a missing category is imputed with this one
                 layout.width += 1
+        code = codes.get(column)
+        if code is not None and (column, "code", "") in used:  # after the indicators: the slots stay adjacent
+            slots[(column, "code", "")] = entry["code"] = layout.width
+            entry["codes"] = dict(code.codes)
+            if code.missing_as is not None:  # a missing category is imputed with this one
+                entry["codes"][""] = code.codes.get(code.missing_as, code.unknown)
+            entry["unknown_code"] = code.unknown
+            layout.width += 1
         if entry:
             layout.columns[column] = entry
     return layout, slots

@@ -3,7 +3,8 @@
 Folding is exact only for per-column monotone steps whose output the trees compare with a
 threshold: on numbers a ``SimpleImputer`` (its fill value decides where a missing value goes) and
 one ``StandardScaler`` (its map decides where the threshold lands on the raw column); on
-categories an imputer and a ``OneHotEncoder`` (each output is an indicator of one category).
+categories an imputer and a ``OneHotEncoder`` (each output is an indicator of one category) or an
+``OrdinalEncoder`` (its output is the category's code, a small integer the runtime writes as it is).
 
 A number branch of the ColumnTransformer that does not fold (PCA, polynomial features, a second
 scaler) keeps its nodes: the device graph runs that branch as the public graph does, on the raw
@@ -14,8 +15,8 @@ says so and ships ``model.onnx`` alone.
 
 :func:`plan_fold` maps every model input (the estimator's input column) to its source: a
 :class:`NumberSource` (a raw number column and the map from its raw values to what the trees
-compare), an :class:`IndicatorSource` (one category of a category column) or a
-:class:`KeptSource` (one output of a :class:`KeptBranch`).
+compare), an :class:`IndicatorSource` (one category of a category column), a :class:`CodeSource`
+(the ordinal code of a category column) or a :class:`KeptSource` (one output of a :class:`KeptBranch`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from runtime._contract import MISSING_CATEGORY
 
 from .. import _trees
 from .._config import TableSpec
 
-__all__ = ["FoldPlan", "IndicatorSource", "KeptBranch", "KeptSource", "NumberSource", "plan_fold"]
+__all__ = ["CodeSource", "FoldPlan", "IndicatorSource", "KeptBranch", "KeptSource", "NumberSource", "plan_fold"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,18 @@ class IndicatorSource:
 
 
 @dataclass(frozen=True)
+class CodeSource:
+    """An ordinal code: ``codes[category]`` where ``column`` is that category (after imputing
+    ``missing_as``), ``unknown`` for any other value. Codes are small integers, exact in float32,
+    so a split ``code <= t`` keeps its threshold."""
+
+    column: str
+    codes: dict[str, float]
+    unknown: float
+    missing_as: str | None
+
+
+@dataclass(frozen=True)
 class KeptBranch:
     """A number branch that keeps its nodes: its fitted transformer, input columns and output width."""
 
@@ -87,7 +100,7 @@ class FoldPlan:
     """The source of each model input (None where it cannot be used), the branches kept as nodes,
     and the steps folded, kept or in the way."""
 
-    sources: list[NumberSource | IndicatorSource | KeptSource | None] = field(default_factory=list)
+    sources: list[NumberSource | IndicatorSource | CodeSource | KeptSource | None] = field(default_factory=list)
     kept: list[KeptBranch] = field(default_factory=list)
     folded: list[str] = field(default_factory=list)
     not_folded: list[str] = field(default_factory=list)
@@ -167,29 +180,60 @@ def _kept_sources(name: str, transformer: Any, columns: list[str], problem: str,
     return [KeptSource(len(plan.kept) - 1, output) for output in range(width)]
 
 
-def _indicator_sources(name: str, transformer: Any, columns: list[str], plan: FoldPlan) -> list[Any]:
+def _encoder_problem(encoder: Any) -> str | None:
+    """Why a fitted category encoder does not fold, or None."""
+    if isinstance(encoder, OneHotEncoder):
+        if (
+            encoder.drop is not None
+            or encoder.handle_unknown != "ignore"
+            or (encoder.max_categories, encoder.min_frequency) != (None, None)
+        ):
+            return "a OneHotEncoder that drops, refuses unknown or groups infrequent categories"
+        return None
+    unknown = encoder.unknown_value
+    if (
+        encoder.handle_unknown != "use_encoded_value"
+        or not isinstance(unknown, (int, float, np.integer, np.floating))
+        or not np.isfinite(unknown)
+        or (encoder.max_categories, encoder.min_frequency) != (None, None)
+    ):
+        return "an OrdinalEncoder that refuses unknown categories, codes them as NaN or groups infrequent ones"
+    return None
+
+
+def _category_sources(name: str, transformer: Any, columns: list[str], plan: FoldPlan) -> list[Any]:
     steps = _steps(transformer)
     imputer = steps[0][1] if len(steps) == 2 and isinstance(steps[0][1], SimpleImputer) else None
     encoder = steps[-1][1]
+    ordinal = isinstance(encoder, OrdinalEncoder)
     problem = None
-    if not isinstance(encoder, OneHotEncoder) or (len(steps) == 2 and imputer is None) or len(steps) > 2:
-        problem = f"steps {[type(step).__name__ for _, step in steps]} (only an imputer and a OneHotEncoder fold)"
-    elif (
-        encoder.drop is not None
-        or encoder.handle_unknown != "ignore"
-        or (encoder.max_categories, encoder.min_frequency) != (None, None)
+    if (
+        not isinstance(encoder, (OneHotEncoder, OrdinalEncoder))
+        or (len(steps) == 2 and imputer is None)
+        or len(steps) > 2
     ):
-        problem = "a OneHotEncoder that drops, refuses unknown or groups infrequent categories"
+        problem = (
+            f"steps {[type(step).__name__ for _, step in steps]} "
+            "(only an imputer and a OneHotEncoder or OrdinalEncoder fold)"
+        )
     elif imputer is not None and (imputer.missing_values != MISSING_CATEGORY or imputer.add_indicator):
         problem = f"an imputer of missing values {imputer.missing_values!r}"
+    else:
+        problem = _encoder_problem(encoder)
     if problem is not None:
         plan.not_folded.append(f"{name}: {problem}")
-        return [None] * sum(len(categories) for categories in getattr(encoder, "categories_", [[None]]))
+        categories_ = getattr(encoder, "categories_", [[None]] * len(columns))
+        return [None] * (len(columns) if ordinal else sum(len(categories) for categories in categories_))
     plan.folded += [f"{name}/{step_name}" for step_name, _ in steps]
     sources: list[Any] = []
     for index, column in enumerate(columns):
         missing_as = str(imputer.statistics_[index]) if imputer is not None else None
-        sources += [IndicatorSource(column, str(category), missing_as) for category in encoder.categories_[index]]
+        categories = [str(category) for category in encoder.categories_[index]]
+        if ordinal:
+            codes = {category: float(code) for code, category in enumerate(categories)}
+            sources.append(CodeSource(column, codes, float(encoder.unknown_value), missing_as))
+        else:
+            sources += [IndicatorSource(column, category, missing_as) for category in categories]
     return sources
 
 
@@ -216,7 +260,7 @@ def plan_fold(pipeline: Pipeline, spec: TableSpec) -> FoldPlan:
         elif all(column in spec.numeric for column in columns):
             plan.sources += _number_sources(name, transformer, columns, float32, plan)
         elif all(column in spec.categorical for column in columns):
-            plan.sources += _indicator_sources(name, transformer, columns, plan)
+            plan.sources += _category_sources(name, transformer, columns, plan)
         else:
             plan.not_folded.append(f"{name}: mixes number and category columns")
             plan.sources.append(None)

@@ -22,6 +22,7 @@ from onnx import numpy_helper  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import OrdinalEncoder  # noqa: E402
 
 import runtime  # noqa: E402
 from export import ExportConfig, ParityError  # noqa: E402
@@ -208,6 +209,60 @@ def test_a_number_branch_that_cannot_fold_keeps_its_nodes_and_passes_the_full_pr
     device = report.graphs["device.onnx"]
     assert device["passed"] and device["label_mismatches"] == 0 and device["max_abs_diff"] <= 1e-12
     assert {"held-out", "threshold", "missing", "unknown-category", "recombined"} <= set(report.kinds)
+
+
+def test_an_ordinal_encoder_folds_into_a_code_slot_and_passes_the_full_proof(tiny_data, forest):
+    """An OrdinalEncoder's output is the category's code: the runtime writes the code (or the
+    encoder's unknown value) into one slot and each split keeps its threshold."""
+    preprocess = clone(forest.steps[0][1])
+    category_steps = preprocess.transformers[1][1]
+    # unknown categories coded above every known one: they go right of every split (-1 would route as 0 does)
+    category_steps.steps[-1] = ("ordinal", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=9))
+    pipeline = Pipeline([("preprocess", preprocess), ("model", clone(forest.steps[-1][1]))])
+    pipeline.fit(tiny_data.x_train, tiny_data.y_train)
+    folded = fold_pipeline(pipeline, tiny_data.spec)
+    assert folded.folded == ("num/impute", "num/scale", "cat/impute", "cat/ordinal") and not folded.kept
+    assert folded.section is not None
+    shift = folded.section.columns["shift"]
+    assert shift.code is not None and shift.unknown_code == 9.0 and not shift.categories
+    imputer, encoder = (step for _, step in pipeline.steps[0][1].named_transformers_["cat"].steps)
+    codes = {str(category): float(code) for code, category in enumerate(encoder.categories_[1])}
+    assert shift.codes == {**codes, "": codes[str(imputer.statistics_[1])]} and len(codes) == 3
+    models = _models(tiny_data, pipeline)
+    report = prove_graphs(pipeline, models, tiny_data, seed=0)
+    device = report.graphs["device.onnx"]
+    assert device["passed"] and device["label_mismatches"] == 0 and device["max_abs_diff"] <= 1e-12
+    assert {"held-out", "threshold", "missing", "unknown-category", "recombined"} <= set(report.kinds)
+    # one record and a batch fill the code slot alike, unknown and missing categories included
+    flagging = models["device.onnx"]
+    records = [
+        {name: (None if value != value or value == "" else value) for name, value in row.items()}
+        for row in tiny_data.x_test.to_dict(orient="records")
+    ]
+    records += [{**records[0], "shift": "dawn"}]
+    records += [{**records[0], c.name: None} for c in flagging.manifest.inputs if c.kind == "category" and c.nullable]
+    flagging.on_unknown = "flag"
+    batch = flagging.predict_batch(records)
+    for index, record in enumerate(records):
+        assert list(flagging.predict(record).probabilities.values()) == pytest.approx(
+            batch.probabilities[index], abs=1e-12
+        )
+    expected = pipeline.predict_proba(tiny_data.x_test)
+    np.testing.assert_allclose(flagging.predict_batch(tiny_data.x_test).probabilities, expected, rtol=0, atol=1e-12)
+
+
+def test_an_ordinal_encoder_that_codes_unknown_as_nan_does_not_fold(tiny_data, forest):
+    preprocess = clone(forest.steps[0][1])
+    preprocess.transformers[1][1].steps[-1] = (
+        "ordinal",
+        OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+    )
+    pipeline = Pipeline([("preprocess", preprocess), ("model", clone(forest.steps[-1][1]))])
+    pipeline.fit(tiny_data.x_train, tiny_data.y_train)
+    folded = fold_pipeline(pipeline, tiny_data.spec)
+    assert folded.onnx_bytes is None and folded.not_folded == (
+        "cat: an OrdinalEncoder that refuses unknown categories, codes them as NaN or groups infrequent ones",
+    )
 
 
 @pytest.mark.parametrize(

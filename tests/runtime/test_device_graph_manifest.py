@@ -42,6 +42,19 @@ def test_a_valid_section_round_trips():
     assert runtime.Manifest.from_dict(manifest.to_dict()) == manifest
 
 
+ORDINAL = {
+    "temperature": {"value": 0, "negated": 1},
+    "shift": {"code": 2, "codes": {"day": 0, "evening": 1, "night": 2, "": 0}, "unknown_code": -1},
+}
+
+
+def test_an_ordinal_code_slot_round_trips():
+    manifest = runtime.Manifest.from_dict(_manifest(_changed(columns=ORDINAL, width=3)))
+    shift = manifest.device_graph.columns["shift"]
+    assert (shift.code, shift.unknown_code, shift.codes["night"]) == (2, -1.0, 2.0) and shift.slots() == [2]
+    assert runtime.Manifest.from_dict(manifest.to_dict()) == manifest
+
+
 def test_the_committed_bundle_has_none_and_its_manifest_keeps_its_keys():
     data = json.loads((SHIPPED_VERSION / "manifest.json").read_text(encoding="utf-8"))
     manifest = runtime.Manifest.from_dict(data)
@@ -88,6 +101,30 @@ def test_the_committed_bundle_has_none_and_its_manifest_keeps_its_keys():
         (_changed(file={"path": "device.onnx", "sha256": "x", "size": 1}), "device_graph.file.sha256 == 'x'"),
         ("packed", "manifest field device_graph == 'packed' has type str, expected dict"),
         (_changed(kept=["num/pca", 3]), "manifest field device_graph.kept must hold strings only"),
+        (
+            _changed(columns={**ORDINAL, "shift": {**ORDINAL["shift"], "codes": {"dawn": 0}}}, width=3),
+            "manifest field device_graph.columns['shift'].codes names ['dawn'], which the column does not accept",
+        ),
+        (
+            _changed(columns={**ORDINAL, "shift": {**ORDINAL["shift"], "unknown_code": float("nan")}}, width=3),
+            "manifest field device_graph.columns['shift'].unknown_code == nan, expected a finite number",
+        ),
+        (
+            _changed(columns={**ORDINAL, "shift": {**ORDINAL["shift"], "codes": {"day": "0"}}}, width=3),
+            "manifest field device_graph.columns['shift'].codes['day'] == '0', expected a finite number",
+        ),
+        (
+            _changed(columns={**ORDINAL, "shift": {"codes": {"day": 0}}}, width=2),
+            "manifest field device_graph.columns['shift'] lists codes but no code slot",
+        ),
+        (
+            _changed(columns={"temperature": {"value": 0, "code": 1}, "shift": {}}, width=2),
+            "manifest field device_graph.columns['temperature'] is a number column but lists category slots",
+        ),
+        (
+            _changed(columns={**ORDINAL, "shift": {**ORDINAL["shift"], "categories": {"day": 3}, "code": 5}}, width=6),
+            "manifest field device_graph.columns['shift'].categories uses the slots [3, 5], which must be adjacent",
+        ),
         (_changed(kept="num/pca"), "manifest field device_graph.kept == 'num/pca' has type str, expected list"),
     ],
 )
