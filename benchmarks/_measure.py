@@ -134,7 +134,7 @@ def single_record_latency(
             "runtime_over_bare": ratio_spread(runtime_p50, [r["bare"]["p50"] for r in per_round]),
             "runtime_p99_over_p50": ratio_spread([r["runtime"]["p99"] for r in per_round], runtime_p50),
         },
-        "sklearn_n_jobs_source": "--sklearn-n-jobs" if sklearn_n_jobs is not None else "as saved",
+        "sklearn_n_jobs_source": f"--sklearn-n-jobs {sklearn_n_jobs}" if sklearn_n_jobs is not None else "as saved",
     }
 
 

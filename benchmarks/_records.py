@@ -21,6 +21,8 @@ from runtime._contract import MISSING_CATEGORY
 __all__ = [
     "MISSING_CATEGORY",
     "benchmark_records",
+    "column_records",
+    "distinct_records",
     "onnx_feeds",
     "sklearn_record",
     "synthetic_columns",
@@ -149,3 +151,22 @@ def sklearn_frame(columns: Mapping[str, np.ndarray], manifest: runtime.Manifest)
         else:
             data[column.name] = np.array([MISSING_CATEGORY if v is None else str(v) for v in values], dtype=object)
     return pd.DataFrame(data)
+
+
+def column_records(columns: Mapping[str, np.ndarray], rows: int) -> list[dict[str, Any]]:
+    """Row dicts of synthetic columns, missing values as None (what a client sends)."""
+    names = list(columns)
+    lists = [columns[name].tolist() for name in names]
+    return [
+        {
+            name: (None if value is None or (isinstance(value, float) and math.isnan(value)) else value)
+            for name, value in zip(names, row)
+        }
+        for row in zip(*lists)
+    ][:rows]
+
+
+def distinct_records(model: runtime.Model, examples: Sequence[Mapping[str, Any]], count: int) -> list[dict[str, Any]]:
+    """``count`` distinct records drawn like :func:`synthetic_columns` (seed 7): what single-record
+    latency cycles through, so no path is timed on a handful of inputs its caches have learned."""
+    return column_records(synthetic_columns(model.manifest, count, examples, seed=7), count)

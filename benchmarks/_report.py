@@ -75,7 +75,8 @@ def _single_section(single: Mapping[str, Any]) -> list[str]:
         f"{single['rounds']} rounds; in each, {format_number(counts['runtime'])} runtime, "
         f"{format_number(counts['bare'])} bare and {format_number(counts['sklearn'])} scikit-learn calls, "
         f"alternating in {single['blocks_per_round']} blocks, the paths' order rotating between rounds; "
-        f"cycling through {single['records']} golden-case records. Each call is timed alone with "
+        f"over {format_number(single['records'])} distinct records drawn from the training distribution. "
+        "Each call is timed alone with "
         "`time.perf_counter_ns()` after a warm-up.",
         "",
         "- **runtime**: `runtime.load(PATH).predict(record)`, validation and array building included.",

@@ -14,7 +14,7 @@ import runtime
 
 from . import _context, _measure, _probes
 from ._errors import SetupError
-from ._records import benchmark_records, sklearn_record
+from ._records import benchmark_records, distinct_records, sklearn_record
 from ._targets import evaluate_targets
 
 __all__ = ["DEFAULT", "QUICK", "FORMAT_VERSION", "Settings", "collect_ratios", "find_twin", "run_benchmarks"]
@@ -213,6 +213,10 @@ def _description(
     }
 
 
+# single-record latency runs over this many distinct records (drawn from the training distribution)
+DISTINCT_RECORDS = 10_000
+
+
 def _sections(
     models: Mapping[int, runtime.Model],
     twin: Path,
@@ -230,7 +234,7 @@ def _sections(
         "single_record": lambda: _measure.single_record_latency(
             model,
             pipeline,
-            records,
+            distinct_records(model, records, DISTINCT_RECORDS),
             rounds=settings.rounds,
             calls=settings.calls,
             sklearn_calls=settings.sklearn_calls,

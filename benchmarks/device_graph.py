@@ -45,7 +45,15 @@ from export._performance import time_calls, untimed_calls
 from ._context import cpu_share, cpu_snapshot, libraries, load_average, machine
 from ._measure import output_names, sklearn_threads
 from ._probes import cold_start
-from ._records import benchmark_records, onnx_feeds, sklearn_frame, sklearn_record, synthetic_columns
+from ._records import (
+    benchmark_records,
+    column_records,
+    distinct_records,
+    onnx_feeds,
+    sklearn_frame,
+    sklearn_record,
+    synthetic_columns,
+)
 from ._report import cpu_share_sentence
 from ._run import REPO_ROOT, find_twin
 from ._stats import ratio_spread, spread
@@ -107,19 +115,6 @@ def targets_for(estimator: Any) -> list[dict[str, Any]]:
         else target
         for target in ISSUE_TARGETS
     ]
-
-
-def _records(columns: Mapping[str, np.ndarray], rows: int) -> list[dict[str, Any]]:
-    """Row dicts of synthetic columns, missing values as None (what a client sends)."""
-    names = list(columns)
-    lists = [columns[name].tolist() for name in names]
-    return [
-        {
-            name: (None if value is None or (isinstance(value, float) and math.isnan(value)) else value)
-            for name, value in zip(names, row)
-        }
-        for row in zip(*lists)
-    ][:rows]
 
 
 def _public_copy(bundle: Path, folder: Path) -> Path:
@@ -292,7 +287,7 @@ def batches(
             )
             progress(f"batch {rows:,} rows, {threads} threads: runtime ÷ scikit-learn {ratio['median']:.2f}")
         if rows in (10_000, 100_000):
-            listed = _records(columns, rows)
+            listed = column_records(columns, rows)
             by_records = _timed(functools.partial(models[1].predict_batch, listed), repeats)
             by_columns = _timed(functools.partial(models[1].predict_batch, columns), repeats)
             ratios.setdefault("records_over_columns_by_size", {})[str(rows)] = ratio_spread(by_columns, by_records)
@@ -330,7 +325,7 @@ def _measure_bundle(folder: Path, work: Path, *, quick: bool, progress: Progress
     pipeline = joblib.load(twin)["pipeline"]
     public = runtime.load(_public_copy(model.path, work / model.name))
     examples = benchmark_records(model)
-    records = _records(synthetic_columns(model.manifest, DISTINCT_RECORDS, examples, seed=7), DISTINCT_RECORDS)
+    records = distinct_records(model, examples, DISTINCT_RECORDS)
     progress(
         f"{folder}: {model.manifest.training.to_dict().get('estimator')}, device graph width "
         f"{model.manifest.device_graph.width}"

@@ -8,13 +8,13 @@ import pytest
 pytest.importorskip("sklearn")
 
 import runtime  # noqa: E402
-from benchmarks._records import benchmark_records, synthetic_columns  # noqa: E402
-from benchmarks.device_graph import ISSUE_TARGETS, _markdown, _packed_row, _records, batches, latency  # noqa: E402
+from benchmarks._records import benchmark_records, column_records, synthetic_columns  # noqa: E402
+from benchmarks.device_graph import ISSUE_TARGETS, _markdown, _packed_row, batches, latency  # noqa: E402
 
 
 def test_the_prepared_packed_rows_are_what_the_runtime_feeds(tiny_export):
     model = runtime.load(tiny_export.bundle)
-    records = _records(synthetic_columns(model.manifest, 200, benchmark_records(model), seed=1), 200)
+    records = column_records(synthetic_columns(model.manifest, 200, benchmark_records(model), seed=1), 200)
     assert any(value is None for record in records for value in record.values())  # missing values are in it
     feeds, _, problems, _ = model.validate_batch(records)
     assert not problems
@@ -28,7 +28,7 @@ def test_a_tiny_run_measures_every_path_and_every_target(tiny_export, tmp_path):
 
     model = runtime.load(tiny_export.bundle)
     public = runtime.load(_public_copy(model.path, tmp_path))
-    records = _records(synthetic_columns(model.manifest, 300, benchmark_records(model), seed=2), 300)
+    records = column_records(synthetic_columns(model.manifest, 300, benchmark_records(model), seed=2), 300)
     single = latency(model, public, tiny_export.pipeline, records, rounds=2, calls=50, sklearn_calls=3, progress=print)
     assert single["p50_us"]["runtime"]["median"] > 0 and single["ratios"]["predict_over_bare_public"]["median"] > 0
     batch = batches(

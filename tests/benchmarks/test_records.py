@@ -99,3 +99,13 @@ def test_sklearn_frame_holds_the_same_rows(model):
         else:
             expected = ["" if v is None else v for v in columns[column.name]]
             assert frame[column.name].tolist() == expected
+
+
+def test_distinct_records_are_distinct_and_accepted(model):
+    """Single-record latency runs over these: none repeats, and the model predicts every one."""
+    from benchmarks._records import distinct_records
+
+    records = distinct_records(model, benchmark_records(model), 500)
+    assert len(records) == 500 and len({tuple(sorted(r.items(), key=str)) for r in records}) == 500
+    assert len(model.predict_batch(records)) == 500
+    assert any(value is None for record in records for value in record.values())  # missing values too
