@@ -174,9 +174,14 @@ def test_every_tree_reaches_the_same_leaf_as_forest_apply(tiny_data, forest):
 
 
 @pytest.mark.slow
-def test_every_tree_of_a_fully_grown_forest_reaches_the_same_leaf_as_apply():
+def test_every_tree_of_a_fully_grown_forest_reaches_the_same_leaf_as_apply_and_passes_the_proof():
     data = prepare_data(ExportConfig(demo_rows=3000))
-    assert _same_leaves_as_apply(data, _fitted(data, params={"n_estimators": 30, "max_depth": None})) > 40_000
+    forest = _fitted(data, params={"n_estimators": 30, "max_depth": None})
+    assert _same_leaves_as_apply(data, forest) > 40_000
+    report = prove_graphs(forest, _models(data, forest), data, seed=0)
+    device = report.graphs["device.onnx"]
+    assert device["passed"] and device["label_mismatches"] == 0 and device["max_abs_diff"] <= 1e-12
+    assert {"held-out", "threshold", "missing", "unknown-category", "recombined", "near-tie"} <= set(report.kinds)
 
 
 def test_a_step_that_cannot_fold_means_no_device_graph_and_says_which(tiny_data, forest):
