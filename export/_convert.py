@@ -88,6 +88,12 @@ def _walk(estimator: Any, path: str = "") -> Iterator[tuple[str, Any]]:
                 yield from _walk(transformer, f"{path}/{name}" if path else name)
 
 
+def scaler_options(preprocess: Any) -> dict[int, Any]:
+    """skl2onnx options for every StandardScaler in ``preprocess``: ``Sub`` + ``Div``, as scikit-learn
+    computes it (see the module docstring)."""
+    return {id(part): {"div": "div"} for _, part in _walk(preprocess) if isinstance(part, StandardScaler)}
+
+
 def _convert(
     estimator: Any, initial_types: list[Any], options: dict[int, Any], where: Pipeline, **kwargs: Any
 ) -> onnx.ModelProto:
@@ -162,9 +168,12 @@ def to_onnx(pipeline: Pipeline, spec: TableSpec, n_features: int) -> onnx.ModelP
     if preprocess is None:
         raise ConversionError("the Pipeline needs a preprocessing step before the estimator (one input per column)")
 
-    scaler_options = {id(part): {"div": "div"} for _, part in _walk(preprocess) if isinstance(part, StandardScaler)}
     pre_model = _convert(
-        preprocess, inputs, scaler_options, pipeline, final_types=[(FEATURES, DoubleTensorType([None, n_features]))]
+        preprocess,
+        inputs,
+        scaler_options(preprocess),
+        pipeline,
+        final_types=[(FEATURES, DoubleTensorType([None, n_features]))],
     )
     if _trees.supports(estimator):
         model_part = _trees.tree_ensemble_model(estimator, n_features, FEATURES)

@@ -18,9 +18,8 @@ import onnx.helper
 from onnx import TensorProto, numpy_helper
 from skl2onnx.common.data_types import DoubleTensorType
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
-from .._convert import _convert, _walk
+from .._convert import _convert, scaler_options
 from .plan import KeptBranch
 
 __all__ = ["KeptNodes", "kept_nodes"]
@@ -41,11 +40,10 @@ def kept_nodes(branch: KeptBranch, index: int, packed: str, slots: list[int], fl
     ``[N, width]`` output as the trees compare it."""
     prefix = f"kept{index}_"
     transformer = branch.transformer
-    options = {id(part): {"div": "div"} for _, part in _walk(transformer) if isinstance(part, StandardScaler)}
     model = _convert(
         transformer,
         [("x", DoubleTensorType([None, len(slots)]))],
-        options,
+        scaler_options(transformer),
         transformer if isinstance(transformer, Pipeline) else Pipeline([(branch.name, transformer)]),
         final_types=[("y", DoubleTensorType([None, branch.width]))],
     )
